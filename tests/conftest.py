@@ -1,0 +1,82 @@
+"""Shared fixtures: real recordings, real engines (loaded once per run), the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SPEECH = DATA / "speech"
+MANIFEST = json.loads((DATA / "MANIFEST.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def data() -> Path:
+    return DATA
+
+
+@pytest.fixture(scope="session")
+def cache() -> Path:
+    from agent.paths import cache_dir
+
+    return cache_dir()
+
+
+@pytest.fixture(scope="session")
+def openai_engine(cache):
+    from modules.voice.asr import AsrOptions, make_engine
+
+    return make_engine("openai-whisper", AsrOptions(), cache)
+
+
+@pytest.fixture(scope="session")
+def faster_engine(cache):
+    from modules.voice.asr import AsrOptions, make_engine
+
+    return make_engine("faster-whisper", AsrOptions(), cache)
+
+
+@pytest.fixture(scope="session")
+def vad():
+    from modules.voice.vad import SileroVAD
+
+    return SileroVAD()
+
+
+def load_16k(path: Path) -> np.ndarray:
+    from modules.voice.audio import ASR_RATE_HZ, load_audio, resample
+
+    audio = load_audio(path)
+    return resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def scenes(self) -> list[dict]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None) -> CliResult:
+    """Run ``python run.py ARGS`` as a user would; a traceback on stderr fails the test."""
+    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
+                          text=True, timeout=timeout, env=env, cwd=cwd or ROOT)
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def words_of(text: str) -> set[str]:
+    import re
+
+    return set(re.findall(r"[a-z']+", text.lower()))
