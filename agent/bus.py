@@ -1,0 +1,232 @@
+"""The scene bus: asyncio publish/subscribe with isolated, bounded subscribers.
+
+Each subscriber has its own inbox (an ``asyncio.Queue`` of bounded size) and its own
+consumer task, so subscribers run concurrently and a slow one delays only itself.
+
+Tracing: :meth:`SceneBus.publish` stamps a hop ``<source>.out``; each subscriber receives
+its own shallow copy stamped ``<subscriber>.in`` when it dequeues the scene, so the time
+between the two hops is that subscriber's queueing latency, and a scene derived from it
+(``Scene.derive``) carries the whole pipeline's hops forward.
+
+Isolation: a handler that raises is logged with its traceback and counted; the bus then
+publishes a ``system``/``error`` scene naming the module and the failed scene (so anyone
+waiting on that scene's lineage learns of the failure) and goes on. A predicate that
+raises counts as "not interested".
+
+Backpressure, per subscriber:
+
+``block`` (default)
+    Lossless while the subscriber keeps up. When its inbox is full, ``publish`` waits for
+    room up to ``block_timeout_s`` (other subscribers are served first and are not held
+    up); after that the scene is dropped for that subscriber, counted in its ``dropped``
+    stat and logged. The bounded wait keeps two modules that publish to each other from
+    deadlocking when both inboxes are full.
+``drop_oldest``
+    Never waits: a full inbox discards its oldest scene to make room. For live feeds where
+    the newest scene matters more than completeness (level meters, observers).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from agent.scene import Scene
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Scene], Awaitable[None]]
+Predicate = Callable[[Scene], bool]
+Policy = Literal["block", "drop_oldest"]
+
+
+def everything(scene: Scene) -> bool:
+    """The predicate of an observer that sees every scene."""
+    return True
+
+
+@dataclass
+class SubscriberStats:
+    delivered: int = 0
+    handled: int = 0
+    failed: int = 0
+    dropped: int = 0
+
+
+@dataclass
+class Subscription:
+    name: str
+    handler: Handler
+    predicate: Predicate
+    inbox: asyncio.Queue
+    policy: Policy
+    stats: SubscriberStats = field(default_factory=SubscriberStats)
+    task: asyncio.Task | None = None
+
+
+class BusError(RuntimeError):
+    """Misuse of the bus: a duplicate subscriber name, an unknown policy."""
+
+
+class SceneBus:
+    """Publish/subscribe for scenes. Use ``async with SceneBus() as bus:`` or start/stop.
+
+    Args:
+        block_timeout_s: how long ``publish`` waits for room in a full ``block`` inbox
+            before it drops the scene for that subscriber.
+    """
+
+    def __init__(self, block_timeout_s: float = 1.0) -> None:
+        self.block_timeout_s = block_timeout_s
+        self._subs: dict[str, Subscription] = {}
+        self._running = False
+
+    # --- lifecycle ------------------------------------------------------------------------
+
+    def subscribe(self, name: str, handler: Handler, predicate: Predicate = everything, *,
+                  inbox_size: int = 64, policy: Policy = "block") -> Subscription:
+        """Register ``handler`` for the scenes ``predicate`` accepts.
+
+        Raises:
+            BusError: ``name`` is taken, ``inbox_size`` < 1, or ``policy`` is unknown.
+        """
+        if name in self._subs:
+            raise BusError(f"a subscriber named {name!r} is already on the bus")
+        if policy not in ("block", "drop_oldest"):
+            raise BusError(f"unknown backpressure policy {policy!r} (block, drop_oldest)")
+        if inbox_size < 1:
+            raise BusError(f"inbox_size must be at least 1, got {inbox_size}")
+        sub = Subscription(name, handler, predicate, asyncio.Queue(maxsize=inbox_size), policy)
+        self._subs[name] = sub
+        if self._running:
+            sub.task = asyncio.create_task(self._consume(sub), name=f"bus:{name}")
+        return sub
+
+    async def unsubscribe(self, name: str) -> None:
+        """Remove a subscriber; scenes still in its inbox are discarded."""
+        sub = self._subs.pop(name, None)
+        if sub is not None and sub.task is not None:
+            sub.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sub.task
+
+    async def start(self) -> None:
+        """Start one consumer task per subscriber."""
+        self._running = True
+        for sub in self._subs.values():
+            if sub.task is None:
+                sub.task = asyncio.create_task(self._consume(sub), name=f"bus:{sub.name}")
+
+    async def stop(self, drain_timeout_s: float = 2.0) -> None:
+        """Let inboxes drain for up to ``drain_timeout_s``, then cancel and await every
+        consumer task. Afterwards no task of the bus is left running."""
+        if self._running and drain_timeout_s > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(drain_timeout_s):
+                    await asyncio.gather(*(s.inbox.join() for s in self._subs.values()))
+        self._running = False
+        tasks = [s.task for s in self._subs.values() if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for sub in self._subs.values():
+            sub.task = None
+
+    async def __aenter__(self) -> SceneBus:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- traffic --------------------------------------------------------------------------
+
+    async def publish(self, scene: Scene, source: str) -> int:
+        """Deliver ``scene`` to every interested subscriber (not back to ``source``).
+
+        Returns:
+            how many subscribers it was queued for.
+        """
+        scene = scene.with_hop(f"{source}.out")
+        waiting: list[Subscription] = []
+        queued = 0
+        for sub in list(self._subs.values()):
+            if sub.name == source or not self._wants(sub, scene):
+                continue
+            if sub.inbox.full():
+                if sub.policy == "drop_oldest":
+                    with contextlib.suppress(asyncio.QueueEmpty):
+                        sub.inbox.get_nowait()
+                        sub.inbox.task_done()
+                        sub.stats.dropped += 1
+                else:
+                    waiting.append(sub)
+                    continue
+            sub.inbox.put_nowait(scene)
+            sub.stats.delivered += 1
+            queued += 1
+        if waiting:
+            results = await asyncio.gather(*(self._put_blocking(s, scene) for s in waiting))
+            queued += sum(results)
+        return queued
+
+    async def _put_blocking(self, sub: Subscription, scene: Scene) -> bool:
+        try:
+            async with asyncio.timeout(self.block_timeout_s):
+                await sub.inbox.put(scene)
+        except TimeoutError:
+            sub.stats.dropped += 1
+            log.warning("bus: %s's inbox stayed full for %.1f s; dropped %s scene %s",
+                        sub.name, self.block_timeout_s, scene.kind, scene.id)
+            return False
+        sub.stats.delivered += 1
+        return True
+
+    def _wants(self, sub: Subscription, scene: Scene) -> bool:
+        try:
+            return bool(sub.predicate(scene))
+        except Exception:
+            log.exception("bus: %s's predicate raised on %s scene %s; skipped",
+                          sub.name, scene.kind, scene.id)
+            return False
+
+    async def _consume(self, sub: Subscription) -> None:
+        while True:
+            scene = await sub.inbox.get()
+            try:
+                await sub.handler(scene.with_hop(f"{sub.name}.in"))
+                sub.stats.handled += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                sub.stats.failed += 1
+                log.exception("bus: %s failed on %s scene %s", sub.name, scene.kind, scene.id)
+                if scene.kind != "error":
+                    await self.publish(error_scene(scene, f"{sub.name} failed on {scene.kind} "
+                                                   f"scene: {type(exc).__name__}: {exc}",
+                                                   reason="module.failed"), source=sub.name)
+            finally:
+                sub.inbox.task_done()
+
+    # --- introspection --------------------------------------------------------------------
+
+    def stats(self) -> dict[str, SubscriberStats]:
+        return {name: sub.stats for name, sub in self._subs.items()}
+
+    @property
+    def subscribers(self) -> list[str]:
+        return list(self._subs)
+
+
+def error_scene(cause: Scene | None, message: str, reason: str) -> Scene:
+    """A ``system``/``error`` scene: ``text`` is the message for people, ``context`` a
+    stable machine-readable reason (``input.unreadable``, ``device.missing``…)."""
+    parents = [cause.id] if cause is not None else []
+    hops = list(cause.hops) if cause is not None else []
+    source = cause.source if cause is not None else None
+    return Scene(channel="system", kind="error", text=message, context=reason,
+                 parents=parents, hops=hops, source=source)
