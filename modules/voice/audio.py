@@ -1,0 +1,160 @@
+"""Audio in and out: decode any common file, mix to mono, resample, write WAV.
+
+soundfile (libsndfile: WAV, FLAC, OGG, MP3, AIFF…) decodes first; PyAV (FFmpeg's
+decoders, e.g. M4A/AAC, Opus in WebM) is the fallback. soxr resamples. Nothing here
+depends on torchaudio, which cannot load next to the CPU build of torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+#: the rate Whisper, the VAD and the analyser work at.
+ASR_RATE_HZ = 16000
+#: below this a file is refused: speech above 4 kHz is gone and ASR degrades badly.
+MIN_RATE_HZ = 8000
+
+
+class AudioError(ValueError):
+    """An audio file cannot be used. The message names the file, the problem and the fix."""
+
+
+@dataclass
+class Audio:
+    """Decoded audio.
+
+    Attributes:
+        samples: float32 array of shape (n_samples, n_channels), values in [-1, 1].
+        rate_hz: sample rate.
+        source: where it came from (a path or a device name).
+    """
+
+    samples: np.ndarray
+    rate_hz: int
+    source: str
+    #: set when decoding stopped early (a truncated file) and only the part before is here.
+    warning: str | None = None
+
+    @property
+    def channels(self) -> int:
+        return self.samples.shape[1]
+
+    @property
+    def duration_s(self) -> float:
+        return self.samples.shape[0] / self.rate_hz
+
+    def mono(self) -> np.ndarray:
+        """Mean of the channels, float32, shape (n_samples,)."""
+        return self.samples.mean(axis=1, dtype=np.float32) if self.channels > 1 else self.samples[:, 0]
+
+    def channel(self, index: int) -> np.ndarray:
+        """One channel, float32, shape (n_samples,)."""
+        return np.ascontiguousarray(self.samples[:, index])
+
+
+def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int) -> np.ndarray:
+    """Resample a mono float32 signal with soxr (high quality). Returns float32."""
+    if rate_in_hz == rate_out_hz:
+        return np.asarray(samples, dtype=np.float32)
+    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in_hz, rate_out_hz,
+                         quality="HQ").astype(np.float32, copy=False)
+
+
+_BLOCK_FRAMES = 1 << 16
+
+
+def _decode_soundfile(path: Path) -> tuple[np.ndarray, int, str | None]:
+    """Decode block by block, so a file that breaks off keeps the audio before the break."""
+    blocks: list[np.ndarray] = []
+    with sf.SoundFile(str(path)) as handle:
+        rate, channels = int(handle.samplerate), handle.channels
+        try:
+            while True:
+                block = handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if block.shape[0] == 0:
+                    break
+                blocks.append(block)
+        except (sf.LibsndfileError, RuntimeError) as exc:
+            if not blocks:
+                raise
+            return np.concatenate(blocks), rate, f"decoding stopped early ({exc})"
+    samples = np.concatenate(blocks) if blocks else np.zeros((0, channels), np.float32)
+    return samples, rate, None
+
+
+def _decode_av(path: Path) -> tuple[np.ndarray, int, str | None]:
+    """FFmpeg's decoders through PyAV (installed with faster-whisper); keeps what decodes
+    before a broken packet."""
+    import av
+
+    chunks: list[np.ndarray] = []
+    warning = None
+    with av.open(str(path), metadata_errors="ignore") as container:
+        if not container.streams.audio:
+            raise AudioError(f"{path}: holds no audio stream")
+        stream = container.streams.audio[0]
+        rate = int(stream.codec_context.sample_rate or 0)
+        resampler = av.AudioResampler(format="fltp", rate=rate)
+        try:
+            for frame in container.decode(stream):
+                chunks.extend(out.to_ndarray() for out in resampler.resample(frame))
+        except av.error.FFmpegError as exc:
+            if not chunks:
+                raise
+            warning = f"decoding stopped early ({exc})"
+        chunks.extend(out.to_ndarray() for out in resampler.resample(None))
+    if not chunks:
+        return np.zeros((0, 1), np.float32), rate, warning
+    return np.concatenate(chunks, axis=1).T.astype(np.float32), rate, warning
+
+
+def load_audio(path: str | Path) -> Audio:
+    """Decode an audio file to float32 samples at its own rate.
+
+    Raises:
+        AudioError: the file is missing, empty, not audio, holds no samples, has a rate
+            below ``MIN_RATE_HZ``, or holds NaN/infinite samples.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty (0 bytes)")
+    try:
+        samples, rate, warning = _decode_soundfile(path)
+    except (sf.LibsndfileError, RuntimeError, OSError) as sf_exc:
+        try:
+            samples, rate, warning = _decode_av(path)
+        except AudioError:
+            raise
+        except Exception as av_exc:
+            raise AudioError(
+                f"{path}: not an audio file that can be decoded "
+                f"(libsndfile: {sf_exc}; FFmpeg: {av_exc}). Use WAV, FLAC, MP3 or OGG."
+            ) from None
+    if samples.shape[0] == 0:
+        raise AudioError(f"{path}: holds no audio samples (a header only, or truncated)")
+    if rate < MIN_RATE_HZ:
+        raise AudioError(f"{path}: sample rate {rate} Hz is too low for speech; "
+                         f"record at {MIN_RATE_HZ} Hz or more (16000 Hz is ideal)")
+    if not np.isfinite(samples).all():
+        raise AudioError(f"{path}: holds NaN or infinite samples; the file is corrupt")
+    return Audio(samples, rate, str(path), warning)
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate_hz: int) -> Path:
+    """Write mono float32 samples as 16-bit PCM WAV (clipped to [-1, 1]).
+
+    Raises:
+        OSError: the folder is missing or not writable, or the disk is full.
+    """
+    path = Path(path)
+    sf.write(str(path), np.clip(samples, -1.0, 1.0), rate_hz, subtype="PCM_16")
+    return path

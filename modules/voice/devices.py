@@ -1,0 +1,171 @@
+"""Microphone and speaker through PortAudio (sounddevice).
+
+On machines without a sound card, a PulseAudio server with virtual devices stands in
+(see ``tests/audio_rig.py``); the code here is the same either way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import AsyncIterator
+
+import numpy as np
+
+MIC_RATE_HZ = 16000
+MIC_FRAME_SAMPLES = 512
+#: a microphone that delivers nothing for this long is treated as gone.
+STALL_S = 3.0
+#: the first stream of a process can take up to ~2 s to deliver (AUDIO_RIG.md).
+FIRST_FRAME_TIMEOUT_S = 10.0
+
+
+class DeviceError(RuntimeError):
+    """No usable audio device, or the device went away. The message says which and why."""
+
+
+def _sounddevice():
+    try:
+        import sounddevice
+    except OSError as exc:  # PortAudio's shared library is missing
+        raise DeviceError(f"no audio devices: {exc} (install libportaudio2)") from None
+    return sounddevice
+
+
+def device_name(kind: str, device: str | int | None = None) -> str:
+    """The name of the input or output device that would be used.
+
+    Raises:
+        DeviceError: PortAudio is missing or there is no such device.
+    """
+    sd = _sounddevice()
+    try:
+        info = sd.query_devices(device, kind=kind)
+    except (sd.PortAudioError, ValueError) as exc:
+        what = "microphone (input device)" if kind == "input" else "speaker (output device)"
+        raise DeviceError(f"no {what} found: {exc}") from None
+    return str(info["name"])
+
+
+class Microphone:
+    """A 16 kHz mono input stream delivering 512-sample float32 frames.
+
+    Use ``async with Microphone() as mic: async for frame in mic.frames(): ...``.
+    Entering waits for the first frame, so audio played after it is not missed.
+
+    Raises:
+        DeviceError: on entry when there is no input device or it cannot open; while
+            iterating when the device stops delivering for ``STALL_S`` seconds.
+    """
+
+    def __init__(self, device: str | int | None = None, max_queued_frames: int = 200) -> None:
+        self.device = device
+        self.name = ""
+        self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
+        self._stream = None
+        self.overflows = 0
+
+    def _push(self, frame: np.ndarray) -> None:
+        if self._queue.full():  # the consumer fell behind: keep the newest audio
+            self._queue.get_nowait()
+            self.overflows += 1
+        self._queue.put_nowait(frame)
+
+    async def __aenter__(self) -> Microphone:
+        sd = _sounddevice()
+        self.name = device_name("input", self.device)
+        loop = asyncio.get_running_loop()
+
+        def callback(indata, frames, time_info, status) -> None:
+            loop.call_soon_threadsafe(self._push, indata[:, 0].copy())
+
+        try:
+            self._stream = sd.InputStream(samplerate=MIC_RATE_HZ, channels=1, dtype="float32",
+                                          blocksize=MIC_FRAME_SAMPLES, device=self.device,
+                                          callback=callback)
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open microphone {self.name!r}: {exc}") from None
+        try:
+            first = await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
+        except TimeoutError:
+            await self.__aexit__()
+            raise DeviceError(f"microphone {self.name!r} opened but delivered no audio "
+                              f"in {FIRST_FRAME_TIMEOUT_S:.0f} s") from None
+        del first  # audio from before the caller was ready is not part of the session
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._stream is not None:
+            with contextlib.suppress(Exception):
+                self._stream.stop()
+                self._stream.close()
+            self._stream = None
+
+    async def frames(self) -> AsyncIterator[np.ndarray]:
+        """512-sample float32 frames, in order, until the stream ends or stalls."""
+        while True:
+            try:
+                frame = await asyncio.wait_for(self._queue.get(), STALL_S)
+            except TimeoutError:
+                raise DeviceError(f"microphone {self.name!r} stopped delivering audio "
+                                  f"for {STALL_S:.0f} s (device removed?)") from None
+            yield frame
+
+
+class Speaker:
+    """Plays mono float32 chunks in order from a background thread, so the caller can
+    synthesise the next sentence while this one plays.
+
+    Use ``with Speaker(rate_hz) as speaker: speaker.play(chunk) ...``; leaving the block
+    waits until everything queued has been heard.
+
+    Raises:
+        DeviceError: on entry when there is no output device or it cannot open; on exit
+            when the device failed while playing.
+    """
+
+    def __init__(self, rate_hz: int, device: str | int | None = None) -> None:
+        self.rate_hz = rate_hz
+        self.device = device
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
+        self._stream = None
+        self._thread: threading.Thread | None = None
+        self._error: Exception | None = None
+
+    def __enter__(self) -> Speaker:
+        sd = _sounddevice()
+        name = device_name("output", self.device)
+        try:
+            self._stream = sd.OutputStream(samplerate=self.rate_hz, channels=1, dtype="float32",
+                                           device=self.device)
+            self._stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            raise DeviceError(f"cannot open speaker {name!r}: {exc}") from None
+        self._thread = threading.Thread(target=self._run, name="speaker", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._stream.write(np.ascontiguousarray(chunk, np.float32).reshape(-1, 1))
+                except Exception as exc:  # the device vanished mid-sentence
+                    self._error = exc
+
+    def play(self, chunk: np.ndarray) -> None:
+        """Queue a chunk; returns at once."""
+        self._queue.put(chunk)
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        if self._thread is not None:
+            self._thread.join()
+        with contextlib.suppress(Exception):
+            self._stream.stop()  # waits until the queued audio has been played
+            self._stream.close()
+        if self._error is not None and exc[0] is None:
+            raise DeviceError(f"playback failed: {self._error}")

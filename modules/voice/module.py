@@ -1,0 +1,394 @@
+"""VoiceModule: the voice channel on the bus — it listens and it speaks.
+
+Scenes it handles:
+
+``listen.file`` (``source`` = a path)
+    publishes one ``utterance`` per stretch of speech (or one ``sound``/``silence``),
+    then ``done``.
+``listen.turn`` (``source`` = a path)
+    publishes the whole file as one heard ``turn`` (for the mind to answer), or an
+    ``error`` with reason ``input.no-speech``.
+``listen.live``
+    opens the microphone, publishes ``listening``, then one ``turn`` per finished turn,
+    half-duplex: it does not listen while it waits for or speaks a reply.
+``reply`` (channel ``voice``)
+    plans (if the reply has no plan), synthesises, plays or writes the audio, measures
+    it with the same analyser that reads the user, and publishes ``spoken``.
+
+Every failure a user can cause (bad file, no device, missing weights) becomes an
+``error`` scene with a clear message; the module keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agent.bus import error_scene
+from agent.codec import SchemaError, from_dict
+from agent.melody import plan_voice
+from agent.module import EngineStatus, Module, ModuleConfigError
+from agent.paths import ASSETS, cache_dir
+from agent.scene import Hop, Scene
+from agent.voiceplan import VoicePlan
+from modules.voice import prosody
+from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, make_engine
+from modules.voice.audio import ASR_RATE_HZ, AudioError, load_audio, resample, write_wav
+from modules.voice.devices import DeviceError, Microphone, Speaker
+from modules.voice.endpoint import EndpointOptions, TurnDetector
+from modules.voice.hearing import hear, to_scene
+from modules.voice.tts import PiperTTS, VoiceMissing, piper_voices
+from modules.voice.vad import SileroVAD, VadOptions
+from modules.voice.whisper_weights import (WeightsMissing, faster_whisper_status,
+                                           openai_checkpoint, openai_checkpoint_status)
+
+log = logging.getLogger(__name__)
+
+#: how long the microphone stays deaf waiting for the reply to a turn before listening again.
+REPLY_WAIT_S = 60.0
+#: real speech the live loop hears once before it listens, so the first turn is not slow.
+WARM_UP_AUDIO = ASSETS / "audio" / "jfk.flac"
+
+
+def _import_analysis_libraries() -> None:
+    """librosa's first import costs ~2.3 s here (scipy.signal, numba); do it off the path."""
+    import librosa.feature  # noqa: F401
+    import librosa.onset  # noqa: F401
+
+
+@dataclass
+class VoiceOptions:
+    """``[modules.voice]`` in the config (see ``assets/config.toml`` for each option)."""
+
+    asr: str = "openai-whisper"
+    whisper_model: str = "tiny.en"
+    language: str = ""
+    threads: int = 2
+    beam_size: int = 1
+    tts: str = "piper"
+    voice: str = "joe"
+    output: str = "device"
+    input_device: str = ""
+    output_device: str = ""
+    lead_silence_s: float = 0.1
+    sentence_pause_s: float = 0.25
+    vad_threshold: float = 0.5
+    vad_min_speech_s: float = 0.25
+    vad_min_silence_s: float = 0.3
+    vad_pad_s: float = 0.1
+    end_silence_s: float = 0.8
+    max_turn_s: float = 20.0
+    echo_tail_s: float = 0.3
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> VoiceOptions:
+        """Raises ModuleConfigError naming the option and the fix."""
+        try:
+            parsed = from_dict(cls, dict(options), "modules.voice")
+        except SchemaError as exc:
+            raise ModuleConfigError(str(exc)) from None
+        if parsed.asr not in ENGINES:
+            raise ModuleConfigError(f"modules.voice.asr = {parsed.asr!r}: choose {' or '.join(ENGINES)}")
+        if parsed.tts != "piper":
+            raise ModuleConfigError(f"modules.voice.tts = {parsed.tts!r}: the available engine is piper")
+        return parsed
+
+    def asr_options(self) -> AsrOptions:
+        return AsrOptions(model=self.whisper_model, language=self.language or None,
+                          threads=self.threads, beam_size=self.beam_size)
+
+    def vad_options(self) -> VadOptions:
+        return VadOptions(self.vad_threshold, self.vad_min_speech_s, self.vad_min_silence_s, self.vad_pad_s)
+
+    def endpoint_options(self) -> EndpointOptions:
+        return EndpointOptions(threshold=self.vad_threshold, end_silence_s=self.end_silence_s,
+                               max_turn_s=self.max_turn_s)
+
+    def device(self, which: str) -> str | None:
+        return getattr(self, f"{which}_device") or None
+
+
+class VoiceModule(Module):
+    """VoiceModule: hears speech (VAD, Whisper, timbre) and speaks replies (Piper)."""
+
+    name = "voice"
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.o = VoiceOptions.parse(self.options)
+        self._asr: AsrEngine | None = None
+        self._vad: SileroVAD | None = None
+        self._tts: dict[str, PiperTTS] = {}
+        self._live_task: asyncio.Task | None = None
+        self._warm_task: asyncio.Task | None = None
+        self._deaf_until = 0.0
+        self._awaiting: set[str] = set()
+
+    # --- engines, loaded once and on first use ----------------------------------------------
+
+    def asr(self) -> AsrEngine:
+        if self._asr is None:
+            self._asr = make_engine(self.o.asr, self.o.asr_options(), cache_dir())
+        return self._asr
+
+    def vad(self) -> SileroVAD:
+        if self._vad is None:
+            self._vad = SileroVAD(self.o.vad_options())
+        return self._vad
+
+    def tts(self, voice: str) -> PiperTTS:
+        if voice not in self._tts:
+            voices = piper_voices()
+            if voice not in voices:
+                raise VoiceMissing(f"no Piper voice {voice!r} in assets/voices.toml "
+                                   f"(known: {', '.join(voices)})")
+            self._tts[voice] = PiperTTS(voices[voice])
+        return self._tts[voice]
+
+    # --- bus ----------------------------------------------------------------------------------
+
+    def wants(self, scene: Scene) -> bool:
+        if scene.kind in ("listen.file", "listen.turn", "listen.live"):
+            return True
+        if scene.kind == "reply":
+            return scene.channel == "voice"
+        # An error about a turn we await means no reply will come: listen again.
+        return scene.kind == "error" and bool(self._awaiting.intersection(scene.parents))
+
+    async def handle(self, scene: Scene) -> None:
+        if scene.kind in ("listen.file", "listen.turn"):
+            await self._listen_file(scene, one_turn=scene.kind == "listen.turn")
+        elif scene.kind == "listen.live":
+            if self._live_task is None or self._live_task.done():
+                self._live_task = asyncio.create_task(self._live(scene), name="voice:live")
+        elif scene.kind == "reply":
+            await self._reply(scene)
+        elif scene.kind == "error":
+            self._awaiting.difference_update(scene.parents)
+            self._deaf_until = time.monotonic()
+
+    async def start(self, bus) -> None:
+        await super().start(bus)
+        self._warm_task = asyncio.create_task(asyncio.to_thread(_import_analysis_libraries),
+                                              name="voice:warm")
+
+    async def stop(self) -> None:
+        if self._live_task is not None:
+            self._live_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._live_task
+        if self._warm_task is not None:
+            with contextlib.suppress(Exception):
+                await self._warm_task  # a thread cannot be cancelled; it ends on its own
+
+    def _warm_up(self) -> None:
+        """Load every engine and run the listening pipeline once on real speech: the first
+        call of openai-whisper's word timing compiles, and librosa imports slowly."""
+        self.tts(self.o.voice)
+        audio = load_audio(WARM_UP_AUDIO)
+        samples = resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)[: 3 * ASR_RATE_HZ]
+        for heard in hear(samples, self.vad().segments(samples), self.asr(), one_turn=True):
+            to_scene(heard, Scene(channel="voice", kind="listen.live"), str(WARM_UP_AUDIO))
+
+    # --- listening ----------------------------------------------------------------------------
+
+    def _hear_file(self, request: Scene, one_turn: bool) -> list[Scene]:
+        stages: list[Hop] = []
+
+        def mark(stage: str) -> None:
+            stages.append(Hop(f"voice.{stage}", time.time()))
+
+        audio = load_audio(request.source or "")
+        if audio.warning:
+            log.warning("%s: %s; using the %.2f s that decoded", audio.source, audio.warning, audio.duration_s)
+        samples = resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)
+        mark("decode")
+        speech = self.vad().segments(samples)
+        mark("vad")
+        heard = hear(samples, speech, self.asr(), one_turn, mark)
+        traced = dataclasses.replace(request, hops=[*request.hops, *stages])
+        return [to_scene(h, traced, audio.source) for h in heard]
+
+    async def _listen_file(self, request: Scene, one_turn: bool) -> None:
+        if not request.source:
+            await self.publish(error_scene(request, f"{request.kind} needs a file path in 'source'",
+                                           "input.missing"))
+            return
+        try:
+            scenes = await asyncio.to_thread(self._hear_file, request, one_turn)
+        except AudioError as exc:
+            await self.publish(error_scene(request, str(exc), "input.unreadable"))
+            return
+        except (WeightsMissing, VoiceMissing) as exc:
+            await self.publish(error_scene(request, str(exc), "model.missing"))
+            return
+        for scene in scenes:
+            await self.publish(scene)
+        if one_turn and scenes[0].kind != "turn":
+            what = "it is silent" if scenes[0].kind == "silence" else "only a sound without words"
+            await self.publish(error_scene(scenes[0], f"{request.source}: no speech found ({what}); "
+                                           "nothing to answer", "input.no-speech"))
+        elif one_turn:
+            self._awaiting.add(scenes[0].id)
+        if not one_turn:
+            await self.publish(request.derive(kind="done", channel="voice", source=request.source,
+                                              text=f"{len(scenes)} scenes"))
+
+    async def _live(self, request: Scene) -> None:
+        try:
+            await asyncio.to_thread(self._warm_up)
+            detector = TurnDetector(self.o.endpoint_options())
+            async with Microphone(self.o.device("input")) as mic:
+                await self.publish(request.derive(kind="listening", channel="voice", source=mic.name,
+                                                  text=f"listening on {mic.name}"))
+                async for frame in mic.frames():
+                    if self._awaiting or time.monotonic() < self._deaf_until:
+                        if self._awaiting and time.monotonic() > self._deaf_until + REPLY_WAIT_S:
+                            self._awaiting.clear()
+                        detector.reset()
+                        self.vad().reset()
+                        continue
+                    turn = detector.feed(frame, self.vad().frame_probability(frame))
+                    if turn is None:
+                        continue
+                    scene = await asyncio.to_thread(self._hear_live_turn, turn.samples, request, mic.name,
+                                                    turn.t_start)
+                    if scene is not None:
+                        self._awaiting.add(scene.id)
+                        self._deaf_until = time.monotonic()
+                        await self.publish(scene)
+        except DeviceError as exc:
+            await self.publish(error_scene(request, str(exc), "device.missing"))
+        except (WeightsMissing, VoiceMissing) as exc:
+            await self.publish(error_scene(request, str(exc), "model.missing"))
+
+    def _hear_live_turn(self, samples: np.ndarray, request: Scene, source: str, t_offset_s: float) -> Scene | None:
+        stages = [Hop("voice.endpoint", time.time())]
+        speech = self.vad().segments(samples)
+        stages.append(Hop("voice.vad", time.time()))
+        heard = hear(samples, speech, self.asr(), True,
+                     lambda stage: stages.append(Hop(f"voice.{stage}", time.time())))[0]
+        if heard.kind != "turn":
+            log.info("live: a %s without words; not a turn", heard.kind)
+            return None
+        return to_scene(heard, dataclasses.replace(request, hops=[*request.hops, *stages]), source, t_offset_s)
+
+    # --- speaking -----------------------------------------------------------------------------
+
+    def _render(self, reply: Scene, plan: VoicePlan, mark) -> tuple[np.ndarray, int]:
+        """Synthesise sentence by sentence; on the device, each sentence plays while the
+        next is synthesised. Returns (samples, rate_hz); marks ``tts.first`` and ``played``."""
+        tts = self.tts(plan.voice or self.o.voice)
+        length_scale = tts.length_scale_for(plan.rate_wps)
+        pause = np.zeros(int(self.o.sentence_pause_s * tts.rate_hz), np.float32)
+        lead = np.zeros(int(self.o.lead_silence_s * tts.rate_hz), np.float32)
+        pieces: list[np.ndarray] = []
+        speaker = Speaker(tts.rate_hz, self.o.device("output")) if self.o.output == "device" else None
+        with speaker or contextlib.nullcontext():
+            for i, sentence in enumerate(tts.sentences(reply.text or "", length_scale)):
+                if i == 0:
+                    mark("tts.first")
+                piece = np.concatenate([lead if i == 0 else pause, sentence])
+                pieces.append(piece)
+                if speaker is not None:
+                    speaker.play(piece)
+        samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        if speaker is None:
+            write_wav(self.o.output, samples, tts.rate_hz)
+        mark("played")
+        return samples, tts.rate_hz
+
+    def _speak(self, reply: Scene) -> Scene:
+        stages: list[Hop] = []
+
+        def mark(stage: str) -> None:
+            stages.append(Hop(f"voice.{stage}", time.time()))
+
+        plan = reply.plan or plan_voice(reply, voice=self.o.voice)
+        samples, rate_hz = self._render(reply, plan, mark)
+        samples_16k = resample(samples, rate_hz, ASR_RATE_HZ)
+        speech = self.vad().segments(samples_16k)
+        sound = prosody.analyse(samples_16k, ASR_RATE_HZ, (), speech)
+        pace = prosody.rhythm_from_text(reply.text or "", speech)
+        sound.rate_wps, sound.rate_sps, sound.pause_ratio = pace.rate_wps, pace.rate_sps, pace.pause_ratio
+        sound.pause_positions_s = pace.pause_positions_s
+        mark("measure")
+        return reply.derive(kind="spoken", channel="voice", text=reply.text, core=reply.core,
+                            lexemes=reply.lexemes, mode=reply.mode, context=reply.context,
+                            register=reply.register, language=reply.language, plan=plan, sound=sound,
+                            source=self.o.output if self.o.output != "device" else "speaker",
+                            t_start=0.0, t_end=round(len(samples) / rate_hz, 3),
+                            hops=[*reply.hops, *stages])
+
+    async def _reply(self, reply: Scene) -> None:
+        awaited = self._awaiting.intersection(reply.parents)
+        if not (reply.text or "").strip():
+            self._awaiting.difference_update(awaited)
+            await self.publish(error_scene(reply, "the reply has no text to speak", "reply.empty"))
+            return
+        try:
+            spoken = await asyncio.to_thread(self._speak, reply)
+        except DeviceError as exc:
+            await self.publish(error_scene(reply, str(exc), "device.missing"))
+            return
+        except OSError as exc:
+            await self.publish(error_scene(reply, f"cannot write {self.o.output}: {exc}", "output.unwritable"))
+            return
+        except (WeightsMissing, VoiceMissing) as exc:
+            await self.publish(error_scene(reply, str(exc), "model.missing"))
+            return
+        finally:
+            if awaited:
+                self._awaiting.difference_update(awaited)
+                self._deaf_until = time.monotonic() + self.o.echo_tail_s
+        await self.publish(spoken)
+
+    # --- models -------------------------------------------------------------------------------
+
+    @classmethod
+    def engines(cls, options: Mapping[str, Any]) -> list[EngineStatus]:
+        o = VoiceOptions.parse(options)
+        cache = cache_dir()
+        rows: list[EngineStatus] = []
+        for engine, status in (("openai-whisper", openai_checkpoint_status),
+                               ("faster-whisper", faster_whisper_status)):
+            try:
+                ready, where, detail = status(o.whisper_model, cache)
+            except ImportError as exc:
+                ready, where, detail = False, "-", f"{engine} is not installed ({exc})"
+            rows.append(EngineStatus("asr", engine, o.whisper_model, o.asr == engine, ready, where, detail))
+        try:
+            import silero_vad
+
+            vad_path = Path(silero_vad.__file__).parent / "data" / "silero_vad.onnx"
+            rows.append(EngineStatus("vad", "silero-vad", "silero_vad.onnx", True, vad_path.is_file(),
+                                     str(vad_path), "bundled with the silero-vad package"))
+        except ImportError:
+            rows.append(EngineStatus("vad", "silero-vad", "silero_vad.onnx", True, False, "-",
+                                     "pip install silero-vad"))
+        for name, voice in piper_voices().items():
+            try:
+                where, ready, detail = str(voice.model_path()), True, "Piper voice"
+            except VoiceMissing as exc:
+                where, ready, detail = "-", False, str(exc)
+            rows.append(EngineStatus("tts", "piper", name, o.voice == name, ready, where, detail))
+        return rows
+
+    @classmethod
+    def prepare(cls, options: Mapping[str, Any]) -> None:
+        """Convert the configured Whisper model for openai-whisper once (cached)."""
+        o = VoiceOptions.parse(options)
+        try:
+            openai_checkpoint(o.whisper_model, cache_dir())
+        except WeightsMissing as exc:
+            log.warning("%s", exc)
+
