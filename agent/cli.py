@@ -1,0 +1,285 @@
+"""scenevoice's command line: ``python run.py [COMMAND]`` (or the ``scenevoice`` script).
+
+Commands publish request scenes on the bus and print what comes back; they know no
+module by name. Scenes go to stdout as JSON lines; messages for people go to stderr.
+Exit codes: 0 done; 1 internal error; 2 bad input (a file that is not usable audio, no
+speech to answer); 3 the machine lacks something (a model, an audio device).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import dataclasses
+import json
+import logging
+import sys
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+from agent.config import Config, ConfigError, load_config
+from agent.paths import ASSETS
+from agent.plugins import discover
+from agent.scene import Scene
+from agent.session import Session, SessionError
+
+log = logging.getLogger("scenevoice")
+
+#: the recording the main job answers when there is no microphone.
+BUNDLED_TURN = ASSETS / "audio" / "jfk.flac"
+FALLBACK_REPLY = Path("reply.wav")
+REQUEST_TIMEOUT_S = 900.0
+
+EXIT_OK, EXIT_INTERNAL, EXIT_INPUT, EXIT_MACHINE = 0, 1, 2, 3
+
+
+def _exit_code(reason: str | None) -> int:
+    if reason and reason.startswith(("input.", "reply.")):
+        return EXIT_INPUT
+    if reason in ("device.missing", "model.missing", "output.unwritable"):
+        return EXIT_MACHINE
+    return EXIT_INTERNAL
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _emit(scene: Scene) -> None:
+    print(scene.to_json(), flush=True)
+
+
+# --- commands ------------------------------------------------------------------------------
+
+
+def cmd_modules(config: Config, args: argparse.Namespace) -> int:
+    plugins = discover()
+    configured = set(config.modules())
+    width = max([len(n) for n in plugins | dict.fromkeys(configured)] + [6])
+    print(f"{'module':{width}}  enabled  entry point / summary")
+    for name, plugin in plugins.items():
+        enabled = "yes" if config.enabled(name) else "no"
+        what = plugin.error or f"{plugin.target} — {plugin.summary}"
+        print(f"{name:{width}}  {enabled:7}  {what}")
+    for name in sorted(configured - set(plugins)):
+        state = "yes" if config.enabled(name) else "no"
+        print(f"{name:{width}}  {state:7}  configured but NOT INSTALLED")
+    return EXIT_OK
+
+
+def cmd_models(config: Config, args: argparse.Namespace) -> int:
+    plugins = discover()
+    rows = []
+    for name, plugin in plugins.items():
+        if plugin.cls is None or not config.enabled(name):
+            continue
+        options = config.module_options(name)
+        engines = plugin.cls.engines(options)
+        if args.prepare and engines:
+            _say(f"preparing the models of {name} …")
+            plugin.cls.prepare(options)
+            engines = plugin.cls.engines(options)
+        rows += [(name, r) for r in engines]
+    if not rows:
+        _say("no enabled module uses a model")
+        return EXIT_OK
+    print(f"{'module':7} {'role':4} {'engine':15} {'model':17} {'use':7} {'ready':5}  where / detail")
+    for name, r in rows:
+        use = "default" if r.default else "option"
+        ready = "yes" if r.ready else "NO"
+        print(f"{name:7} {r.role:4} {r.engine:15} {r.model:17} {use:7} {ready:5}  {r.where}")
+        if r.detail:
+            print(f"{'':52}{r.detail}")
+    missing = [r for _, r in rows if r.default and not r.ready]
+    for r in missing:
+        _say(f"not ready: {r.role} engine {r.engine} ({r.model}): {r.detail}")
+    return EXIT_MACHINE if missing else EXIT_OK
+
+
+async def _analyze(config: Config, files: Sequence[str]) -> int:
+    from tqdm import tqdm
+
+    worst = EXIT_OK
+    async with Session(config) as session:
+        _report_failed(session)
+        bar = tqdm(files, unit="file", disable=len(files) < 2 or not sys.stderr.isatty(), file=sys.stderr)
+        for path in bar:
+            request = Scene(channel="voice", kind="listen.file", source=str(path))
+            async for scene in session.request(request, until=lambda s: s.kind in ("done", "error"),
+                                               timeout_s=REQUEST_TIMEOUT_S):
+                if scene.kind == "error":
+                    _say(f"error: {scene.text}")
+                    worst = max(worst, _exit_code(scene.context))
+                elif scene.kind != "done":
+                    _emit(scene)
+    return worst
+
+
+def cmd_analyze(config: Config, args: argparse.Namespace) -> int:
+    return asyncio.run(_analyze(config, args.files))
+
+
+async def _one_turn(config: Config, request: Scene, wait_for: str) -> tuple[int, Scene | None]:
+    """Publish ``request``, print its lineage; returns (exit code, the awaited scene)."""
+    async with Session(config) as session:
+        _report_failed(session)
+        async for scene in session.request(request, until=lambda s: s.kind in (wait_for, "error"),
+                                           timeout_s=REQUEST_TIMEOUT_S):
+            if scene.kind == "error":
+                _say(f"error: {scene.text}")
+                return _exit_code(scene.context), None
+            _emit(scene)
+            if scene.kind == wait_for:
+                return EXIT_OK, scene
+    return EXIT_INTERNAL, None
+
+
+def cmd_say(config: Config, args: argparse.Namespace) -> int:
+    text = args.text
+    if text.lstrip().startswith("{"):
+        request = dataclasses.replace(Scene.from_json(text), kind="reply", channel="voice")
+    else:
+        request = Scene(channel="voice", kind="reply", text=text)
+    code, spoken = asyncio.run(_one_turn(config, request, "spoken"))
+    if spoken is not None:
+        scene_path = Path(args.out).with_suffix(".json")
+        scene_path.write_text(spoken.to_json() + "\n", encoding="utf-8")
+        _say(f"wrote {args.out} and its scene {scene_path}")
+    return code
+
+
+async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
+    """Returns (exit code, the reason if no microphone could be used)."""
+    spoken = 0
+    async with Session(config) as session:
+        _report_failed(session)
+        request = Scene(channel="voice", kind="listen.live")
+        stream = session.request(request, until=lambda s: False, timeout_s=float("inf"))
+        async for scene in stream:
+            if scene.kind == "error":
+                if scene.context == "device.missing" and scene.parents == [request.id]:
+                    return EXIT_MACHINE, scene.text
+                _say(f"error: {scene.text}")
+                continue
+            if scene.kind == "listening":
+                _say(f"{scene.text} — speak; Ctrl-C ends")
+                continue
+            _emit(scene)
+            if scene.kind == "spoken":
+                spoken += 1
+                if turns is not None and spoken >= turns:
+                    await stream.aclose()
+                    break
+    return EXIT_OK, None
+
+
+def cmd_talk(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
+    if args.input:
+        out = args.out or str(FALLBACK_REPLY)
+        config = load_config(args.config, [*overrides, f"modules.voice.output={json.dumps(out)}"])
+        request = Scene(channel="voice", kind="listen.turn", source=args.input)
+        code, _ = asyncio.run(_one_turn(config, request, "spoken"))
+        if code == EXIT_OK:
+            _say(f"reply written to {out}")
+        return code
+    try:
+        code, no_mic = asyncio.run(_live(config, args.turns))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    if no_mic is None:
+        return code
+    out = args.out or str(FALLBACK_REPLY)
+    _say(f"No microphone to listen to: {no_mic}\n"
+         f"Running one turn on the bundled recording {BUNDLED_TURN} instead; "
+         f"the reply goes to {Path(out).resolve()}.")
+    args.input, args.out = str(BUNDLED_TURN), out
+    return cmd_talk(config, args, overrides)
+
+
+def _report_failed(session: Session) -> None:
+    for name, why in session.failed.items():
+        _say(f"warning: module {name} did not start: {why}")
+
+
+# --- entry point ---------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", help="a TOML config file (default: ./scenevoice.toml if present)")
+    common.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a config value, e.g. modules.voice.asr=faster-whisper")
+    common.add_argument("--asr", choices=("openai-whisper", "faster-whisper"),
+                        help="shorthand for --set modules.voice.asr=…")
+    common.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+
+    parser = argparse.ArgumentParser(prog="scenevoice", parents=[common],
+                                     description="A voice agent that thinks in scenes. "
+                                     "With no command: talk through the microphone.")
+    sub = parser.add_subparsers(dest="command")
+    sub.add_parser("modules", parents=[common], help="list installed and enabled modules")
+    p = sub.add_parser("models", parents=[common], help="show each engine's weights and readiness")
+    p.add_argument("--prepare", action="store_true", help="convert/cache bundled models now")
+    p = sub.add_parser("analyze", parents=[common], help="print one JSON scene per utterance or sound")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    p = sub.add_parser("say", parents=[common], help="speak TEXT (or a scene's JSON) into a WAV file")
+    p.add_argument("text", metavar="TEXT")
+    p.add_argument("-o", "--out", required=True, help="the WAV file to write")
+    p = sub.add_parser("talk", parents=[common],
+                       help="one turn from a file (--in), or turn by turn through the microphone")
+    p.add_argument("--in", dest="input", metavar="FILE", help="answer this recording instead of the microphone")
+    p.add_argument("--out", metavar="FILE", help="write the reply here (default: the speaker, or reply.wav)")
+    p.add_argument("--turns", type=int, help="stop after this many spoken replies")
+    return parser
+
+
+def _quiet_libraries() -> None:
+    warnings.filterwarnings("ignore", message=".*FP16 is not supported on CPU.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="whisper")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    _quiet_libraries()
+    command = args.command or "talk"
+    if args.command is None:
+        args.input, args.out, args.turns = None, None, None
+    overrides = list(args.overrides)
+    if args.asr:
+        overrides.append(f"modules.voice.asr={json.dumps(args.asr)}")
+    if command == "say":
+        overrides.append(f"modules.voice.output={json.dumps(args.out)}")
+    try:
+        config = load_config(args.config, overrides)
+        if command == "modules":
+            return cmd_modules(config, args)
+        if command == "models":
+            return cmd_models(config, args)
+        if command == "analyze":
+            return cmd_analyze(config, args)
+        if command == "say":
+            return cmd_say(config, args)
+        return cmd_talk(config, args, overrides)
+    except (ConfigError, SessionError) as exc:
+        _say(f"error: {exc}")
+        return EXIT_INPUT if isinstance(exc, ConfigError) else EXIT_MACHINE
+    except ValueError as exc:  # a malformed scene given on the command line
+        _say(f"error: {exc}")
+        return EXIT_INPUT
+    except TimeoutError:
+        _say(f"error: no answer within {REQUEST_TIMEOUT_S:.0f} s")
+        return EXIT_INTERNAL
+    except KeyboardInterrupt:
+        return EXIT_OK
+    except Exception as exc:  # the last line of defence: a message, not a traceback
+        log.debug("internal error", exc_info=True)
+        _say(f"internal error: {type(exc).__name__}: {exc} (run with -vv for the traceback)")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

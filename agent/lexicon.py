@@ -1,0 +1,84 @@
+"""Words and sounds → lexemes, and lexemes → a scene's core.
+
+A lexeme is one lower-case content word (no function words, no punctuation). The core
+is the scene's compressed binding: its most salient 1–3 lexemes joined by ``+``.
+Salience is information: a word's count in the text times how rare it is in the language
+(``8 − Zipf frequency`` from wordfreq, so "stripe" outweighs "middle", and "dog" outweighs
+"almost"); ties go to the earlier word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import cache
+
+from agent.paths import ASSETS
+from agent.sound import Sound
+
+STOPWORDS_FILE = ASSETS / "lexicon" / "stopwords_en.txt"
+_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+CORE_SIZE = 3
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    words: set[str] = set()
+    for line in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines():
+        words.update(line.split("#", 1)[0].split())
+    return frozenset(words)
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-case words of ``text`` (letters and inner apostrophes), in order."""
+    return [m.group(0).lower() for m in _WORD.finditer(text or "")]
+
+
+def text_lexemes(text: str) -> list[str]:
+    """Content words of ``text``, in order of first appearance, without repeats."""
+    stop = stopwords()
+    seen: dict[str, None] = {}
+    for word in tokens(text):
+        if word not in stop and len(word) > 2 and "'" not in word:
+            seen.setdefault(word, None)
+    return list(seen)
+
+
+def salience(word: str, count: int, language: str = "en") -> float:
+    """``count × (8 − Zipf frequency)``: frequent-in-text and rare-in-language words win."""
+    from wordfreq import zipf_frequency
+
+    return count * (8.0 - zipf_frequency(word, language or "en"))
+
+
+def core_of(text: str, size: int = CORE_SIZE, language: str | None = None) -> str | None:
+    """The ``size`` most salient lexemes of ``text`` joined by ``+``; None for no lexemes."""
+    stop = stopwords()
+    words = [w for w in tokens(text) if w not in stop and len(w) > 2 and "'" not in w]
+    if not words:
+        return None
+    counts = Counter(words)
+    first = {w: i for i, w in reversed(list(enumerate(words)))}
+    ranked = sorted(counts, key=lambda w: (-salience(w, counts[w], language or "en"), first[w]))
+    return "+".join(ranked[:size])
+
+
+def sound_lexemes(sound: Sound) -> list[str]:
+    """Lexemes that describe a sound without words, from its measured descriptors:
+    loudness (``loud``/``soft``/``faint``), pitch register (``low``/``mid``/``high``),
+    length (``brief``/``long``), texture (``rough``/``smooth``) and rhythm
+    (``pulsing``/``steady``). Thresholds are in the code and documented by the tests."""
+    out: list[str] = []
+    if sound.energy_db is not None:
+        out.append("loud" if sound.energy_db > -20 else "soft" if sound.energy_db > -40 else "faint")
+    if sound.f0_median_hz is not None and (sound.voiced_ratio or 0) > 0.2:
+        out.append("low" if sound.f0_median_hz < 150 else "high" if sound.f0_median_hz > 400 else "mid")
+    elif sound.centroid_hz is not None:
+        out.append("low" if sound.centroid_hz < 800 else "high" if sound.centroid_hz > 3000 else "mid")
+    if sound.duration_s is not None:
+        out.append("brief" if sound.duration_s < 1.0 else "long" if sound.duration_s > 4.0 else "")
+    if sound.roughness is not None:
+        out.append("rough" if sound.roughness > 0.35 else "smooth")
+    if sound.onset_rate_hz is not None:
+        out.append("pulsing" if sound.onset_rate_hz > 2.0 else "steady")
+    return [w for w in out if w]

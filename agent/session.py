@@ -1,0 +1,139 @@
+"""A running agent: the bus, the enabled modules, and a way to follow a request.
+
+The command line (and any other front end) is a client of the bus: it publishes a
+request scene and follows its *lineage* — every scene whose parents lead back to the
+request — until a scene it waits for arrives. It knows no module by name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+
+from agent.bus import SceneBus, everything
+from agent.config import Config, ConfigError
+from agent.module import Module, ModuleConfigError
+from agent.plugins import discover
+from agent.scene import Scene
+
+log = logging.getLogger(__name__)
+
+OBSERVER = "session"
+
+
+class SessionError(RuntimeError):
+    """The session cannot start as configured; the message says which module and why."""
+
+
+@dataclass
+class _Follower:
+    ids: set[str]
+    queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+class Session:
+    """Start with ``async with Session(config) as session:``.
+
+    Args:
+        config: the merged config; its enabled modules are started.
+        only: if given, start just these enabled modules (e.g. ``{"voice"}`` for analysis
+            without replies).
+    """
+
+    def __init__(self, config: Config, only: set[str] | None = None) -> None:
+        self.config = config
+        self.only = only
+        self.bus = SceneBus(block_timeout_s=float(config.section("bus").get("block_timeout_s", 1.0)))
+        self.modules: dict[str, Module] = {}
+        self.failed: dict[str, str] = {}
+        self._followers: list[_Follower] = []
+
+    def _instantiate(self) -> None:
+        plugins = discover()
+        for name in self.config.modules():
+            if not self.config.enabled(name) or (self.only is not None and name not in self.only):
+                continue
+            plugin = plugins.get(name)
+            if plugin is None:
+                raise SessionError(f"module {name!r} is enabled in the config but not installed "
+                                   f"(installed: {', '.join(plugins) or 'none'})")
+            if plugin.cls is None:
+                raise SessionError(f"module {name!r}: {plugin.error}")
+            try:
+                self.modules[name] = plugin.cls(self.config.module_options(name))
+            except ModuleConfigError as exc:
+                raise ConfigError(str(exc)) from None
+
+    async def start(self) -> None:
+        """Instantiate and start the enabled modules. A module whose ``start`` raises is
+        logged, left out, and listed in ``failed``; the others run.
+
+        Raises:
+            SessionError: an enabled module is not installed or cannot be imported.
+            ConfigError: a module's options are wrong.
+        """
+        self._instantiate()
+        for name, module in self.modules.items():
+            self.bus.subscribe(name, module.handle, module.wants,
+                               inbox_size=module.inbox_size, policy=module.policy)
+        self.bus.subscribe(OBSERVER, self._observe, everything, inbox_size=1024)
+        await self.bus.start()
+        for name, module in list(self.modules.items()):
+            try:
+                await module.start(self.bus)
+            except Exception as exc:
+                log.exception("module %s failed to start", name)
+                self.failed[name] = f"{type(exc).__name__}: {exc}"
+                await self.bus.unsubscribe(name)
+                del self.modules[name]
+
+    async def stop(self) -> None:
+        """Drain, stop the bus, then stop each module (each isolated from the others)."""
+        await self.bus.stop()
+        for name, module in self.modules.items():
+            try:
+                await module.stop()
+            except Exception:
+                log.exception("module %s failed to stop cleanly", name)
+
+    async def __aenter__(self) -> Session:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _observe(self, scene: Scene) -> None:
+        for follower in self._followers:
+            if follower.ids.intersection(scene.parents):
+                follower.ids.add(scene.id)
+                follower.queue.put_nowait(scene)
+
+    async def request(self, scene: Scene, until: Callable[[Scene], bool],
+                      timeout_s: float) -> AsyncIterator[Scene]:
+        """Publish ``scene`` and yield every scene of its lineage as it arrives, up to and
+        including the first one ``until`` accepts.
+
+        Raises:
+            SessionError: no module wants the scene.
+            TimeoutError: nothing ``until`` accepts arrived within ``timeout_s``.
+        """
+        follower = _Follower({scene.id})
+        self._followers.append(follower)
+        try:
+            if await self.bus.publish(scene, source=OBSERVER) == 0:
+                raise SessionError(f"no running module handles {scene.channel}/{scene.kind} scenes "
+                                   f"(running: {', '.join(self.modules) or 'none'})")
+            # A deadline per wait, not a timeout block around the yields: that would fire
+            # in the consumer's code between yields and surface as a stray cancellation.
+            deadline = asyncio.get_running_loop().time() + timeout_s
+            while True:
+                remaining = deadline - asyncio.get_running_loop().time()
+                got = await asyncio.wait_for(follower.queue.get(), max(0.0, remaining))
+                yield got
+                if until(got):
+                    return
+        finally:
+            self._followers.remove(follower)

@@ -1,0 +1,99 @@
+"""Config layers, module discovery through entry points, and the import rules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from agent.config import ConfigError, load_config, parse_override
+from agent.module import Module
+from agent.plugins import discover
+from conftest import ROOT, run_cli
+
+
+def test_defaults_enable_voice_and_mind_with_documented_options() -> None:
+    config = load_config()
+    assert config.enabled("voice") and config.enabled("mind")
+    assert config.module_options("voice")["asr"] == "openai-whisper"
+    assert config.module_options("voice")["whisper_model"] == "tiny.en"
+    assert "enabled" not in config.module_options("voice")
+
+
+def test_user_file_and_overrides_win_key_by_key(tmp_path: Path) -> None:
+    user = tmp_path / "mine.toml"
+    user.write_text('[modules.voice]\nasr = "faster-whisper"\n[modules.mind]\nenabled = false\n')
+    config = load_config(user, ["modules.voice.vad_threshold=0.7", "modules.voice.voice=joe"])
+    voice = config.module_options("voice")
+    assert voice["asr"] == "faster-whisper"      # from the user file
+    assert voice["vad_threshold"] == 0.7         # from --set, read as TOML
+    assert voice["voice"] == "joe"               # a bare word is a string
+    assert voice["whisper_model"] == "tiny.en"   # untouched default
+    assert not config.enabled("mind")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('[modules.voice]\nenabled = "yes"\n', "enabled must be true or false"),
+    ('[moduls.voice]\nenabled = true\n', "unknown table [moduls]"),
+    ('[modules]\nvoice = 3\n', "must be a table"),
+    ('[modules.voice\n', "not valid TOML"),
+])
+def test_a_wrong_config_is_refused_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_override_without_equals_is_refused() -> None:
+    with pytest.raises(ConfigError, match="table.key=value"):
+        parse_override("modules.voice.asr")
+
+
+def test_modules_are_found_through_the_entry_point_group() -> None:
+    plugins = discover()
+    assert {"voice", "mind"} <= set(plugins)
+    for name in ("voice", "mind"):
+        assert plugins[name].error is None
+        assert issubclass(plugins[name].cls, Module) and plugins[name].cls.name == name
+
+
+def test_modules_command_lists_installed_and_enabled_modules(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_text("[modules.mind]\nenabled = false\n[modules.ghost]\nenabled = true\n")
+    result = run_cli("modules", "--config", str(config))
+    assert result.code == 0
+    lines = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
+    assert lines["voice"].split()[1] == "yes" and "modules.voice:VoiceModule" in lines["voice"]
+    assert lines["mind"].split()[1] == "no"
+    assert "NOT INSTALLED" in lines["ghost"]
+
+
+def _imports(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module)
+    return found
+
+
+def test_agent_never_imports_modules() -> None:
+    offenders = {str(p.relative_to(ROOT)): sorted(i for i in _imports(p) if i.split(".")[0] == "modules")
+                 for p in (ROOT / "agent").rglob("*.py")}
+    assert {k: v for k, v in offenders.items() if v} == {}
+
+
+def test_modules_never_import_each_other() -> None:
+    offenders = {}
+    for package in (p for p in (ROOT / "modules").iterdir() if p.is_dir() and (p / "__init__.py").exists()):
+        for path in package.rglob("*.py"):
+            foreign = sorted(i for i in _imports(path)
+                             if i.startswith("modules.") and i.split(".")[1] != package.name)
+            if foreign:
+                offenders[str(path.relative_to(ROOT))] = foreign
+    assert offenders == {}
