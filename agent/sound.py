@@ -18,6 +18,22 @@ Contour = Literal["rising", "falling", "flat", "rise-fall", "fall-rise"]
 
 
 @dataclass
+class Phrase:
+    """One phrase of an utterance (words between pauses or clause punctuation).
+
+    Times are seconds from the utterance's ``t_start``."""
+
+    t_start: float
+    t_end: float
+    text: str
+    f0_median_hz: float | None = None
+    f0_range_st: float | None = None
+    contour: Contour | None = None
+    energy_db: float | None = None
+    rate_wps: float | None = None
+
+
+@dataclass
 class Sound:
     """Timbre and prosody of one stretch of audio.
 
@@ -42,6 +58,10 @@ class Sound:
     # Energy.
     #: RMS level over the speech (or the whole sound where there is none), dBFS.
     energy_db: float | None = None
+    #: perceived loudness: Stevens' power law (band intensity^0.3) summed over 26 auditory
+    #: bands, mean over the whole stretch, pauses included; arbitrary units (not calibrated
+    #: to sound pressure), comparable between recordings.
+    loudness_au: float | None = None
     #: dynamics: 95th minus 5th percentile of frame levels, dB.
     energy_range_db: float | None = None
     #: linear trend of frame level over the stretch, dB per second.
@@ -54,7 +74,8 @@ class Sound:
     tilt_db_per_oct: float | None = None
     #: harmonics-to-noise ratio of voiced frames, dB (voice quality: breathy/hoarse is low).
     hnr_db: float | None = None
-    #: compact timbre vector (mean and spread of MFCCs, L2-normalised): tells speakers apart.
+    #: compact voice profile that tells speakers apart (Euclidean distance): pitch register
+    #: in octaves re 100 Hz and the coarse spectral envelope (see the analyser).
     timbre: list[float] | None = None
 
     # Rhythm.
@@ -67,6 +88,9 @@ class Sound:
     #: start times of those pauses, seconds from ``t_start``.
     pause_positions_s: list[float] | None = None
 
+    #: the same measures per phrase, in order (None when the stretch has no words).
+    phrases: list[Phrase] | None = None
+
     # Sound without words.
     #: onsets per second (rhythm of a non-speech sound).
     onset_rate_hz: float | None = None
@@ -78,7 +102,7 @@ class Sound:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 fail(f"{path}.{name}", f"must lie in 0..1, got {value}")
-        for name in ("duration_s", "speech_s", "f0_median_hz", "f0_range_st", "rate_wps",
+        for name in ("duration_s", "speech_s", "f0_median_hz", "f0_range_st", "rate_wps", "loudness_au",
                      "rate_sps", "centroid_hz", "onset_rate_hz", "energy_range_db"):
             value = getattr(self, name)
             if value is not None and value < 0:
