@@ -68,6 +68,7 @@ class Scene:
             ``tactile``, ``memory``, ``system``…
         kind: what it is on that channel: ``utterance``, ``turn``, ``sound``, ``silence``,
             ``reply``, ``spoken``, ``listen.file``, ``error``, ``done``…
+        speaker: whose voice, where the source holds several (``left``, ``right``).
         core: the compressed binding, 1–4 lexemes joined by ``+`` (``silence+heat+entry``).
         lexemes: the lexemes the scene was built from (the core's and more).
         mode, context: the emotional mode and the context of the core triple.
@@ -89,6 +90,8 @@ class Scene:
     t_end: float | None = None
     wall_start: str = field(default_factory=now_iso)
     source: str | None = None
+    #: whose voice, where one source holds several (``left``/``right`` channels of a file).
+    speaker: str | None = None
     text: str | None = None
     language: str | None = None
     core: str | None = None

@@ -64,6 +64,9 @@ class AsrOptions:
 
 class AsrEngine(Protocol):
     name: str
+    #: True when the engine detects the language itself (a multilingual model, no forced
+    #: language): then each group of utterances is transcribed separately.
+    multilingual: bool
 
     def transcribe(self, samples_16k: np.ndarray) -> Transcript:
         """Transcribe 16 kHz mono float32 samples (any length)."""
@@ -89,6 +92,7 @@ class OpenAIWhisper:
         import torch
 
         self.options = options
+        self.multilingual = _language(options) is None
         torch.set_num_threads(options.threads)
         self._model = load_openai_whisper(options.model, cache)
         self._lock = threading.Lock()
@@ -125,6 +129,7 @@ class FasterWhisper:
 
     def __init__(self, options: AsrOptions, cache: Path) -> None:
         self.options = options
+        self.multilingual = _language(options) is None
         self._model = load_faster_whisper(options.model, cache, options.threads)
         self._lock = threading.Lock()
 

@@ -57,6 +57,44 @@ class Audio:
         return np.ascontiguousarray(self.samples[:, index])
 
 
+#: channels whose signals correlate less than this carry different voices.
+SAME_SOURCE_CORRELATION = 0.5
+#: a channel whose peak stays below this (dBFS) is dead and is left out.
+DEAD_CHANNEL_DB = -60.0
+
+
+def voices(audio: Audio, mode: str = "auto") -> list[tuple[str | None, np.ndarray]]:
+    """The separate voices of a recording as ``(label, mono samples)``.
+
+    ``mix`` averages the channels into one unlabelled voice. ``split`` keeps every channel
+    apart (``left``/``right`` for two, ``ch0``, ``ch1``… otherwise). ``auto`` splits when the
+    live channels correlate less than ``SAME_SOURCE_CORRELATION`` (two microphones, two
+    speakers) and mixes otherwise (a mono recording stored as stereo). Dead channels (peak
+    below ``DEAD_CHANNEL_DB``) are left out.
+
+    Raises:
+        ValueError: ``mode`` is not auto, mix or split.
+    """
+    if mode not in ("auto", "mix", "split"):
+        raise ValueError(f"channel mode {mode!r}: choose auto, mix or split")
+    n = audio.channels
+    if n == 1:
+        return [(None, audio.samples[:, 0])]
+    labels = ["left", "right"] if n == 2 else [f"ch{i}" for i in range(n)]
+    peak_db = 20 * np.log10(np.abs(audio.samples).max(axis=0) + 1e-12)
+    live = [i for i in range(n) if peak_db[i] > DEAD_CHANNEL_DB]
+    if len(live) <= 1:
+        keep = live or [0]
+        return [(None, audio.channel(keep[0]))]
+    if mode == "auto":
+        corr = np.corrcoef(audio.samples[:, live].T)
+        distinct = np.abs(corr[np.triu_indices(len(live), 1)]).max() < SAME_SOURCE_CORRELATION
+        mode = "split" if distinct else "mix"
+    if mode == "mix":
+        return [(None, audio.samples[:, live].mean(axis=1, dtype=np.float32))]
+    return [(labels[i], audio.channel(i)) for i in live]
+
+
 def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int) -> np.ndarray:
     """Resample a mono float32 signal with soxr (high quality). Returns float32."""
     if rate_in_hz == rate_out_hz:

@@ -1,28 +1,40 @@
-"""Audio → scenes: VAD, one Whisper pass over the speech, words into utterances, timbre.
+"""Audio → scenes: VAD, Whisper over the speech, words into utterances, timbre.
 
-Whisper only ever sees audio the VAD judged to be speech (from the first speech onset to
-the last offset, with a margin), so silence and noise cannot turn into invented text.
-Audio without speech becomes a ``sound`` scene (audible) or a ``silence`` scene.
+Whisper only ever sees audio the VAD judged to be speech (with a margin), so silence and
+noise cannot turn into invented text. An English-only model hears the whole speech span
+in one pass (context helps it); a multilingual model hears each group of utterances
+separately and detects the language of each, so a recording that switches from English to
+German gives German scenes for the German part. Audio without speech becomes a ``sound``
+scene (audible) or a ``silence`` scene.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from agent.lexicon import core_of, sound_lexemes, text_lexemes
+from agent.register import voice_register
 from agent.scene import Scene
 from agent.sound import Sound
-from modules.voice.asr import AsrEngine, Word
-from modules.voice.prosody import analyse, analyse_non_speech, level_track_db
+from modules.voice.asr import AsrEngine, Transcript, Word
+from modules.voice.prosody import Tracks, analyse_non_speech, measure, summarise
 
 RATE_HZ = 16000
 #: audio whose loudest 30 ms frame is below this is silence, not a sound.
 SILENCE_DB = -60.0
-#: margin of audio kept around the speech span for Whisper, seconds.
+#: margin of audio kept around speech for Whisper, seconds.
 ASR_MARGIN_S = 0.2
+#: a multilingual model hears groups of utterances split at gaps of this length or at
+#: this total length (Whisper hears 30 s at a time: a longer group would cost a second
+#: window), each with its own language detection.
+GROUP_GAP_S = 1.0
+GROUP_MAX_S = 29.5
+#: measures the signal while Whisper transcribes it (both release the GIL).
+_MEASURER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="measure")
 
 
 @dataclass
@@ -37,94 +49,149 @@ class Heard:
     words: list[Word]
     sound: Sound
     language: str | None = None
-
-
-def _assign(words: list[Word], segments: list[tuple[float, float]]) -> list[list[Word]]:
-    """Each word goes to the segment holding its midpoint, or the nearest one."""
-    groups: list[list[Word]] = [[] for _ in segments]
-    for word in words:
-        mid = 0.5 * (word.t_start + word.t_end)
-        distance = [0.0 if s <= mid <= e else min(abs(mid - s), abs(mid - e)) for s, e in segments]
-        groups[int(np.argmin(distance))].append(word)
-    return groups
-
-
-def _word_times(words: list[Word], offset_s: float) -> list[tuple[str, float, float]]:
-    return [(w.text, w.t_start - offset_s, w.t_end - offset_s) for w in words]
+    speaker: str | None = None
 
 
 def _no_mark(stage: str) -> None:
     pass
 
 
+def groups(speech: list[tuple[float, float]], gap_s: float = GROUP_GAP_S,
+           max_s: float = GROUP_MAX_S) -> list[list[int]]:
+    """Indices of speech segments grouped for one Whisper call each: a group ends at a gap
+    of ``gap_s`` or more, or before it would grow past ``max_s``."""
+    out: list[list[int]] = []
+    for i, (start, end) in enumerate(speech):
+        if out:
+            first = speech[out[-1][0]][0]
+            if start - speech[out[-1][-1]][1] < gap_s and end - first <= max_s:
+                out[-1].append(i)
+                continue
+        out.append([i])
+    return out
+
+
+@dataclass
+class _Heard:
+    words: list[Word]
+    text: str
+    language: str | None
+
+
+def _transcribe(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
+                per_group: bool) -> list[tuple[list[int], _Heard]]:
+    """Whisper over each group of segments (one group unless ``per_group``); word times
+    moved onto the samples' clock."""
+    duration = len(samples) / RATE_HZ
+    parts = groups(speech) if per_group else [list(range(len(speech)))]
+    out = []
+    for part in parts:
+        t0 = max(0.0, speech[part[0]][0] - ASR_MARGIN_S)
+        t1 = min(duration, speech[part[-1]][1] + ASR_MARGIN_S)
+        transcript = asr.transcribe(samples[int(t0 * RATE_HZ) : int(t1 * RATE_HZ)])
+        for w in transcript.words:
+            w.t_start += t0
+            w.t_end += t0
+        out.append((part, _Heard(transcript.words, transcript.text, transcript.language)))
+    return out
+
+
+def _assign(words: list[Word], segments: list[tuple[float, float]]) -> list[list[Word]]:
+    """Each word goes to the segment holding its midpoint, or the nearest one."""
+    assigned: list[list[Word]] = [[] for _ in segments]
+    for word in words:
+        mid = 0.5 * (word.t_start + word.t_end)
+        distance = [0.0 if s <= mid <= e else min(abs(mid - s), abs(mid - e)) for s, e in segments]
+        assigned[int(np.argmin(distance))].append(word)
+    return assigned
+
+
 def hear(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
-         one_turn: bool, mark: Callable[[str], None] = _no_mark) -> list[Heard]:
-    """Turn 16 kHz mono samples into heard stretches.
+         one_turn: bool, mark: Callable[[str], None] = _no_mark, speaker: str | None = None,
+         transcript: Transcript | None = None) -> list[Heard]:
+    """Turn 16 kHz mono samples (one voice) into heard stretches.
 
     Args:
         samples: float32, shape (n,), 16 kHz.
         speech: the VAD's speech segments in seconds, sorted.
         asr: the recognition engine.
-        one_turn: True → the whole speech is one ``turn``; False → one ``utterance`` per
+        one_turn: True → all the speech is one ``turn``; False → one ``utterance`` per
             speech segment.
         mark: called with ``"asr"`` and ``"analyse"`` as each stage ends (for tracing).
+        speaker: the label of this voice, copied onto every stretch.
+        transcript: a transcript of these samples already made (the live loop's, made while
+            the speaker paused); with ``one_turn`` it is used instead of transcribing again.
 
     Returns:
         the stretches in time order; without speech, one ``sound`` or ``silence``.
     """
     duration = len(samples) / RATE_HZ
+    tracks = _MEASURER.submit(measure, samples, RATE_HZ)
     if speech:
-        t0 = max(0.0, speech[0][0] - ASR_MARGIN_S)
-        t1 = min(duration, speech[-1][1] + ASR_MARGIN_S)
-        transcript = asr.transcribe(samples[int(t0 * RATE_HZ) : int(t1 * RATE_HZ)])
+        if transcript is not None and one_turn:
+            heard = [(list(range(len(speech))), _Heard(transcript.words, transcript.text, transcript.language))]
+        else:
+            heard = _transcribe(samples, speech, asr, per_group=asr.multilingual)
         mark("asr")
-        for w in transcript.words:
-            w.t_start += t0
-            w.t_end += t0
-        if transcript.text:
-            if one_turn:
-                turn = _stretch("turn", samples, speech[0][0], speech[-1][1], transcript.words,
-                                speech, transcript.language, transcript.text)
-                mark("analyse")
-                return [turn]
-            out = []
-            for (s, e), words in zip(speech, _assign(transcript.words, speech)):
-                if words:
-                    out.append(_stretch("utterance", samples, s, e, words, [(s, e)],
-                                        transcript.language))
-                else:
-                    out.append(_non_speech(samples, s, e))
+        if any(h.text for _, h in heard):
+            out = _stretches(samples, tracks.result(), speech, heard, one_turn, speaker)
             mark("analyse")
             return out
-    heard = [_non_speech(samples, 0.0, duration)]
+    out = [_non_speech(samples, tracks.result(), 0.0, duration, speaker)]
     mark("analyse")
-    return heard
+    return out
 
 
-def _stretch(kind: str, samples: np.ndarray, t_start: float, t_end: float, words: list[Word],
-             speech: list[tuple[float, float]], language: str | None, text: str | None = None) -> Heard:
-    piece = samples[int(t_start * RATE_HZ) : int(t_end * RATE_HZ)]
-    sound = analyse(piece, RATE_HZ, _word_times(words, t_start),
-                    [(max(0.0, s - t_start), e - t_start) for s, e in speech])
+def _stretches(samples: np.ndarray, tracks: Tracks, speech: list[tuple[float, float]],
+               heard: list[tuple[list[int], _Heard]], one_turn: bool, speaker: str | None) -> list[Heard]:
+    floor_db = tracks.noise_floor_db()
+    if one_turn:
+        words = [w for _, h in heard for w in h.words]
+        text = " ".join(h.text for _, h in heard if h.text)
+        by_words = max(heard, key=lambda item: len(item[1].words))[1]
+        return [_stretch("turn", tracks, speech[0][0], speech[-1][1], words, speech,
+                         by_words.language, speaker, floor_db, text)]
+    out: list[Heard] = []
+    for part, h in heard:
+        segments = [speech[i] for i in part]
+        for (s, e), words in zip(segments, _assign(h.words, segments)):
+            if words:
+                out.append(_stretch("utterance", tracks, s, e, words, [(s, e)], h.language, speaker,
+                                    floor_db))
+            else:
+                out.append(_non_speech(samples, tracks, s, e, speaker))
+    return out
+
+
+def _stretch(kind: str, tracks: Tracks, t_start: float, t_end: float, words: list[Word],
+             speech: list[tuple[float, float]], language: str | None, speaker: str | None,
+             floor_db: float, text: str | None = None) -> Heard:
+    sound = summarise(tracks.slice(t_start, t_end),
+                      [(w.text, w.t_start - t_start, w.t_end - t_start) for w in words],
+                      [(max(0.0, s - t_start), e - t_start) for s, e in speech], floor_db)
     text = text if text is not None else " ".join(w.text for w in words).strip()
-    return Heard(kind, t_start, t_end, text, words, sound, language)
+    return Heard(kind, t_start, t_end, text, words, sound, language, speaker)
 
 
-def _non_speech(samples: np.ndarray, t_start: float, t_end: float) -> Heard:
+def _non_speech(samples: np.ndarray, tracks: Tracks, t_start: float, t_end: float,
+                speaker: str | None) -> Heard:
     piece = samples[int(t_start * RATE_HZ) : int(t_end * RATE_HZ)]
-    level = level_track_db(piece, RATE_HZ) if piece.size else np.array([-120.0])
-    if level.max() < SILENCE_DB:
-        sound = Sound(duration_s=len(piece) / RATE_HZ, energy_db=float(level.max()), speech_s=0.0)
-        return Heard("silence", t_start, t_end, "", [], sound)
-    sound = analyse_non_speech(piece, RATE_HZ)
+    part = tracks.slice(t_start, t_end)
+    peak_db = float(part.level_db.max()) if part.n_frames else -120.0
+    if peak_db < SILENCE_DB:
+        sound = Sound(duration_s=len(piece) / RATE_HZ, energy_db=peak_db, speech_s=0.0)
+        return Heard("silence", t_start, t_end, "", [], sound, speaker=speaker)
+    sound = analyse_non_speech(piece, RATE_HZ, part)
     sound.speech_s = 0.0
-    return Heard("sound", t_start, t_end, "", [], sound)
+    return Heard("sound", t_start, t_end, "", [], sound, speaker=speaker)
 
 
 def to_scene(heard: Heard, parent: Scene, source: str, t_offset_s: float = 0.0) -> Scene:
-    """The scene of a heard stretch, derived from the request ``parent``.
+    """The scene of a heard stretch, derived from the request ``parent``; register and
+    mode come from the voice (``agent.register.voice_register``).
 
     ``t_offset_s`` moves the stretch onto the session clock (0 for a file)."""
+    register = mode = None
     if heard.kind == "silence":
         lexemes, core = ["silence"], "silence"
     elif heard.kind == "sound":
@@ -132,8 +199,9 @@ def to_scene(heard: Heard, parent: Scene, source: str, t_offset_s: float = 0.0) 
         core = "+".join(lexemes[:3]) if lexemes else None
     else:
         lexemes, core = text_lexemes(heard.text), core_of(heard.text, language=heard.language)
-    return parent.derive(channel="voice", kind=heard.kind, source=source,
+        register, mode = voice_register(heard.sound, heard.text)
+    return parent.derive(channel="voice", kind=heard.kind, source=source, speaker=heard.speaker,
                          t_start=round(heard.t_start + t_offset_s, 3),
                          t_end=round(heard.t_end + t_offset_s, 3),
                          text=heard.text or None, language=heard.language, core=core,
-                         lexemes=lexemes, sound=heard.sound)
+                         lexemes=lexemes, sound=heard.sound, register=register, mode=mode)
