@@ -1,47 +1,157 @@
-"""End of turn for live listening: when has the speaker finished?
+"""End of turn for live listening: has the speaker finished, or only paused?
 
 :class:`TurnDetector` takes one 32 ms frame at a time with its speech probability and
-returns the whole turn's audio once the turn is over. A turn starts after
-``start_frames`` consecutive speech frames (with ``preroll_s`` of audio before them
-kept), and ends after ``end_silence_s`` without speech, or at ``max_turn_s``.
+returns the whole turn once it is over. A turn starts after ``start_frames`` consecutive
+speech frames (keeping ``preroll_s`` of audio before them). When a pause begins, the
+detector judges how finished the speech before it sounds, from three kinds of cue:
+
+* **pitch**: the last half second falls → finished; rises or stays level → a
+  continuation (or a question) is likely;
+* **energy**: the level trails off over the last 0.3 s → finished; speech that stops at
+  full strength was cut off mid-phrase;
+* **words** (when the caller supplies a transcript of the speech so far, see
+  :meth:`TurnDetector.judge_text`): a sentence-final full stop → finished; ``…``, a broken
+  word, or a last word like "the", "of", "and" (``assets/lexicon/continuation_en.txt``)
+  → unfinished. A turn shorter than ``short_turn_s`` of speech counts as unfinished.
+
+The cues add up to a finality score in [0, 1]; the silence needed before the turn closes
+slides from ``max_silence_s`` (score 0) to ``min_silence_s`` (score 1). While a word
+judgement is pending the turn does not close before it arrives (or ``max_silence_s``).
+With ``prosodic = False`` the detector is the usual fixed silence timer
+(``end_silence_s``). ``bench/vad_eot.py`` measures all three on real speech.
 """
 
 from __future__ import annotations
 
+import re
+import time
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import cache
 
 import numpy as np
 
-FRAME_S = 512 / 16000
+from agent.paths import ASSETS
+from modules.voice.prosody import HOP_S, level_track_db, pitch_track_hz
+
+RATE_HZ = 16000
+FRAME_SAMPLES = 512
+FRAME_S = FRAME_SAMPLES / RATE_HZ
+CONTINUATION_WORDS = ASSETS / "lexicon" / "continuation_en.txt"
+
+#: weights of the cues in the finality score (each cue lies in [-1, 1]).
+BASE, W_PITCH, W_ENERGY, W_TEXT, SHORT_TURN_PENALTY = 0.45, 0.2, 0.15, 0.4, 0.5
 
 
 @dataclass
 class EndpointOptions:
+    """Thresholds (the config's ``vad_threshold``, ``end_silence_s``… feed these)."""
+
     threshold: float = 0.5
     start_frames: int = 3
+    prosodic: bool = True
     end_silence_s: float = 0.8
+    min_silence_s: float = 0.35
+    max_silence_s: float = 1.2
     min_turn_s: float = 0.3
+    short_turn_s: float = 0.6
     max_turn_s: float = 20.0
     preroll_s: float = 0.3
 
 
 @dataclass
 class Turn:
-    """A finished turn: 16 kHz mono float32 ``samples``, ``t_start`` on the stream's clock
-    (seconds since the first frame fed), and ``speech_s`` (seconds of speech in it)."""
+    """A finished turn.
+
+    Attributes:
+        samples: 16 kHz mono float32, from the pre-roll to the end of the closing silence.
+        t_start: seconds on the stream's clock (since the first frame fed).
+        speech_s: seconds of speech frames in it.
+        finality: the score (0..1) that closed it; ``silence_s`` the silence waited.
+        speech_end_sample: where the final pause began, in ``samples``: a transcript of
+            ``samples[:speech_end_sample]`` is a transcript of the whole turn.
+    """
 
     samples: np.ndarray
     t_start: float
     speech_s: float
+    finality: float
+    silence_s: float
+    speech_end_sample: int
+
+
+@cache
+def continuation_words() -> frozenset[str]:
+    words: set[str] = set()
+    for line in CONTINUATION_WORDS.read_text(encoding="utf-8").splitlines():
+        words.update(line.split("#", 1)[0].split())
+    return frozenset(words)
+
+
+def pitch_cue(speech: np.ndarray) -> float:
+    """+1 for a clear final fall (−12 st/s or steeper over the last voiced 0.5 s), falling
+    to −1 for a rise of +8 st/s; 0 without enough voicing. ``speech``: the last second."""
+    track = pitch_track_hz(speech[-RATE_HZ:], RATE_HZ)
+    voiced = ~np.isnan(track.f0_hz)
+    if voiced.sum() < 5:
+        return 0.0
+    t, f0 = track.times_s[voiced], track.f0_hz[voiced]
+    last = t >= t[-1] - 0.5
+    if last.sum() < 5:
+        return 0.0
+    slope = float(np.polyfit(t[last], 12 * np.log2(f0[last] / np.median(f0)), 1)[0])
+    return float(np.clip((-slope - 2.0) / 10.0, -1.0, 1.0))
+
+
+def energy_cue(speech: np.ndarray) -> float:
+    """+1 when the last 0.3 s of sound is 10 dB below the body of the last second (trailing
+    off), −0.5 when it is not lower at all (stopped at full strength)."""
+    level = level_track_db(speech[-RATE_HZ:], RATE_HZ)
+    loud = level > level.max() - 40.0
+    if loud.sum() < 10:
+        return 0.0
+    body = float(np.median(level[loud]))
+    n_end = int(0.3 / HOP_S)
+    end = float(np.median(level[loud][-n_end:])) if loud.sum() > n_end else body
+    return float(np.clip((body - end - 3.0) / 7.0, -0.5, 1.0))
+
+
+def text_cue(text: str) -> float:
+    """+1 for a transcript ending in . ? or !; −1 for one ending in … or a broken word or
+    on a continuation word; −0.5 for no final punctuation; 0 for no words."""
+    text = text.strip()
+    if not text:
+        return 0.0
+    if text.endswith(("...", "…", "-")):
+        return -1.0
+    last = re.sub(r"[^\w']", "", text.split()[-1].lower())
+    if last in continuation_words():
+        return -1.0
+    return 1.0 if text[-1] in ".?!" else -0.5
+
+
+def finality(pitch: float, energy: float, text: float | None, speech_s: float, o: EndpointOptions) -> float:
+    """The cues combined into a score in [0, 1] (see the module docstring)."""
+    score = BASE + W_PITCH * pitch + W_ENERGY * energy + (W_TEXT * text if text is not None else 0.0)
+    if speech_s < o.short_turn_s:
+        score -= SHORT_TURN_PENALTY
+    return float(np.clip(score, 0.0, 1.0))
 
 
 class TurnDetector:
+    """Feed 512-sample frames with their speech probability; get :class:`Turn` objects.
+
+    After a ``feed`` that starts a pause, :attr:`pause_started` is True: the caller may
+    transcribe :meth:`speech_so_far` and hand the text to :meth:`judge_text` (after
+    :meth:`expect_text`), while frames keep coming.
+    """
+
     def __init__(self, options: EndpointOptions | None = None) -> None:
         self.o = options or EndpointOptions()
         self._preroll: deque[np.ndarray] = deque(maxlen=max(1, int(self.o.preroll_s / FRAME_S)))
-        self.reset()
         self._frames_seen = 0
+        self.reset()
 
     def reset(self) -> None:
         """Drop any turn in progress (e.g. while the agent itself is speaking)."""
@@ -50,12 +160,40 @@ class TurnDetector:
         self._silence_frames = 0
         self._speech_frames = 0
         self._turn_start_frame = 0
+        self._pause_frame = 0
+        self._cues: tuple[float, float] = (0.0, 0.0)
+        self._needed_s = self.o.end_silence_s
+        self._finality = 0.5
+        self._text_pending = False
+        self.pause_started = False
         self._preroll.clear()
+
+    @property
+    def in_turn(self) -> bool:
+        return self._turn is not None
+
+    def speech_so_far(self) -> np.ndarray:
+        """The turn's samples up to the current pause (the audio to transcribe)."""
+        return np.concatenate(self._turn[: self._pause_frame]) if self._turn else np.zeros(0, np.float32)
+
+    def expect_text(self) -> None:
+        """A transcript of :meth:`speech_so_far` is on its way: wait for it before closing."""
+        self._text_pending = self.pause_started or self._silence_frames > 0
+
+    def judge_text(self, text: str) -> None:
+        """Apply the word cue to the current pause (ignored when speech has resumed, and by
+        the fixed silence timer)."""
+        if not self._text_pending or not self.o.prosodic:
+            self._text_pending = False
+            return
+        self._text_pending = False
+        self._set_finality(finality(*self._cues, text_cue(text), self._speech_frames * FRAME_S, self.o))
 
     def feed(self, frame: np.ndarray, speech_prob: float) -> Turn | None:
         """Add one frame; returns the finished :class:`Turn` or None."""
         index = self._frames_seen
         self._frames_seen += 1
+        self.pause_started = False
         speech = speech_prob >= self.o.threshold
         if self._turn is None:
             self._preroll.append(frame)
@@ -71,14 +209,70 @@ class TurnDetector:
         if speech:
             self._speech_frames += 1
             self._silence_frames = 0
+            self._text_pending = False
         else:
+            if self._silence_frames == 0:
+                self._pause_frame = len(self._turn) - 1
+                self.pause_started = True
+                self._judge_prosody()
             self._silence_frames += 1
-        length_s = len(self._turn) * FRAME_S
-        if self._silence_frames * FRAME_S >= self.o.end_silence_s or length_s >= self.o.max_turn_s:
-            frames, speech_s = self._turn, self._speech_frames * FRAME_S
-            t_start = self._turn_start_frame * FRAME_S
-            self.reset()
-            if speech_s < self.o.min_turn_s:
-                return None
-            return Turn(np.concatenate(frames), t_start, speech_s)
+        silence_s = self._silence_frames * FRAME_S
+        if len(self._turn) * FRAME_S >= self.o.max_turn_s:
+            return self._close(silence_s)
+        if silence_s >= self._needed_s and not (self._text_pending and silence_s < self.o.max_silence_s):
+            return self._close(silence_s)
         return None
+
+    def _set_finality(self, score: float) -> None:
+        o = self.o
+        self._finality = score
+        self._needed_s = o.max_silence_s - score * (o.max_silence_s - o.min_silence_s)
+
+    def _judge_prosody(self) -> None:
+        if not self.o.prosodic:
+            self._needed_s = self.o.end_silence_s
+            return
+        speech = np.concatenate(self._turn[max(0, self._pause_frame - int(1.0 / FRAME_S)) : self._pause_frame])
+        self._cues = (pitch_cue(speech), energy_cue(speech))
+        self._set_finality(finality(*self._cues, None, self._speech_frames * FRAME_S, self.o))
+
+    def _close(self, silence_s: float) -> Turn | None:
+        frames, speech_s = self._turn, self._speech_frames * FRAME_S
+        t_start = self._turn_start_frame * FRAME_S
+        score, pause_frame = self._finality, self._pause_frame if self._silence_frames else len(self._turn)
+        self.reset()
+        if speech_s < self.o.min_turn_s:
+            return None
+        return Turn(np.concatenate(frames), t_start, speech_s, score, silence_s, pause_frame * FRAME_SAMPLES)
+
+
+def replay(samples: np.ndarray, speech_probs: Sequence[float], options: EndpointOptions,
+           transcribe: Callable[[np.ndarray], str] | None = None, text_takes_real_time: bool = True) -> list[float]:
+    """Run a recorded stream through a detector as the live loop does; returns the times
+    (seconds from the stream's start) at which turns closed.
+
+    Args:
+        samples: 16 kHz mono, frame ``k`` is ``samples[512 k : 512 (k + 1)]``.
+        speech_probs: the VAD's probability for each frame.
+        transcribe: when given, the speech so far is transcribed at every pause onset and
+            the text judged, like the live loop's word cue.
+        text_takes_real_time: the text reaches the detector after as many frames as the
+            transcription really took (False: at once).
+    """
+    detector = TurnDetector(options)
+    closes: list[float] = []
+    arrival, text = None, ""
+    for k, prob in enumerate(speech_probs):
+        turn = detector.feed(samples[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES], prob)
+        if transcribe is not None and detector.pause_started:
+            started = time.perf_counter()
+            text = transcribe(detector.speech_so_far())
+            took = int(np.ceil((time.perf_counter() - started) / FRAME_S)) if text_takes_real_time else 0
+            arrival = k + took
+            detector.expect_text()
+        if arrival is not None and k >= arrival:
+            detector.judge_text(text)
+            arrival = None
+        if turn is not None:
+            closes.append((k + 1) * FRAME_S)
+    return closes

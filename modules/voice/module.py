@@ -41,8 +41,8 @@ from agent.paths import ASSETS, cache_dir
 from agent.scene import Hop, Scene
 from agent.voiceplan import VoicePlan
 from modules.voice import prosody
-from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, make_engine
-from modules.voice.audio import ASR_RATE_HZ, AudioError, load_audio, resample, write_wav
+from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, Transcript, make_engine
+from modules.voice.audio import ASR_RATE_HZ, AudioError, load_audio, resample, voices, write_wav
 from modules.voice.devices import DeviceError, Microphone, Speaker
 from modules.voice.endpoint import EndpointOptions, TurnDetector
 from modules.voice.hearing import hear, to_scene
@@ -74,6 +74,7 @@ class VoiceOptions:
     language: str = ""
     threads: int = 2
     beam_size: int = 1
+    channels: str = "auto"
     tts: str = "piper"
     voice: str = "joe"
     output: str = "device"
@@ -85,7 +86,10 @@ class VoiceOptions:
     vad_min_speech_s: float = 0.25
     vad_min_silence_s: float = 0.3
     vad_pad_s: float = 0.1
+    end_of_turn: str = "words"
     end_silence_s: float = 0.8
+    min_silence_s: float = 0.35
+    max_silence_s: float = 1.2
     max_turn_s: float = 20.0
     echo_tail_s: float = 0.3
 
@@ -98,6 +102,11 @@ class VoiceOptions:
             raise ModuleConfigError(str(exc)) from None
         if parsed.asr not in ENGINES:
             raise ModuleConfigError(f"modules.voice.asr = {parsed.asr!r}: choose {' or '.join(ENGINES)}")
+        if parsed.end_of_turn not in ("words", "prosody", "fixed"):
+            raise ModuleConfigError(f"modules.voice.end_of_turn = {parsed.end_of_turn!r}: "
+                                    "choose words, prosody or fixed")
+        if parsed.channels not in ("auto", "mix", "split"):
+            raise ModuleConfigError(f"modules.voice.channels = {parsed.channels!r}: choose auto, mix or split")
         if parsed.tts != "piper":
             raise ModuleConfigError(f"modules.voice.tts = {parsed.tts!r}: the available engine is piper")
         return parsed
@@ -110,8 +119,9 @@ class VoiceOptions:
         return VadOptions(self.vad_threshold, self.vad_min_speech_s, self.vad_min_silence_s, self.vad_pad_s)
 
     def endpoint_options(self) -> EndpointOptions:
-        return EndpointOptions(threshold=self.vad_threshold, end_silence_s=self.end_silence_s,
-                               max_turn_s=self.max_turn_s)
+        return EndpointOptions(threshold=self.vad_threshold, prosodic=self.end_of_turn != "fixed",
+                               end_silence_s=self.end_silence_s, min_silence_s=self.min_silence_s,
+                               max_silence_s=self.max_silence_s, max_turn_s=self.max_turn_s)
 
     def device(self, which: str) -> str | None:
         return getattr(self, f"{which}_device") or None
@@ -210,12 +220,15 @@ class VoiceModule(Module):
         audio = load_audio(request.source or "")
         if audio.warning:
             log.warning("%s: %s; using the %.2f s that decoded", audio.source, audio.warning, audio.duration_s)
-        samples = resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)
-        mark("decode")
-        speech = self.vad().segments(samples)
-        mark("vad")
-        heard = hear(samples, speech, self.asr(), one_turn, mark)
+        heard = []
+        for speaker, mono in voices(audio, "mix" if one_turn else self.o.channels):
+            samples = resample(mono, audio.rate_hz, ASR_RATE_HZ)
+            mark("decode")
+            speech = self.vad().segments(samples)
+            mark("vad")
+            heard += hear(samples, speech, self.asr(), one_turn, mark, speaker)
         traced = dataclasses.replace(request, hops=[*request.hops, *stages])
+        heard.sort(key=lambda h: (h.t_start, h.speaker or ""))
         return [to_scene(h, traced, audio.source) for h in heard]
 
     async def _listen_file(self, request: Scene, one_turn: bool) -> None:
@@ -247,6 +260,10 @@ class VoiceModule(Module):
         try:
             await asyncio.to_thread(self._warm_up)
             detector = TurnDetector(self.o.endpoint_options())
+            # A transcript of the speech so far, started when a pause begins: it tells the
+            # detector whether the words sound finished, and becomes the turn's transcript
+            # when the turn closes in that same pause (no second ASR pass).
+            early: tuple[int, asyncio.Task[Transcript]] | None = None
             async with Microphone(self.o.device("input")) as mic:
                 await self.publish(request.derive(kind="listening", channel="voice", source=mic.name,
                                                   text=f"listening on {mic.name}"))
@@ -256,12 +273,25 @@ class VoiceModule(Module):
                             self._awaiting.clear()
                         detector.reset()
                         self.vad().reset()
+                        early = None
                         continue
                     turn = detector.feed(frame, self.vad().frame_probability(frame))
+                    if detector.pause_started and self.o.end_of_turn == "words":
+                        audio = detector.speech_so_far()
+                        early = (len(audio), asyncio.create_task(asyncio.to_thread(self.asr().transcribe, audio)))
+                        detector.expect_text()
+                    if early is not None and early[1].done() and turn is None:
+                        if early[1].exception() is None:
+                            detector.judge_text(early[1].result().text)
                     if turn is None:
                         continue
+                    transcript = None
+                    if early is not None and early[0] == turn.speech_end_sample:
+                        with contextlib.suppress(Exception):  # on failure: transcribe afresh
+                            transcript = await early[1]
+                    early = None
                     scene = await asyncio.to_thread(self._hear_live_turn, turn.samples, request, mic.name,
-                                                    turn.t_start)
+                                                    turn.t_start, transcript)
                     if scene is not None:
                         self._awaiting.add(scene.id)
                         self._deaf_until = time.monotonic()
@@ -270,13 +300,18 @@ class VoiceModule(Module):
             await self.publish(error_scene(request, str(exc), "device.missing"))
         except (WeightsMissing, VoiceMissing) as exc:
             await self.publish(error_scene(request, str(exc), "model.missing"))
+        except Exception as exc:  # a background task must not die in silence
+            log.exception("voice: live listening failed")
+            await self.publish(error_scene(request, f"live listening failed: {type(exc).__name__}: {exc}",
+                                           "module.failed"))
 
-    def _hear_live_turn(self, samples: np.ndarray, request: Scene, source: str, t_offset_s: float) -> Scene | None:
+    def _hear_live_turn(self, samples: np.ndarray, request: Scene, source: str, t_offset_s: float,
+                        transcript: Transcript | None = None) -> Scene | None:
         stages = [Hop("voice.endpoint", time.time())]
         speech = self.vad().segments(samples)
         stages.append(Hop("voice.vad", time.time()))
         heard = hear(samples, speech, self.asr(), True,
-                     lambda stage: stages.append(Hop(f"voice.{stage}", time.time())))[0]
+                     lambda stage: stages.append(Hop(f"voice.{stage}", time.time())), transcript=transcript)[0]
         if heard.kind != "turn":
             log.info("live: a %s without words; not a turn", heard.kind)
             return None
@@ -317,8 +352,10 @@ class VoiceModule(Module):
         samples, rate_hz = self._render(reply, plan, mark)
         samples_16k = resample(samples, rate_hz, ASR_RATE_HZ)
         speech = self.vad().segments(samples_16k)
-        sound = prosody.analyse(samples_16k, ASR_RATE_HZ, (), speech)
-        pace = prosody.rhythm_from_text(reply.text or "", speech)
+        tracks = prosody.measure(samples_16k, ASR_RATE_HZ)
+        sound = prosody.summarise(tracks, (), speech)
+        span = (speech[0][0], speech[-1][1]) if speech else None
+        pace = prosody.rhythm_from_text(reply.text or "", tracks.level_db, span)
         sound.rate_wps, sound.rate_sps, sound.pause_ratio = pace.rate_wps, pace.rate_sps, pace.pause_ratio
         sound.pause_positions_s = pace.pause_positions_s
         mark("measure")
