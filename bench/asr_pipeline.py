@@ -1,0 +1,118 @@
+"""Word error rate and real-time factor per Whisper engine, the listening pipeline's
+overhead over each bare engine, and the analyser's cost.
+
+Run:  .venv/bin/python bench/asr_pipeline.py [--repeats 3]
+
+Per speech recording (each voice of the two-speaker file on its own): the bare engine
+transcribes the whole file; the pipeline is what ``run.py analyze`` does with it (silero
+VAD, Whisper over the speech, words into utterances, the analyser). Times are the median
+of --repeats warm runs in this process, bare and pipeline alternating. WER uses openai-whisper's English text normaliser
+against the published transcripts (tests/data/MANIFEST.json); multilingual.mp3 has none
+in full and counts for time only. The analyser's cost is ``prosody.analyse`` on the whole
+file divided by its duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import MANIFEST, SPEECH  # noqa: E402
+
+from agent.paths import cache_dir  # noqa: E402
+from modules.voice.asr import AsrOptions, make_engine  # noqa: E402
+from modules.voice.audio import load_audio, resample, voices  # noqa: E402
+from modules.voice.hearing import hear  # noqa: E402
+from modules.voice.prosody import analyse  # noqa: E402
+from modules.voice.vad import SileroVAD  # noqa: E402
+
+
+def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
+    """(edits, reference words) after Whisper's English normaliser."""
+    from whisper.normalizers import EnglishTextNormalizer
+
+    norm = EnglishTextNormalizer()
+    ref, hyp = norm(reference).split(), norm(hypothesis).split()
+    row = list(range(len(hyp) + 1))
+    for i, r in enumerate(ref, 1):
+        prev, row[0] = row[0], i
+        for j, h in enumerate(hyp, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
+    return row[-1], len(ref)
+
+
+def reference(name: str, label: str | None) -> str | None:
+    entry = MANIFEST["speech"][f"speech/{name}"]
+    if label:
+        return entry.get(f"text_{label}")
+    return entry.get("text")
+
+
+def timed(fn, repeats: int) -> tuple[float, object]:
+    result, times = None, []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def timed_pair(a, b, repeats: int) -> tuple[float, float, object]:
+    """Median seconds of ``a`` and ``b`` run alternately (so load drifts hit both alike),
+    and ``a``'s result."""
+    times_a, times_b, result = [], [], None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = a()
+        t1 = time.perf_counter()
+        b()
+        times_a.append(t1 - t0)
+        times_b.append(time.perf_counter() - t1)
+    return statistics.median(times_a), statistics.median(times_b), result
+
+
+def main(repeats: int, models: list[str]) -> None:
+    vad = SileroVAD()
+    items = []
+    for path in sorted(SPEECH.glob("*")):
+        audio = load_audio(path)
+        for label, mono in voices(audio):
+            items.append((path.name + (f"/{label}" if label else ""), reference(path.name, label),
+                          resample(mono, audio.rate_hz, 16000)))
+    total_s = sum(len(y) / 16000 for _, _, y in items)
+    print(f"{len(items)} voices, {total_s:.1f} s of audio, median of {repeats} warm runs\n")
+    analysis = [timed(lambda y=y: analyse(y, 16000), repeats)[0] / (len(y) / 16000) for _, _, y in items]
+    print(f"analyser cost: {100 * statistics.mean(analysis):.2f} % of duration on average, "
+          f"{100 * max(analysis):.2f} % at most\n")
+    print(f"{'engine':15} {'model':8} {'WER':>6} {'RTF':>6} {'pipeline ÷ bare':>16} {'worst file':>11}")
+    for model in models:
+        for engine in ("openai-whisper", "faster-whisper"):
+            asr = make_engine(engine, AsrOptions(model=model), cache_dir())
+            asr.transcribe(items[0][2])  # warm up (openai-whisper compiles word timing)
+            edits = words = 0
+            bare_s = pipe_s = 0.0
+            ratios = []
+            for name, ref, y in items:
+                t_bare, t_pipe, transcript = timed_pair(lambda y=y: asr.transcribe(y),
+                                                        lambda y=y: hear(y, vad.segments(y), asr, False), repeats)
+                bare_s, pipe_s = bare_s + t_bare, pipe_s + t_pipe
+                ratios.append((t_pipe / t_bare, name))
+                if ref:
+                    e, n = word_errors(ref, transcript.text)
+                    edits, words = edits + e, words + n
+            worst = max(ratios)
+            print(f"{engine:15} {model:8} {edits / words:6.1%} {bare_s / total_s:6.3f} "
+                  f"{pipe_s / bare_s:15.3f}x {worst[0]:6.2f}x {worst[1]}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--models", nargs="+", default=["tiny.en", "base"])
+    args = parser.parse_args()
+    main(args.repeats, args.models)
