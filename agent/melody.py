@@ -1,26 +1,38 @@
 """Scene → melody: the voice plan of a reply (seed 000 §16.2.3).
 
-The planner decides how a reply should sound before any engine renders it. Here it sets
-the contour from the sentence type (a question rises, a statement falls) and applies the
-same-field rule: the agent answers "in the same field in which it was heard", so its
-pitch level and rate move from its own voice's natural values toward the speaker's
-measured ones, by ``pull`` (0 = ignore the speaker, 1 = match them), never further than
-``max_shift_st`` semitones or ``max_rate_change`` (a fraction) away from its own voice.
+The planner decides how a reply should sound before any engine renders it:
+
+1. the register (logical, poetic, emotional, archetypal, bodily) and the manner of voicing
+   (plain, cold, strained, light, compressed) give pitch, range, contour, rate, pauses,
+   energy, brightness and cues, from the table ``assets/melody.toml``;
+2. each sentence gets the register's contour, except a question, which rises;
+3. the same-field rule: the agent answers "in the same field in which it was heard", so
+   pitch level and rate move toward the speaker's measured ones, by ``pull`` (0 = ignore
+   the speaker, 1 = match them), at most ``max_shift_st`` semitones and ``max_rate_change``
+   (a fraction) away from where the table put them; the whole contour then stays inside
+   the voice's usable pitch range (``assets/voices.toml``), narrowing before it moves;
+4. a reply without words becomes a sigh, a hum, a breath or a timed silence.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from agent.paths import ASSETS
+from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
-from agent.voiceplan import VoicePlan
+from agent.voiceplan import Pause, VoicePlan
 
 VOICES_TOML = ASSETS / "voices.toml"
+MELODY_TOML = ASSETS / "melody.toml"
+MANNERS = ("plain", "cold", "strained", "light", "compressed")
+_CLAUSE = (",", ";", ":", "—", "–")
 
 
 @dataclass
@@ -35,12 +47,24 @@ class FieldRule:
 
 @dataclass
 class NaturalVoice:
-    """What a voice sounds like left alone (``assets/voices.toml``)."""
+    """What a voice sounds like left alone, and the pitch a plan may ask of it
+    (``assets/voices.toml``)."""
 
     engine: str
     voice: str
     f0_hz: float
     rate_wps: float
+    min_f0_hz: float = 60.0
+    max_f0_hz: float = 400.0
+
+    def fit_pitch(self, median_hz: float, range_st: float, min_range_st: float = 3.0) -> tuple[float, float]:
+        """(median, range) whose whole contour (median ± half the range) stays between
+        ``min_f0_hz`` and ``max_f0_hz``. The median keeps the register's character: the
+        range narrows first (down to ``min_range_st``), and only then the median moves."""
+        least = 2.0 ** (min(range_st, min_range_st) / 24.0)
+        median_hz = min(max(median_hz, self.min_f0_hz * least), self.max_f0_hz / least)
+        room_st = min(12.0 * math.log2(median_hz / self.min_f0_hz), 12.0 * math.log2(self.max_f0_hz / median_hz))
+        return median_hz, min(range_st, 2.0 * room_st)
 
 
 @cache
@@ -56,7 +80,26 @@ def natural_voice(engine: str, voice: str) -> NaturalVoice:
         entry = table[engine][voice]
     except KeyError:
         raise KeyError(f"{VOICES_TOML}: no voice [{engine}.{voice}]") from None
-    return NaturalVoice(engine, voice, float(entry["natural_f0_hz"]), float(entry["natural_rate_wps"]))
+    return NaturalVoice(engine, voice, float(entry["natural_f0_hz"]), float(entry["natural_rate_wps"]),
+                        float(entry.get("min_f0_hz", 60.0)), float(entry.get("max_f0_hz", 400.0)))
+
+
+@cache
+def melody_table() -> dict[str, Any]:
+    """``assets/melody.toml``, checked: every register and manner present.
+
+    Raises:
+        ValueError: a register or manner row is missing.
+    """
+    with open(MELODY_TOML, "rb") as handle:
+        table = tomllib.load(handle)
+    for name in REGISTERS:
+        if name not in table.get("register", {}):
+            raise ValueError(f"{MELODY_TOML}: no [register.{name}] row")
+    for name in MANNERS:
+        if name not in table.get("manner", {}):
+            raise ValueError(f"{MELODY_TOML}: no [manner.{name}] row")
+    return table
 
 
 def follow_pitch_hz(own_hz: float, heard_hz: float | None, rule: FieldRule) -> float:
@@ -82,23 +125,131 @@ def is_question(text: str | None) -> bool:
     return bool(text) and text.rstrip().endswith("?")
 
 
+def words_of(text: str) -> list[str]:
+    """The words a plan counts (tokens with a letter or digit), in order."""
+    return [w for w in text.split() if re.search(r"\w", w)]
+
+
+@cache
+def _segmenter(language: str):
+    import pysbd
+
+    try:
+        return pysbd.Segmenter(language=language, clean=False)
+    except ValueError:  # a language pysbd does not know: English rules
+        return pysbd.Segmenter(language="en", clean=False)
+
+
+def sentence_ends(text: str, language: str = "en") -> set[int]:
+    """Indices (in :func:`words_of`) of the words that end a sentence. pysbd decides, so
+    "Dr. Smith" and "5 p.m." do not end one."""
+    ends, count = set(), 0
+    for sentence in _segmenter(language).segment(text):
+        count += len(words_of(sentence))
+        if count:
+            ends.add(count - 1)
+    return ends
+
+
+def sentences_of(text: str, language: str = "en") -> list[str]:
+    """The sentences of ``text`` (pysbd), stripped, empty ones left out."""
+    return [s.strip() for s in _segmenter(language).segment(text) if words_of(s)]
+
+
+def plan_pauses(text: str, clause_s: float, sentence_s: float, language: str = "en") -> list[Pause]:
+    """A pause after each word that ends a sentence, or a clause (, ; : —) inside one;
+    none after the last word."""
+    words = words_of(text)
+    ends = sentence_ends(text, language)
+    pauses = []
+    for i, word in enumerate(words[:-1]):
+        if i in ends and sentence_s > 0:
+            pauses.append(Pause(i, round(sentence_s, 3), "sentence"))
+        elif word.endswith(_CLAUSE) and clause_s > 0:
+            pauses.append(Pause(i, round(clause_s, 3), "clause"))
+    return pauses
+
+
+def _row(register: str, manner: str | None, mode: str | None = None) -> dict[str, Any]:
+    """The register's row adjusted by the manner: the given one, else the one the scene's
+    mode calls for, else the register's own."""
+    table = melody_table()
+    row = dict(table["register"][register])
+    manner = manner or table.get("mode_manner", {}).get(mode or "") or row["manner"]
+    if manner not in table["manner"]:
+        raise ValueError(f"unknown manner {manner!r}; choose one of {', '.join(MANNERS)}")
+    adjust = table["manner"][manner]
+    row["manner"] = manner
+    for key in ("f0_shift_st", "energy_db", "brightness"):
+        row[key] = row[key] + adjust.get(key, 0.0)
+    row["f0_range_st"] *= adjust.get("f0_range_factor", 1.0)
+    row["rate_factor"] *= adjust.get("rate_factor", 1.0)
+    for key in ("clause_pause_s", "sentence_pause_s"):
+        row[key] *= adjust.get("pause_factor", 1.0)
+    row["contour"] = adjust.get("contour", row["contour"])
+    row["brightness"] = max(-1.0, min(1.0, row["brightness"]))
+    return row
+
+
 def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper",
-               voice: str = "joe", rule: FieldRule | None = None) -> VoicePlan:
+               voice: str = "joe", rule: FieldRule | None = None, manner: str | None = None) -> VoicePlan:
     """The voice plan of ``reply``, following ``heard`` (the speaker's measured voice).
+
+    Args:
+        reply: its ``register`` (default logical) and ``text`` shape the plan.
+        heard: the speaker's measured voice; None plans without following anyone.
+        engine, voice: the voice the plan is anchored to (its natural pitch and usable
+            range, ``assets/voices.toml``); the plan leaves the engine to the config
+            unless a caller sets ``plan.engine``.
+        rule: how far to follow the speaker.
+        manner: the manner of voicing; by default the one ``reply.mode`` calls for
+            (``[mode_manner]``), else the register's.
 
     Raises:
         KeyError: ``engine``/``voice`` is not in the voice table.
+        ValueError: an unknown manner.
     """
     rule = rule or FieldRule()
+    table = melody_table()
+    register = reply.register or "logical"
+    row = _row(register, manner, reply.mode)
     own = natural_voice(engine, voice)
+    own_f0 = own.f0_hz * 2.0 ** (row["f0_shift_st"] / 12.0)
+    own_rate = float(table["base_rate_wps"]) * row["rate_factor"]
+    text = (reply.text or "").strip()
+    if not text:
+        kind = row["without_words"]
+        f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
+                                     row["f0_range_st"])
+        return VoicePlan(register=register, manner=row["manner"], voice=voice,
+                         f0_median_hz=round(f0, 2), f0_range_st=round(f0_range, 2),
+                         contour=row["contour"], nonverbal=kind,
+                         duration_s=float(table["without_words"][kind]),
+                         energy_db=round(float(table["base_energy_db"]) + row["energy_db"], 2))
+    rate = follow_rate_wps(own_rate, heard.rate_wps if heard else None, rule)
+    pauses = plan_pauses(text, row["clause_pause_s"], row["sentence_pause_s"], reply.language or "en")
+    span_s = len(words_of(text)) / rate
+    pause_s = sum(p.duration_s for p in pauses)
     follows = heard is not None and rule.follow_speaker and (
         heard.f0_median_hz is not None or heard.rate_wps is not None)
+    contours = ["rising" if is_question(s) else row["contour"] for s in sentences_of(text, reply.language or "en")]
+    f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
+                                 row["f0_range_st"])
     return VoicePlan(
-        register=reply.register,
-        engine=engine,
+        register=register,
+        manner=row["manner"],
         voice=voice,
-        f0_median_hz=round(follow_pitch_hz(own.f0_hz, heard.f0_median_hz if heard else None, rule), 2),
-        rate_wps=round(follow_rate_wps(own.rate_wps, heard.rate_wps if heard else None, rule), 3),
-        contour="rising" if is_question(reply.text) else "falling",
+        f0_median_hz=round(f0, 2),
+        f0_range_st=round(f0_range, 2),
+        contour=contours[-1] if contours else row["contour"],
+        sentence_contours=contours,
+        rate_wps=round(rate, 3),
+        energy_db=round(float(table["base_energy_db"]) + row["energy_db"], 2),
+        brightness=round(row["brightness"], 2),
+        pauses=pauses,
+        pause_ratio=round(min(0.9, pause_s / span_s), 3) if span_s > 0 else 0.0,
+        cues=list(row["cues"]),
+        emphasis=reply.core.split("+") if reply.core else [],
+        language=reply.language,
         follows_speaker=follows,
     )

@@ -25,7 +25,7 @@ from typing import Any, Literal
 from agent.codec import SchemaError, fail, from_dict, to_dict
 from agent.register import Register
 from agent.sound import Sound
-from agent.voiceplan import VoicePlan
+from agent.voiceplan import Fidelity, VoicePlan
 
 SCHEMA_VERSION = 1
 
@@ -75,6 +75,7 @@ class Scene:
         register: how the scene unfolds (logical, poetic, emotional, archetypal, bodily).
         sound: timbre and prosody measured from audio.
         plan: the voice plan of a scene that is to be (or was) spoken.
+        fidelity: for a spoken scene, how the measured ``sound`` met the ``plan``.
         color, gesture, smell: the scene in other channels (``#RRGGBB``, free text).
         vector: an embedding of the scene, any dimension.
         trust: ``anchor`` (short, often confirmed) or ``hypothesis`` (new, mobile).
@@ -101,6 +102,7 @@ class Scene:
     register: Register | None = None
     sound: Sound | None = None
     plan: VoicePlan | None = None
+    fidelity: Fidelity | None = None
     color: str | None = None
     gesture: str | None = None
     smell: str | None = None

@@ -16,14 +16,20 @@ from agent.sound import Contour
 
 #: A plan without words renders as one of these.
 NonVerbal = Literal["sigh", "hum", "breath", "silence"]
+#: Non-verbal sounds spoken before the words (Bark's text cues; the fast engine renders
+#: sighs and breaths itself).
+Cue = Literal["sighs", "laughs", "gasps", "clears throat", "breath"]
 
 
 @dataclass
 class Pause:
-    """A planned pause after word ``after_word`` (0-based) lasting ``duration_s`` seconds."""
+    """A planned pause after word ``after_word`` (0-based) lasting ``duration_s`` seconds;
+    ``kind`` says whether it ends a sentence (each sentence is an intonation unit) or a
+    clause inside one."""
 
     after_word: int
     duration_s: float
+    kind: Literal["clause", "sentence"] = "clause"
 
     def _check(self, path: str) -> None:
         if self.after_word < 0:
@@ -41,16 +47,28 @@ class VoicePlan:
     manner: str | None = None
     #: synthesiser engine wanted (``None``: whatever the config picks).
     engine: str | None = None
+    #: the language the words are in (ISO 639-1), for engines with voices per language.
+    language: str | None = None
     #: voice or preset of that engine.
     voice: str | None = None
     f0_median_hz: float | None = None
     f0_range_st: float | None = None
+    #: the contour the utterance ends on (what the analyser reads for the whole).
     contour: Contour | None = None
+    #: one contour per sentence, in order (a question rises; the others follow the register).
+    sentence_contours: list[Contour] = field(default_factory=list)
+    #: words per second over the whole utterance, pauses included (as the analyser measures).
     rate_wps: float | None = None
+    #: RMS level of the speech, dBFS.
     energy_db: float | None = None
     #: -1 (dark) .. +1 (bright).
     brightness: float | None = None
     pauses: list[Pause] = field(default_factory=list)
+    #: the planned pauses' share of the utterance, 0..1 (what the analyser's pause_ratio reads).
+    pause_ratio: float | None = None
+    cues: list[Cue] = field(default_factory=list)
+    #: words to stress (the reply's core lexemes), for engines that can.
+    emphasis: list[str] = field(default_factory=list)
     #: a plan with no words renders as this; ``None`` means speak the scene's text.
     nonverbal: NonVerbal | None = None
     #: seconds for a ``nonverbal`` rendering.
@@ -65,3 +83,46 @@ class VoicePlan:
             fail(f"{path}.f0_median_hz", f"must lie in 40..1000 Hz, got {self.f0_median_hz}")
         if self.rate_wps is not None and not 0.5 <= self.rate_wps <= 8.0:
             fail(f"{path}.rate_wps", f"must lie in 0.5..8 words/s, got {self.rate_wps}")
+
+
+#: which way an utterance's pitch ends, per contour class.
+_DIRECTION = {"falling": "down", "rise-fall": "down", "rising": "up", "fall-rise": "up", "flat": "level"}
+
+
+@dataclass
+class Fidelity:
+    """How a rendered utterance met its plan: realised minus planned.
+
+    Attributes:
+        f0_error_st: median F0, semitones.
+        rate_error: realised rate ÷ planned rate − 1 (0.1 = 10 % fast).
+        contour_ok: the pitch ends the planned way (down, up or level).
+        pause_ratio_error: pause share of the utterance.
+        energy_error_db: speech level, dB.
+    """
+
+    f0_error_st: float | None = None
+    rate_error: float | None = None
+    contour_ok: bool | None = None
+    pause_ratio_error: float | None = None
+    energy_error_db: float | None = None
+
+
+def fidelity(plan: VoicePlan, realised) -> Fidelity:
+    """Compare a plan with the :class:`~agent.sound.Sound` measured on its rendering; a
+    target the plan leaves open, or a measure that could not be taken, gives None."""
+    import math
+
+    def diff(a, b):
+        return None if a is None or b is None else a - b
+
+    f0 = None
+    if plan.f0_median_hz and realised.f0_median_hz:
+        f0 = 12.0 * math.log2(realised.f0_median_hz / plan.f0_median_hz)
+    rate = realised.rate_wps / plan.rate_wps - 1.0 if plan.rate_wps and realised.rate_wps else None
+    contour = None
+    if plan.contour and realised.contour:
+        contour = _DIRECTION[plan.contour] == _DIRECTION[realised.contour]
+    return Fidelity(f0_error_st=f0, rate_error=rate, contour_ok=contour,
+                    pause_ratio_error=diff(realised.pause_ratio, plan.pause_ratio),
+                    energy_error_db=diff(realised.energy_db, plan.energy_db))

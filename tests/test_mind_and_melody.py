@@ -9,7 +9,7 @@ import pytest
 
 from agent.bus import SceneBus
 from agent.lexicon import core_of, sound_lexemes, text_lexemes
-from agent.melody import FieldRule, follow_pitch_hz, follow_rate_wps, natural_voice, plan_voice
+from agent.melody import FieldRule, follow_pitch_hz, follow_rate_wps, melody_table, natural_voice, plan_voice
 from agent.mind import Mind, SessionMemory, compose_reply
 from agent.scene import Scene
 from agent.sound import Sound
@@ -65,11 +65,16 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
     (reply,) = asyncio.run(main())
     assert reply.parents == [heard.id]
     assert (reply.core, reply.mode, reply.register) == ("hurt+dog+child", "calm", "bodily")
-    assert reply.plan.follows_speaker and reply.plan.contour == "falling"
-    own = natural_voice("piper", "joe")
-    # Half-way toward 207.5 Hz on a semitone scale is +6.7 st: capped at +4 st.
-    assert reply.plan.f0_median_hz == pytest.approx(own.f0_hz * 2 ** (4 / 12), abs=0.01)
-    assert reply.plan.rate_wps == pytest.approx(own.rate_wps + 0.5 * (2.5 - own.rate_wps), abs=1e-3)
+    plan = reply.plan
+    row = melody_table()["register"]["bodily"]
+    assert plan.follows_speaker and plan.contour == row["contour"] == "rise-fall"
+    assert plan.engine is None, "the plan leaves the engine to the config"
+    # Bodily sits 1.5 st below the voice; half-way toward 207.5 Hz is far more than 4 st: capped.
+    own_f0 = natural_voice("piper", "joe").f0_hz * 2 ** (row["f0_shift_st"] / 12)
+    assert plan.f0_median_hz == pytest.approx(own_f0 * 2 ** (4 / 12), abs=0.01)
+    own_rate = melody_table()["base_rate_wps"] * row["rate_factor"]
+    assert plan.rate_wps == pytest.approx(own_rate + 0.5 * (2.5 - own_rate), abs=1e-3)
+    assert plan.cues == ["breath"] and plan.emphasis == ["hurt", "dog", "child"]
     assert [h.stage for h in reply.hops] == ["voice.out", "mind.in", "mind.out", "out.in"]
 
 
@@ -91,7 +96,8 @@ def test_rate_follows_the_speaker_within_a_quarter_and_not_when_switched_off() -
     plan = plan_voice(Scene(channel="voice", kind="reply", text="Are you there?"),
                       Sound(f0_median_hz=200, rate_wps=2), rule=FieldRule(follow_speaker=False))
     assert not plan.follows_speaker and plan.contour == "rising"
-    assert plan.f0_median_hz == natural_voice("piper", "joe").f0_hz
+    assert plan.f0_median_hz == natural_voice("piper", "joe").f0_hz  # logical: no shift
+    assert plan.rate_wps == melody_table()["base_rate_wps"]
 
 
 def test_core_picks_the_rarest_and_most_repeated_content_words() -> None:
