@@ -35,6 +35,8 @@ class PiperVoiceInfo:
     natural_f0_hz: float
     natural_rate_wps: float
     rate_exponent: float
+    min_f0_hz: float = 60.0
+    max_f0_hz: float = 400.0
 
     def model_path(self) -> Path:
         """The .onnx file. Raises :class:`VoiceMissing` naming the package to install."""
@@ -62,6 +64,8 @@ class PiperTTS:
     """One loaded Piper voice. Thread-safe; one synthesis at a time."""
 
     name = "piper"
+    #: Piper has no sighs or breaths of its own: voicing renders plan cues for it.
+    voices_cues = False
 
     def __init__(self, voice: PiperVoiceInfo) -> None:
         from piper import PiperVoice
@@ -77,6 +81,16 @@ class PiperTTS:
             return 1.0
         scale = (self.info.natural_rate_wps / rate_wps) ** (1.0 / self.info.rate_exponent)
         return float(np.clip(scale, *LENGTH_SCALE_RANGE))
+
+    def render(self, text: str, plan, first: bool = False) -> np.ndarray:
+        """One clause in this voice (the ``SpeechEngine`` interface): Piper's own duration
+        model brings it near the plan's speech rate (the rate without the planned pauses,
+        ``rate_wps / (1 − pause_ratio)``); the realiser does the rest."""
+        speech_rate = None
+        if plan.rate_wps:
+            speech_rate = plan.rate_wps / max(0.2, 1.0 - (plan.pause_ratio or 0.0))
+        pieces = list(self.sentences(text, self.length_scale_for(speech_rate)))
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
 
     def sentences(self, text: str, length_scale: float = 1.0, volume: float = 1.0) -> Iterator[np.ndarray]:
         """Synthesise sentence by sentence: float32 mono arrays at ``rate_hz``, each
