@@ -42,7 +42,13 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$fingerprint" ]]; then
     # torch first, pinned to the local CPU build: anything else pulls GBs of CUDA packages.
     .venv/bin/python -m pip install -q "torch==2.13.0" 2>&1 | grep -v "is ignored" || true
     .venv/bin/python -m pip install -q -e ".$extras" 2>&1 | grep -v "is ignored" || true
+    # Bark and its codec without their declared dependencies: encodec asks for torchaudio,
+    # which has no CPU build beside torch 2.13.0 and would pull CUDA. pyproject.toml lists
+    # what they really import; modules/voice/bark_imports.py bridges the missing torchaudio.
+    .venv/bin/python -m pip install -q --no-deps "bark==0.1.5" "encodec==0.1.1" 2>&1 | grep -v "is ignored" || true
     .venv/bin/python -c "import agent, modules.voice" || { echo "setup: the install failed" >&2; exit 1; }
+    .venv/bin/python -c "from modules.voice.bark_imports import bark_generation; bark_generation()" \
+        || { echo "setup: Bark does not import" >&2; exit 1; }
     echo "$fingerprint" > "$stamp"
 fi
 

@@ -1,0 +1,124 @@
+"""Bark as a speech engine: a voice plan picks the preset, the text cues and the
+temperatures (``assets/bark_presets.toml``); generation runs bark_fast's exact path.
+
+Each clause is at most ``MAX_WORDS_PER_CALL`` words per Bark call (Bark makes about 13 s
+per call); longer clauses are cut between words. Audio comes out at 24 kHz.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from agent.paths import ASSETS
+from agent.voiceplan import VoicePlan
+from modules.voice import bark_fast as fast
+from modules.voice.bark_imports import bark_generation
+from modules.voice.bark_models import BarkModels
+
+PRESETS_TOML = ASSETS / "bark_presets.toml"
+#: about 11 s at an unhurried pace: under Bark's ~13 s per call.
+MAX_WORDS_PER_CALL = 30
+_CUE_TEXT = {"sighs": "[sighs]", "laughs": "[laughs]", "gasps": "[gasps]", "clears throat": "[clears throat]",
+             "breath": "…"}
+
+
+@dataclass
+class BarkSettings:
+    preset: str
+    text_temp: float
+    waveform_temp: float
+    min_eos_p: float
+    emphasis: bool
+
+
+@cache
+def _table() -> dict:
+    with open(PRESETS_TOML, "rb") as handle:
+        return tomllib.load(handle)
+
+
+def settings_for(plan: VoicePlan) -> BarkSettings:
+    """The table's default row, overridden by the plan's language, then its register."""
+    table = _table()
+    row = dict(table["default"])
+    if plan.language and plan.language in table.get("language", {}):
+        row["preset"] = table["language"][plan.language]
+    row.update(table.get("register", {}).get(plan.register or "", {}))
+    return BarkSettings(**row)
+
+
+def preset_path(preset: str) -> Path:
+    """The .npz history prompt bark ships for ``preset``.
+
+    Raises:
+        ValueError: bark ships no such preset.
+    """
+    generation = bark_generation()
+    path = Path(generation.CUR_PATH) / "assets" / "prompts" / f"{preset}.npz"
+    if not path.is_file():
+        raise ValueError(f"Bark has no voice preset {preset!r} (edit {PRESETS_TOML})")
+    return path
+
+
+def cue_text(text: str, plan: VoicePlan, settings: BarkSettings, first: bool) -> str:
+    """``text`` with Bark's text cues: the plan's cues before the reply's first clause, and
+    its emphasised words in CAPITALS when the register asks for emphasis."""
+    if settings.emphasis and plan.emphasis:
+        stressed = {w.lower() for w in plan.emphasis}
+        text = re.sub(r"[^\W\d_]+", lambda m: m.group(0).upper() if m.group(0).lower() in stressed else m.group(0),
+                      text)
+    if first and plan.cues:
+        text = " ".join(_CUE_TEXT[c] for c in plan.cues) + " " + text
+    return text
+
+
+def codec_decode(codec, fine: np.ndarray) -> np.ndarray:
+    """EnCodec: eight codebooks (shape (8, n_frames)) → mono float32 audio at 24 kHz."""
+    with torch.inference_mode():
+        codes = torch.from_numpy(fine.astype(np.int64))[None].transpose(0, 1)
+        codes = codes.to(next(codec.parameters()).device)
+        audio = codec.decoder(codec.quantizer.decode(codes))
+    return audio.detach().cpu().numpy().squeeze().astype(np.float32)
+
+
+class BarkVoice:
+    """Bark's models behind the speech-engine interface of ``voicing``."""
+
+    name = "bark"
+    rate_hz = 24_000
+    voices_cues = True
+
+    def __init__(self, models: BarkModels, max_seconds_per_call: float | None = None) -> None:
+        """``max_seconds_per_call`` caps the semantic tokens of one call (Bark's
+        ``max_gen_duration_s``); random-weight models never choose to stop on their own."""
+        self.models = models
+        self.max_seconds_per_call = max_seconds_per_call
+
+    def render(self, text: str, plan: VoicePlan, first: bool = False) -> np.ndarray:
+        """One clause: text → semantic → coarse → fine → EnCodec, with the preset's history."""
+        settings = settings_for(plan)
+        prompt = str(preset_path(settings.preset))
+        words = text.split()
+        pieces = []
+        for start in range(0, len(words), MAX_WORDS_PER_CALL):
+            chunk = cue_text(" ".join(words[start:start + MAX_WORDS_PER_CALL]), plan, settings,
+                             first and start == 0)
+            m = self.models
+            semantic = fast.generate_semantic(m.text, m.tokenizer, chunk, history_prompt=prompt,
+                                              sampling=fast.Sampling(temp=settings.text_temp),
+                                              min_eos_p=settings.min_eos_p,
+                                              max_gen_duration_s=self.max_seconds_per_call)
+            if len(semantic) < 2:  # the model ended at once: nothing to say for this chunk
+                continue
+            coarse = fast.generate_coarse(m.coarse, semantic, history_prompt=prompt,
+                                          sampling=fast.Sampling(temp=settings.waveform_temp))
+            fine = fast.generate_fine(m.fine, coarse, history_prompt=prompt, temp=0.5)
+            pieces.append(codec_decode(m.codec, fine))
+        return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
