@@ -19,7 +19,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.config import Config, ConfigError, load_config
+from agent.melody import MANNERS, plan_voice
 from agent.paths import ASSETS
+from agent.register import REGISTERS
 from agent.plugins import discover
 from agent.scene import Scene
 from agent.session import Session, SessionError
@@ -135,12 +137,32 @@ async def _one_turn(config: Config, request: Scene, wait_for: str) -> tuple[int,
     return EXIT_INTERNAL, None
 
 
+def _voice_anchor(config: Config) -> tuple[str, str]:
+    """The voice replies are planned for (the mind's ``voice`` option, engine.voice)."""
+    engine, _, voice = str(config.module_options("mind").get("voice", "piper.joe")).partition(".")
+    return engine, voice or "joe"
+
+
 def cmd_say(config: Config, args: argparse.Namespace) -> int:
-    text = args.text
+    text = args.text or ""
     if text.lstrip().startswith("{"):
         request = dataclasses.replace(Scene.from_json(text), kind="reply", channel="voice")
     else:
-        request = Scene(channel="voice", kind="reply", text=text)
+        request = Scene(channel="voice", kind="reply", text=text or None)
+    if args.register:
+        request.register = args.register
+    if args.mode:
+        request.mode = args.mode
+    if request.plan is None or args.manner or args.register or args.mode:
+        engine, voice = _voice_anchor(config)
+        request.plan = plan_voice(request, engine=engine, voice=voice, manner=args.manner)
+    if args.nonverbal:
+        request.text = None
+        request.plan = plan_voice(dataclasses.replace(request, text=None), engine=_voice_anchor(config)[0],
+                                  voice=_voice_anchor(config)[1], manner=args.manner)
+        request.plan.nonverbal = args.nonverbal
+    if args.engine:
+        request.plan.engine = args.engine
     code, spoken = asyncio.run(_one_turn(config, request, "spoken"))
     if spoken is not None:
         scene_path = Path(args.out).with_suffix(".json")
@@ -197,6 +219,15 @@ def cmd_talk(config: Config, args: argparse.Namespace, overrides: list[str]) -> 
     return cmd_talk(config, args, overrides)
 
 
+def cmd_plot(config: Config, args: argparse.Namespace) -> int:
+    png = args.out or str(Path(args.scene).with_suffix(".png"))
+    request = Scene(channel="voice", kind="plot", source=str(args.scene), context=png)
+    code, done = asyncio.run(_one_turn(config, request, "done"))
+    if done is not None:
+        _say(f"wrote {done.source}")
+    return code
+
+
 def _report_failed(session: Session) -> None:
     for name, why in session.failed.items():
         _say(f"warning: module {name} did not start: {why}")
@@ -223,9 +254,20 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--prepare", action="store_true", help="convert/cache bundled models now")
     p = sub.add_parser("analyze", parents=[common], help="print one JSON scene per utterance or sound")
     p.add_argument("files", nargs="+", metavar="FILE")
-    p = sub.add_parser("say", parents=[common], help="speak TEXT (or a scene's JSON) into a WAV file")
-    p.add_argument("text", metavar="TEXT")
-    p.add_argument("-o", "--out", required=True, help="the WAV file to write")
+    p = sub.add_parser("say", parents=[common],
+                       help="speak TEXT (or a scene's JSON) into a WAV file, with its measured scene")
+    p.add_argument("text", metavar="TEXT", nargs="?", default="",
+                   help="the words, or a scene as JSON; empty with --nonverbal")
+    p.add_argument("-o", "--out", required=True, help="the WAV file to write (its scene goes beside it as .json)")
+    p.add_argument("--register", choices=REGISTERS, help="how the scene unfolds (default: logical)")
+    p.add_argument("--mode", help="the scene's mode (calm, tense, excited…): it picks the manner of voicing")
+    p.add_argument("--manner", choices=MANNERS, help="the manner of voicing, over the mode's and register's")
+    p.add_argument("--engine", choices=("auto", "piper", "bark"), help="the synthesiser (default: the config's)")
+    p.add_argument("--nonverbal", choices=("sigh", "hum", "breath", "silence"),
+                   help="answer without words")
+    p = sub.add_parser("plot", parents=[common], help="draw a spoken scene's plan against its measured voice")
+    p.add_argument("scene", metavar="SCENE_JSON", help="the scene run.py say wrote beside its WAV")
+    p.add_argument("-o", "--out", help="the PNG to write (default: beside the scene)")
     p = sub.add_parser("talk", parents=[common],
                        help="one turn from a file (--in), or turn by turn through the microphone")
     p.add_argument("--in", dest="input", metavar="FILE", help="answer this recording instead of the microphone")
@@ -263,6 +305,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return cmd_analyze(config, args)
         if command == "say":
             return cmd_say(config, args)
+        if command == "plot":
+            return cmd_plot(config, args)
         return cmd_talk(config, args, overrides)
     except (ConfigError, SessionError) as exc:
         _say(f"error: {exc}")

@@ -12,8 +12,12 @@ Scenes it handles:
     opens the microphone, publishes ``listening``, then one ``turn`` per finished turn,
     half-duplex: it does not listen while it waits for or speaks a reply.
 ``reply`` (channel ``voice``)
-    plans (if the reply has no plan), synthesises, plays or writes the audio, measures
-    it with the same analyser that reads the user, and publishes ``spoken``.
+    plans (if the reply has no plan), synthesises with the plan's engine (Piper or Bark),
+    imposes the plan (``realiser``), plays or writes the audio, measures it with the same
+    analyser that reads the user, and publishes ``spoken`` with plan, sound and fidelity.
+    A reply without words is a sigh, a hum, a breath or a silence.
+``plot`` (``source`` = a spoken scene's JSON file, ``context`` = the PNG to write)
+    draws the plan against the measured pitch and level; publishes ``done``.
 
 Every failure a user can cause (bad file, no device, missing weights) becomes an
 ``error`` scene with a clear message; the module keeps running.
@@ -40,18 +44,24 @@ from agent.module import EngineStatus, Module, ModuleConfigError
 from agent.paths import ASSETS, cache_dir
 from agent.scene import Hop, Scene
 from agent.voiceplan import VoicePlan
-from modules.voice import prosody
 from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, Transcript, make_engine
 from modules.voice.audio import ASR_RATE_HZ, AudioError, load_audio, resample, voices, write_wav
 from modules.voice.devices import DeviceError, Microphone, Speaker
 from modules.voice.endpoint import EndpointOptions, TurnDetector
 from modules.voice.hearing import hear, to_scene
+from modules.voice.bark_imports import BarkMissing
+from modules.voice.bark_models import BarkWeightsMissing
 from modules.voice.tts import PiperTTS, VoiceMissing, piper_voices
+from modules.voice.voicing import SpeechEngine, Voiced, Voicing
 from modules.voice.vad import SileroVAD, VadOptions
 from modules.voice.whisper_weights import (WeightsMissing, faster_whisper_status,
                                            openai_checkpoint, openai_checkpoint_status)
 
 log = logging.getLogger(__name__)
+
+SPEECH_ENGINES = ("auto", "piper", "bark")
+#: Bark's precisions (bark_fast.PRECISIONS; anything but float32 is lossy and opt-in).
+BARK_PRECISIONS = ("float32", "bfloat16", "int8")
 
 #: how long the microphone stays deaf waiting for the reply to a turn before listening again.
 REPLY_WAIT_S = 60.0
@@ -75,13 +85,14 @@ class VoiceOptions:
     threads: int = 2
     beam_size: int = 1
     channels: str = "auto"
-    tts: str = "piper"
+    tts: str = "auto"
     voice: str = "joe"
+    bark_size: str = "small"
+    bark_precision: str = "float32"
     output: str = "device"
     input_device: str = ""
     output_device: str = ""
     lead_silence_s: float = 0.1
-    sentence_pause_s: float = 0.25
     vad_threshold: float = 0.5
     vad_min_speech_s: float = 0.25
     vad_min_silence_s: float = 0.3
@@ -107,8 +118,13 @@ class VoiceOptions:
                                     "choose words, prosody or fixed")
         if parsed.channels not in ("auto", "mix", "split"):
             raise ModuleConfigError(f"modules.voice.channels = {parsed.channels!r}: choose auto, mix or split")
-        if parsed.tts != "piper":
-            raise ModuleConfigError(f"modules.voice.tts = {parsed.tts!r}: the available engine is piper")
+        if parsed.tts not in SPEECH_ENGINES:
+            raise ModuleConfigError(f"modules.voice.tts = {parsed.tts!r}: choose {', '.join(SPEECH_ENGINES)}")
+        if parsed.bark_size not in ("small", "full"):
+            raise ModuleConfigError(f"modules.voice.bark_size = {parsed.bark_size!r}: choose small or full")
+        if parsed.bark_precision not in BARK_PRECISIONS:
+            raise ModuleConfigError(f"modules.voice.bark_precision = {parsed.bark_precision!r}: "
+                                    f"choose {', '.join(BARK_PRECISIONS)} (anything but float32 is lossy)")
         return parsed
 
     def asr_options(self) -> AsrOptions:
@@ -128,7 +144,7 @@ class VoiceOptions:
 
 
 class VoiceModule(Module):
-    """VoiceModule: hears speech (VAD, Whisper, timbre) and speaks replies (Piper)."""
+    """VoiceModule: hears speech (VAD, Whisper, timbre) and speaks planned replies (Piper or Bark)."""
 
     name = "voice"
 
@@ -138,6 +154,7 @@ class VoiceModule(Module):
         self._asr: AsrEngine | None = None
         self._vad: SileroVAD | None = None
         self._tts: dict[str, PiperTTS] = {}
+        self._bark = None
         self._live_task: asyncio.Task | None = None
         self._warm_task: asyncio.Task | None = None
         self._deaf_until = 0.0
@@ -164,10 +181,42 @@ class VoiceModule(Module):
             self._tts[voice] = PiperTTS(voices[voice])
         return self._tts[voice]
 
+    def engine_name(self, plan: VoicePlan) -> str:
+        """The engine that speaks ``plan``: the plan's choice, else the config's; ``auto`` is
+        Bark when its weights are here and a GPU runs them, else Piper."""
+        wanted = plan.engine or self.o.tts
+        if wanted != "auto":
+            return wanted
+        import torch
+
+        from modules.voice.bark_models import weights_status
+
+        bark_ready = all(present for _, _, present in weights_status(self.o.bark_size))
+        return "bark" if bark_ready and torch.cuda.is_available() else "piper"
+
+    def engine(self, name: str) -> SpeechEngine:
+        """A loaded engine (once). Raises BarkWeightsMissing / BarkMissing / VoiceMissing."""
+        if name == "piper":
+            return self.tts(self.o.voice)
+        if name == "bark":
+            if self._bark is None:
+                import torch
+
+                from modules.voice.bark_models import load_models, lowered
+                from modules.voice.bark_voice import BarkVoice
+
+                models = lowered(load_models(self.o.bark_size), self.o.bark_precision)
+                if torch.cuda.is_available():
+                    for part in (models.text, models.coarse, models.fine, models.codec):
+                        part.to("cuda")
+                self._bark = BarkVoice(models)
+            return self._bark
+        raise ValueError(f"unknown speech engine {name!r}")
+
     # --- bus ----------------------------------------------------------------------------------
 
     def wants(self, scene: Scene) -> bool:
-        if scene.kind in ("listen.file", "listen.turn", "listen.live"):
+        if scene.kind in ("listen.file", "listen.turn", "listen.live", "plot"):
             return True
         if scene.kind == "reply":
             return scene.channel == "voice"
@@ -182,6 +231,8 @@ class VoiceModule(Module):
                 self._live_task = asyncio.create_task(self._live(scene), name="voice:live")
         elif scene.kind == "reply":
             await self._reply(scene)
+        elif scene.kind == "plot":
+            await self._plot(scene)
         elif scene.kind == "error":
             self._awaiting.difference_update(scene.parents)
             self._deaf_until = time.monotonic()
@@ -319,28 +370,30 @@ class VoiceModule(Module):
 
     # --- speaking -----------------------------------------------------------------------------
 
-    def _render(self, reply: Scene, plan: VoicePlan, mark) -> tuple[np.ndarray, int]:
-        """Synthesise sentence by sentence; on the device, each sentence plays while the
-        next is synthesised. Returns (samples, rate_hz); marks ``tts.first`` and ``played``."""
-        tts = self.tts(plan.voice or self.o.voice)
-        length_scale = tts.length_scale_for(plan.rate_wps)
-        pause = np.zeros(int(self.o.sentence_pause_s * tts.rate_hz), np.float32)
-        lead = np.zeros(int(self.o.lead_silence_s * tts.rate_hz), np.float32)
+    def _voice(self, reply: Scene, plan: VoicePlan, mark) -> Voiced:
+        """Render the reply; on the device each sentence plays while the next is realised.
+        Marks ``tts.first`` (the first sound is ready) and ``played`` (all heard or written)."""
+        engine = self.engine(self.engine_name(plan))
+        plan.engine = engine.name
+        voicing = Voicing(engine)
+        text = reply.text or ""
+        if self.o.output != "device":
+            voiced = voicing.render(text, plan)
+            mark("tts.first")
+            write_wav(self.o.output, voiced.samples, voiced.rate_hz)
+            mark("played")
+            return voiced
         pieces: list[np.ndarray] = []
-        speaker = Speaker(tts.rate_hz, self.o.device("output")) if self.o.output == "device" else None
-        with speaker or contextlib.nullcontext():
-            for i, sentence in enumerate(tts.sentences(reply.text or "", length_scale)):
+        lead = np.zeros(int(self.o.lead_silence_s * engine.rate_hz), np.float32)
+        with Speaker(engine.rate_hz, self.o.device("output")) as speaker:
+            for i, piece in enumerate(voicing.sentences(text, plan)):
                 if i == 0:
                     mark("tts.first")
-                piece = np.concatenate([lead if i == 0 else pause, sentence])
+                    speaker.play(lead)
+                speaker.play(piece)
                 pieces.append(piece)
-                if speaker is not None:
-                    speaker.play(piece)
-        samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
-        if speaker is None:
-            write_wav(self.o.output, samples, tts.rate_hz)
         mark("played")
-        return samples, tts.rate_hz
+        return voicing.finish(pieces, text, plan)
 
     def _speak(self, reply: Scene) -> Scene:
         stages: list[Hop] = []
@@ -349,29 +402,18 @@ class VoiceModule(Module):
             stages.append(Hop(f"voice.{stage}", time.time()))
 
         plan = reply.plan or plan_voice(reply, voice=self.o.voice)
-        samples, rate_hz = self._render(reply, plan, mark)
-        samples_16k = resample(samples, rate_hz, ASR_RATE_HZ)
-        speech = self.vad().segments(samples_16k)
-        tracks = prosody.measure(samples_16k, ASR_RATE_HZ)
-        sound = prosody.summarise(tracks, (), speech)
-        span = (speech[0][0], speech[-1][1]) if speech else None
-        pace = prosody.rhythm_from_text(reply.text or "", tracks.level_db, span)
-        sound.rate_wps, sound.rate_sps, sound.pause_ratio = pace.rate_wps, pace.rate_sps, pace.pause_ratio
-        sound.pause_positions_s = pace.pause_positions_s
+        voiced = self._voice(reply, plan, mark)
         mark("measure")
         return reply.derive(kind="spoken", channel="voice", text=reply.text, core=reply.core,
                             lexemes=reply.lexemes, mode=reply.mode, context=reply.context,
-                            register=reply.register, language=reply.language, plan=plan, sound=sound,
+                            register=reply.register, language=reply.language, plan=plan, sound=voiced.sound,
+                            fidelity=voiced.fidelity,
                             source=self.o.output if self.o.output != "device" else "speaker",
-                            t_start=0.0, t_end=round(len(samples) / rate_hz, 3),
+                            t_start=0.0, t_end=round(len(voiced.samples) / voiced.rate_hz, 3),
                             hops=[*reply.hops, *stages])
 
     async def _reply(self, reply: Scene) -> None:
         awaited = self._awaiting.intersection(reply.parents)
-        if not (reply.text or "").strip():
-            self._awaiting.difference_update(awaited)
-            await self.publish(error_scene(reply, "the reply has no text to speak", "reply.empty"))
-            return
         try:
             spoken = await asyncio.to_thread(self._speak, reply)
         except DeviceError as exc:
@@ -380,7 +422,7 @@ class VoiceModule(Module):
         except OSError as exc:
             await self.publish(error_scene(reply, f"cannot write {self.o.output}: {exc}", "output.unwritable"))
             return
-        except (WeightsMissing, VoiceMissing) as exc:
+        except (WeightsMissing, VoiceMissing, BarkWeightsMissing, BarkMissing) as exc:
             await self.publish(error_scene(reply, str(exc), "model.missing"))
             return
         finally:
@@ -388,6 +430,41 @@ class VoiceModule(Module):
                 self._awaiting.difference_update(awaited)
                 self._deaf_until = time.monotonic() + self.o.echo_tail_s
         await self.publish(spoken)
+
+    # --- plots --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _plotted(request: Scene) -> Path:
+        """Read the spoken scene, find its audio beside it, draw. The audio is the WAV of the
+        same name next to the JSON (what ``run.py say`` writes), or the scene's ``source``
+        if that resolves inside the JSON's folder: a path from a file never leads elsewhere.
+
+        Raises:
+            OSError, ValueError (SceneError), AudioError: unreadable or unusable input.
+        """
+        from modules.voice.plot import plot_scene
+
+        json_path = Path(request.source or "")
+        spoken = Scene.from_json(json_path.read_text(encoding="utf-8"))
+        folder = json_path.resolve().parent
+        audio = json_path.with_suffix(".wav")
+        if not audio.is_file() and spoken.source:
+            candidate = (folder / spoken.source).resolve()
+            if candidate.is_relative_to(folder):
+                audio = candidate
+        if not audio.is_file():
+            raise ValueError(f"{json_path}: no audio beside it ({json_path.with_suffix('.wav').name})")
+        spoken.source = str(audio)
+        png = Path(request.context) if request.context else json_path.with_suffix(".png")
+        return plot_scene(spoken, png)
+
+    async def _plot(self, request: Scene) -> None:
+        try:
+            png = await asyncio.to_thread(self._plotted, request)
+        except (OSError, ValueError, AudioError) as exc:
+            await self.publish(error_scene(request, f"cannot plot {request.source}: {exc}", "input.unreadable"))
+            return
+        await self.publish(request.derive(kind="done", channel="voice", source=str(png), text=f"plot {png}"))
 
     # --- models -------------------------------------------------------------------------------
 
@@ -412,12 +489,29 @@ class VoiceModule(Module):
         except ImportError:
             rows.append(EngineStatus("vad", "silero-vad", "silero_vad.onnx", True, False, "-",
                                      "pip install silero-vad"))
+        bark_used = o.tts == "bark"
+        if o.tts == "auto":
+            import torch
+
+            from modules.voice.bark_models import weights_status
+
+            bark_used = torch.cuda.is_available() and all(p for _, _, p in weights_status(o.bark_size))
         for name, voice in piper_voices().items():
             try:
                 where, ready, detail = str(voice.model_path()), True, "Piper voice"
             except VoiceMissing as exc:
                 where, ready, detail = "-", False, str(exc)
-            rows.append(EngineStatus("tts", "piper", name, o.voice == name, ready, where, detail))
+            rows.append(EngineStatus("tts", "piper", name, o.voice == name and not bark_used, ready, where, detail))
+        from modules.voice.bark_models import bark_dir, weights_status
+
+        for size in ("small", "full"):
+            status = weights_status(size)
+            missing = [str(path) for _, path, present in status if not present]
+            detail = ("weights in bark's cache" if not missing else
+                      f"missing {len(missing)} files; downloaded from suno/bark on first use when online"
+                      + ("" if o.tts == "bark" else " (tts = auto uses Bark only with its weights and a GPU)"))
+            rows.append(EngineStatus("tts", "bark", f"{size} ({o.bark_precision})",
+                                     bark_used and o.bark_size == size, not missing, str(bark_dir()), detail))
         return rows
 
     @classmethod
