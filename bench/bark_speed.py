@@ -13,6 +13,10 @@ logits within 1e-4, or the script says so and exits non-zero.
 ``--lossy`` adds the opt-in lower precisions of ``bark_fast.lower_precision`` (bf16
 weights, int8 dynamic quantisation), timed against ours in float32, with the share of
 tokens that still agree (each stage fed the float32 path's input).
+
+Last it prints the ceiling of any exact float32 path on this machine: every decoding step
+at the weight-streaming floor (measured here, see ``step_floor_s``), the compute-bound fine
+stage as ours, and the best ratio to stock that would give.
 """
 
 from __future__ import annotations
@@ -102,6 +106,42 @@ def max_logit_diff(stock: dict, ours: dict) -> dict[str, float]:
     return diffs
 
 
+def step_floor_s(model, head_rows: int, repeats: int = 30) -> float:
+    """The least time one exact float32 decoding step can take here: one matrix-vector
+    product over every weight a step must read (each layer's linears, ``head_rows`` rows of
+    the output layer) and nothing else, median of ``repeats``. Batch-1 decoding streams
+    these weights from memory once per token; no exact method reads fewer bytes."""
+    weights = [m.weight for block in model.transformer.h for m in block.modules() if isinstance(m, torch.nn.Linear)]
+    weights.append(model.lm_head.weight[:head_rows])
+    x = torch.randn(1, model.config.n_embd)
+    wide = torch.randn(1, 4 * model.config.n_embd)
+    times = []
+    with torch.inference_mode():
+        for _ in range(repeats):
+            t = time.perf_counter()
+            for w in weights:
+                torch.nn.functional.linear(x if w.shape[1] == x.shape[1] else wide, w)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def ceiling(models, stock_total_s: float, ours: dict, fine_s: float) -> None:
+    """What an exact path could reach on this machine at best: decoding at the weight-streaming
+    floor (prefills free), the fine stage as ours (dense and compute-bound)."""
+    n_sem = len(ours["semantic"][1])
+    n_coarse = ours["coarse"][1].size
+    sem_floor = step_floor_s(models.text, 10_001) * n_sem
+    coarse_floor = step_floor_s(models.coarse, 1024) * n_coarse
+    best = sem_floor + coarse_floor + fine_s
+    layers = models.fine.config.n_layer
+    width = models.fine.config.n_embd
+    flops = 6 * 2 * 1024 * layers * (12 * width * width + 2 * 1024 * width)  # 6 passes of 1024 positions
+    print(f"\nceiling of an exact float32 path here: semantic {n_sem} steps >= {sem_floor:.2f} s, "
+          f"coarse {n_coarse} steps >= {coarse_floor:.2f} s (weight streaming alone), fine {fine_s:.2f} s "
+          f"({flops / fine_s / 1e9:.0f} GFLOP/s); total >= {best:.2f} s: at most "
+          f"{stock_total_s / best:.2f}x stock")
+
+
 def main(seconds: float, rounds: int, lossy: bool) -> int:
     torch.manual_seed(0)
     gen = fast.bark_generation()
@@ -130,6 +170,7 @@ def main(seconds: float, rounds: int, lossy: bool) -> int:
     print(f"{'total':9} {total['stock']:8.2f} {total['ours']:8.2f} {total['stock'] / total['ours']:8.2f}x")
     shapes = {s: tuple(ours[s][1].shape) for s in STAGES}
     print(f"\ntokens: semantic {shapes['semantic']}, coarse {shapes['coarse']}, fine {shapes['fine']}")
+    ceiling(models, total["stock"], ours, statistics.median(times["ours"]["fine"]))
     ok = all(equal.values()) and max(diffs.values()) < 1e-4
     if lossy:
         reference = {s: ours[s][1] for s in STAGES}
