@@ -42,6 +42,7 @@ def plot_scene(scene: Scene, png: Path) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     if scene.plan is None or not scene.source or not Path(scene.source).is_file():
         raise ValueError(f"scene {scene.id}: needs a plan and its audio file in 'source' "
@@ -60,12 +61,18 @@ def plot_scene(scene: Scene, png: Path) -> Path:
             top.axhspan(plan.f0_median_hz / half, plan.f0_median_hz * half, color="tab:orange", alpha=0.08,
                         label="planned range")
         contours = plan.sentence_contours or [plan.contour]
-        for (a, b), contour in zip(_sentence_spans(t[~np.isnan(f0)], len(contours)), contours):
+        spans = _sentence_spans(t[~np.isnan(f0)], len(contours))
+        for i, ((a, b), contour) in enumerate(zip(spans, contours)):
             x = np.linspace(a, b, 50)
             shape = contour_shape(contour, (x - a) / max(b - a, 1e-6))
             top.plot(x, plan.f0_median_hz * 2 ** ((plan.f0_range_st or 0) * shape / 12), color="tab:orange",
-                     lw=2, alpha=0.8)
+                     lw=2, alpha=0.8, label="planned contour" if i == 0 else None)
     top.set_yscale("log")
+    # Hz on the log axis (matplotlib would label only the decades: 10², 10³).
+    top.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1.0, 1.5, 2.0, 3.0, 5.0, 7.0),
+                                                               numticks=20))
+    top.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    top.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     top.set_ylabel("F0 (Hz)")
     top.legend(loc="upper right", fontsize=8)
     bottom.plot(np.arange(len(tracks.level_db)) * prosody.HOP_S, tracks.level_db, color="tab:green",
