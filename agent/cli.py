@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent.config import Config, ConfigError, load_config
-from agent.melody import MANNERS, plan_voice
+from agent.melody import MANNERS, melody_table, plan_voice
 from agent.paths import ASSETS
 from agent.register import REGISTERS
 from agent.plugins import discover
@@ -145,6 +145,13 @@ def _voice_anchor(config: Config) -> tuple[str, str]:
 
 def cmd_say(config: Config, args: argparse.Namespace) -> int:
     text = args.text or ""
+    if not text.strip() and not args.nonverbal:
+        _say("error: say needs TEXT (or a scene as JSON), or --nonverbal sigh|hum|breath|silence")
+        return EXIT_INPUT
+    if args.mode and args.mode not in melody_table().get("mode_manner", {}):
+        known = ", ".join(melody_table().get("mode_manner", {}))
+        _say(f"error: mode {args.mode!r} has no manner of voicing in assets/melody.toml ({known})")
+        return EXIT_INPUT
     if text.lstrip().startswith("{"):
         request = dataclasses.replace(Scene.from_json(text), kind="reply", channel="voice")
     else:

@@ -149,6 +149,21 @@ def test_say_refuses_a_malformed_scene_naming_the_field(tmp_path) -> None:
     assert "scene.text: expected a string" in result.stderr
 
 
+@pytest.mark.parametrize(("args", "message"), [
+    (["say", "hello", "-o", "{tmp}/missing/x.wav"], "the folder {tmp}/missing does not exist"),
+    (["say", "hello", "-o", "{tmp}/x.mp3"], "give it a .wav name"),
+    (["say", "-o", "{tmp}/x.wav"], "say needs TEXT"),
+    (["say", "hello", "--mode", "sleepy", "-o", "{tmp}/x.wav"], "mode 'sleepy' has no manner"),
+    (["talk", "--in", str(SPEECH / "jfk.flac"), "--out", "{tmp}/reply.ogg"], "give it a .wav name"),
+], ids=["missing-folder", "not-wav", "no-text", "unknown-mode", "talk-not-wav"])
+def test_a_wrong_output_or_request_is_refused_before_any_speech_is_made(tmp_path, args, message) -> None:
+    result = run_cli(*[a.format(tmp=tmp_path) for a in args])
+    assert result.code == 2, result.stderr
+    assert message.format(tmp=tmp_path) in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not [p for p in tmp_path.rglob("*") if p.is_file()]
+
+
 def test_main_job_without_a_microphone_says_so_and_answers_the_bundled_recording(tmp_path) -> None:
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": f"unix:{tmp_path}/none"}
     result = run_cli(env=env, cwd=tmp_path)

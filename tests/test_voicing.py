@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -228,3 +229,23 @@ def test_plot_never_follows_a_scene_file_out_of_its_folder(tmp_path) -> None:
     assert result.code == 2
     assert "no audio beside it" in result.stderr
     assert not (folder / "evil.png").exists()
+
+
+def test_a_wav_appears_whole_or_not_at_all_and_an_older_one_survives_a_failed_write(tmp_path, monkeypatch) -> None:
+    import soundfile
+
+    from modules.voice.audio import write_wav
+
+    out = tmp_path / "reply.wav"
+    write_wav(out, np.full(16000, 0.25, np.float32), 16000)
+    before = out.read_bytes()
+
+    def disk_full(path, *args, **kwargs):  # writes a few bytes, then fails as a full disk does
+        Path(path).write_bytes(b"RIFF\0\0")
+        raise soundfile.LibsndfileError(28, "Error writing: ")
+
+    monkeypatch.setattr(soundfile, "write", disk_full)
+    with pytest.raises(OSError, match="reply.wav"):
+        write_wav(out, np.zeros(16000, np.float32), 16000)
+    assert out.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["reply.wav"]

@@ -7,6 +7,8 @@ depends on torchaudio, which cannot load next to the CPU build of torch.
 
 from __future__ import annotations
 
+import os
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -187,12 +189,43 @@ def load_audio(path: str | Path) -> Audio:
     return Audio(samples, rate, str(path), warning)
 
 
-def write_wav(path: str | Path, samples: np.ndarray, rate_hz: int) -> Path:
-    """Write mono float32 samples as 16-bit PCM WAV (clipped to [-1, 1]).
+class OutputPathError(OSError):
+    """An output path that cannot be a WAV file here (a wrong name, a missing folder)."""
+
+
+def check_wav_path(path: str | Path) -> Path:
+    """``path`` as a WAV file that can be written: a ``.wav`` name in an existing, writable
+    folder (checked before any work is spent on what goes in it).
 
     Raises:
-        OSError: the folder is missing or not writable, or the disk is full.
+        OutputPathError: the name is not a .wav, or the folder is missing or not writable.
     """
     path = Path(path)
-    sf.write(str(path), np.clip(samples, -1.0, 1.0), rate_hz, subtype="PCM_16")
+    if path.suffix.lower() != ".wav":
+        raise OutputPathError(f"{path}: the output is a WAV file; give it a .wav name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputPathError(f"{path}: not writable")
+    return path
+
+
+def write_wav(path: str | Path, samples: np.ndarray, rate_hz: int) -> Path:
+    """Write mono float32 samples as 16-bit PCM WAV (clipped to [-1, 1]). The file appears
+    whole or not at all: it is written beside its name and renamed into place, so a full
+    disk or a kill never leaves half a WAV (nor destroys an older file of that name).
+
+    Raises:
+        OSError: not a .wav name, the folder is missing or not writable, or the disk is full.
+    """
+    path = check_wav_path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    try:
+        sf.write(str(partial), np.clip(samples, -1.0, 1.0), rate_hz, subtype="PCM_16", format="WAV")
+        os.replace(partial, path)
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise OSError(f"{path}: {exc}") from None
+    finally:
+        partial.unlink(missing_ok=True)
     return path

@@ -45,7 +45,8 @@ from agent.paths import ASSETS, cache_dir
 from agent.scene import Hop, Scene
 from agent.voiceplan import VoicePlan
 from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, Transcript, make_engine
-from modules.voice.audio import ASR_RATE_HZ, AudioError, load_audio, resample, voices, write_wav
+from modules.voice.audio import (ASR_RATE_HZ, AudioError, OutputPathError, check_wav_path, load_audio, resample,
+                                 voices, write_wav)
 from modules.voice.devices import DeviceError, Microphone, Speaker
 from modules.voice.endpoint import EndpointOptions, TurnDetector
 from modules.voice.hearing import hear, to_scene
@@ -401,6 +402,8 @@ class VoiceModule(Module):
         def mark(stage: str) -> None:
             stages.append(Hop(f"voice.{stage}", time.time()))
 
+        if self.o.output != "device":
+            check_wav_path(self.o.output)  # before any synthesis is spent on it
         plan = reply.plan or plan_voice(reply, voice=self.o.voice)
         voiced = self._voice(reply, plan, mark)
         mark("measure")
@@ -418,6 +421,9 @@ class VoiceModule(Module):
             spoken = await asyncio.to_thread(self._speak, reply)
         except DeviceError as exc:
             await self.publish(error_scene(reply, str(exc), "device.missing"))
+            return
+        except OutputPathError as exc:
+            await self.publish(error_scene(reply, f"cannot write {exc}", "input.output_path"))
             return
         except OSError as exc:
             await self.publish(error_scene(reply, f"cannot write {self.o.output}: {exc}", "output.unwritable"))
