@@ -8,6 +8,7 @@ per call); longer clauses are cut between words. Audio comes out at 24 kHz.
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cache
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from agent.paths import ASSETS
 from agent.voiceplan import VoicePlan
@@ -111,14 +113,27 @@ class BarkVoice:
             chunk = cue_text(" ".join(words[start:start + MAX_WORDS_PER_CALL]), plan, settings,
                              first and start == 0)
             m = self.models
+            # Bark on a CPU takes tens of seconds per call: show where it is (terminals only).
+            bar = tqdm(total=4, desc=f"Bark «{chunk[:24]}»", unit="stage", leave=False, file=sys.stderr,
+                       disable=not sys.stderr.isatty(), bar_format="{desc} {bar} {n}/{total} {postfix}")
+            bar.set_postfix_str("semantic")
             semantic = fast.generate_semantic(m.text, m.tokenizer, chunk, history_prompt=prompt,
                                               sampling=fast.Sampling(temp=settings.text_temp),
                                               min_eos_p=settings.min_eos_p,
                                               max_gen_duration_s=self.max_seconds_per_call)
             if len(semantic) < 2:  # the model ended at once: nothing to say for this chunk
+                bar.close()
                 continue
+            bar.update()
+            bar.set_postfix_str("coarse")
             coarse = fast.generate_coarse(m.coarse, semantic, history_prompt=prompt,
                                           sampling=fast.Sampling(temp=settings.waveform_temp))
+            bar.update()
+            bar.set_postfix_str("fine")
             fine = fast.generate_fine(m.fine, coarse, history_prompt=prompt, temp=0.5)
+            bar.update()
+            bar.set_postfix_str("codec")
             pieces.append(codec_decode(m.codec, fine))
+            bar.update()
+            bar.close()
         return np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
