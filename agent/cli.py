@@ -145,6 +145,12 @@ def _voice_anchor(config: Config) -> tuple[str, str]:
 
 def cmd_say(config: Config, args: argparse.Namespace) -> int:
     text = args.text or ""
+    if text.endswith(".json") and Path(text).is_file():  # a scene file, e.g. one say wrote before
+        try:
+            text = Path(text).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            _say(f"error: cannot read the scene {args.text}: {exc}")
+            return EXIT_INPUT
     if not text.strip() and not args.nonverbal:
         _say("error: say needs TEXT (or a scene as JSON), or --nonverbal sigh|hum|breath|silence")
         return EXIT_INPUT
@@ -264,7 +270,7 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("say", parents=[common],
                        help="speak TEXT (or a scene's JSON) into a WAV file, with its measured scene")
     p.add_argument("text", metavar="TEXT", nargs="?", default="",
-                   help="the words, or a scene as JSON; empty with --nonverbal")
+                   help="the words, or a scene as JSON (or a .json file holding one); empty with --nonverbal")
     p.add_argument("-o", "--out", required=True, help="the WAV file to write (its scene goes beside it as .json)")
     p.add_argument("--register", choices=REGISTERS, help="how the scene unfolds (default: logical)")
     p.add_argument("--mode", help="the scene's mode (calm, tense, excited…): it picks the manner of voicing")

@@ -140,6 +140,12 @@ def test_say_writes_the_speech_and_its_measured_scene(tmp_path) -> None:
     assert scene["kind"] == "spoken" and scene["plan"]["voice"] == "joe"
     assert 70 < scene["sound"]["f0_median_hz"] < 140   # the Joe voice speaks around 96 Hz
     assert scene["sound"]["rate_wps"] > 1.5
+    # The scene file it wrote can be spoken again, here in another register.
+    again = tmp_path / "again.wav"
+    result = run_cli("say", str(out.with_suffix(".json")), "--register", "poetic", "-o", str(again))
+    assert result.code == 0, result.stderr
+    scene = json.loads(again.with_suffix(".json").read_text())
+    assert scene["register"] == "poetic" and scene["text"].startswith("Good evening.")
 
 
 def test_say_refuses_a_malformed_scene_naming_the_field(tmp_path) -> None:
