@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from functools import cache
+from pathlib import Path
 
 from agent.paths import ASSETS
 from agent.sound import Sound
@@ -21,12 +22,17 @@ _WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 CORE_SIZE = 3
 
 
-@cache
-def stopwords() -> frozenset[str]:
+def read_word_list(path: Path) -> frozenset[str]:
+    """The words of a word-list file: whitespace-separated, ``#`` starts a comment."""
     words: set[str] = set()
-    for line in STOPWORDS_FILE.read_text(encoding="utf-8").splitlines():
+    for line in path.read_text(encoding="utf-8").splitlines():
         words.update(line.split("#", 1)[0].split())
     return frozenset(words)
+
+
+@cache
+def stopwords() -> frozenset[str]:
+    return read_word_list(STOPWORDS_FILE)
 
 
 def tokens(text: str) -> list[str]:

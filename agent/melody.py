@@ -216,16 +216,16 @@ def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper
     own = natural_voice(engine, voice)
     own_f0 = own.f0_hz * 2.0 ** (row["f0_shift_st"] / 12.0)
     own_rate = float(table["base_rate_wps"]) * row["rate_factor"]
+    f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
+                                 row["f0_range_st"])
+    energy_db = round(float(table["base_energy_db"]) + row["energy_db"], 2)
     text = (reply.text or "").strip()
     if not text:
         kind = row["without_words"]
-        f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
-                                     row["f0_range_st"])
         return VoicePlan(register=register, manner=row["manner"], voice=voice,
                          f0_median_hz=round(f0, 2), f0_range_st=round(f0_range, 2),
                          contour=row["contour"], nonverbal=kind,
-                         duration_s=float(table["without_words"][kind]),
-                         energy_db=round(float(table["base_energy_db"]) + row["energy_db"], 2))
+                         duration_s=float(table["without_words"][kind]), energy_db=energy_db)
     rate = follow_rate_wps(own_rate, heard.rate_wps if heard else None, rule)
     pauses = plan_pauses(text, row["clause_pause_s"], row["sentence_pause_s"], reply.language or "en")
     span_s = len(words_of(text)) / rate
@@ -233,8 +233,6 @@ def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper
     follows = heard is not None and rule.follow_speaker and (
         heard.f0_median_hz is not None or heard.rate_wps is not None)
     contours = ["rising" if is_question(s) else row["contour"] for s in sentences_of(text, reply.language or "en")]
-    f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
-                                 row["f0_range_st"])
     return VoicePlan(
         register=register,
         manner=row["manner"],
@@ -244,7 +242,7 @@ def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper
         contour=contours[-1] if contours else row["contour"],
         sentence_contours=contours,
         rate_wps=round(rate, 3),
-        energy_db=round(float(table["base_energy_db"]) + row["energy_db"], 2),
+        energy_db=energy_db,
         brightness=round(row["brightness"], 2),
         pauses=pauses,
         pause_ratio=round(min(0.9, pause_s / span_s), 3) if span_s > 0 else 0.0,

@@ -32,6 +32,7 @@ from functools import cache
 
 import numpy as np
 
+from agent.lexicon import read_word_list
 from agent.paths import ASSETS
 from modules.voice.prosody import HOP_S, level_track_db, pitch_track_hz
 
@@ -83,10 +84,7 @@ class Turn:
 
 @cache
 def continuation_words() -> frozenset[str]:
-    words: set[str] = set()
-    for line in CONTINUATION_WORDS.read_text(encoding="utf-8").splitlines():
-        words.update(line.split("#", 1)[0].split())
-    return frozenset(words)
+    return read_word_list(CONTINUATION_WORDS)
 
 
 def pitch_cue(speech: np.ndarray) -> float:

@@ -73,15 +73,21 @@ class Stretch:
         return out
 
 
+def _frame_power(samples: np.ndarray, rate_hz: int) -> tuple[np.ndarray, int]:
+    """Mean power of consecutive 10 ms frames (the tail shorter than a frame is left out),
+    and the frame length in samples."""
+    hop = max(1, rate_hz // 100)
+    n = len(samples) // hop
+    return np.mean(samples[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1), hop
+
+
 def trim(samples: np.ndarray, rate_hz: int, below_db: float = TRIM_BELOW_DB) -> np.ndarray:
     """``samples`` without leading and trailing stretches quieter than their loud level
     (90th percentile of 10 ms frames) by ``below_db``, keeping ``TRIM_HANGOVER_S`` at the end."""
-    hop = max(1, rate_hz // 100)
-    n = len(samples) // hop
-    if n == 0:
+    power, hop = _frame_power(samples, rate_hz)
+    if len(power) == 0:
         return samples
-    frames = samples[: n * hop].reshape(n, hop)
-    level = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-12)
+    level = 10 * np.log10(power + 1e-12)
     loud = np.flatnonzero(level > np.percentile(level, 90) - below_db)
     end = min(len(samples), (loud[-1] + 1) * hop + int(TRIM_HANGOVER_S * rate_hz))
     return samples[loud[0] * hop : end]
@@ -306,9 +312,7 @@ def set_level(samples: np.ndarray, rate_hz: int, energy_db: float | None) -> np.
     never clipping (the peak stays at or below −0.5 dBFS)."""
     if energy_db is None or not np.any(samples):
         return samples
-    hop = max(1, rate_hz // 100)
-    n = len(samples) // hop
-    power = np.mean(samples[: n * hop].reshape(n, hop).astype(np.float64) ** 2, axis=1)
+    power, _ = _frame_power(samples, rate_hz)
     level = 10 * np.log10(power + 1e-12)
     speech = power[level > level.max() - 40.0]
     gain = 10 ** ((energy_db - 10 * np.log10(speech.mean() + 1e-12)) / 20.0)

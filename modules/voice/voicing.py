@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -124,8 +124,6 @@ class Voiced:
     sound: Sound
     fidelity: Fidelity
     corrections: int = 0
-    first_sound_s: float = 0.0
-    pieces: list[np.ndarray] = field(default_factory=list)
 
 
 class Voicing:
@@ -136,17 +134,25 @@ class Voicing:
         self.engine = engine
         self.corrections = 0
 
-    def _cue(self, plan: VoicePlan) -> np.ndarray | None:
-        """Cues the engine cannot voice: a breath or a sigh before the words."""
+    def _cue_kind(self, plan: VoicePlan) -> tuple[str, float] | None:
+        """The cue the engine cannot voice and that is sounded before the words instead:
+        (non-verbal kind, seconds), or None."""
         if self.engine.voices_cues:
             return None
         for cue, kind, seconds in (("breath", "breath", 0.6), ("sighs", "sigh", 0.9)):
             if cue in plan.cues:
-                sound = VoicePlan(nonverbal=kind, duration_s=seconds, f0_median_hz=plan.f0_median_hz,
-                                  energy_db=plan.energy_db)
-                return np.concatenate([nonverbal.render(sound, self.engine.rate_hz),
-                                       np.zeros(int(0.15 * self.engine.rate_hz), np.float32)])
+                return kind, seconds
         return None
+
+    def _cue(self, plan: VoicePlan) -> np.ndarray | None:
+        """That cue as sound (a breath or a sigh and a short gap), or None."""
+        cue = self._cue_kind(plan)
+        if cue is None:
+            return None
+        sound = VoicePlan(nonverbal=cue[0], duration_s=cue[1], f0_median_hz=plan.f0_median_hz,
+                          energy_db=plan.energy_db)
+        return np.concatenate([nonverbal.render(sound, self.engine.rate_hz),
+                               np.zeros(int(0.15 * self.engine.rate_hz), np.float32)])
 
     def sentences(self, text: str, plan: VoicePlan) -> Iterator[np.ndarray]:
         """The realised reply, one sentence (and the pause after it) at a time."""
@@ -212,7 +218,7 @@ class Voicing:
         is not part of what is measured."""
         samples = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
         spoken = plan.nonverbal is None and bool(words_of(text))
-        has_cue = spoken and not self.engine.voices_cues and self._cue(plan) is not None
+        has_cue = spoken and self._cue_kind(plan) is not None
         measured = np.concatenate(pieces[1:]) if has_cue and len(pieces) > 1 else samples
         sound = measure(measured, self.engine.rate_hz, text if spoken else "")
-        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections, pieces=pieces)
+        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections)
