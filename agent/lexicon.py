@@ -9,16 +9,16 @@ Salience is information: a word's count in the text times how rare it is in the 
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from functools import cache
 from pathlib import Path
 
 from agent.paths import ASSETS
 from agent.sound import Sound
+from agent.words import is_word
+from agent.words import tokens as _all_tokens
 
 STOPWORDS_FILE = ASSETS / "lexicon" / "stopwords_en.txt"
-_WORD = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
 CORE_SIZE = 3
 
 
@@ -35,9 +35,11 @@ def stopwords() -> frozenset[str]:
     return read_word_list(STOPWORDS_FILE)
 
 
-def tokens(text: str) -> list[str]:
-    """Lower-case words of ``text`` (letters and inner apostrophes), in order."""
-    return [m.group(0).lower() for m in _WORD.finditer(text or "")]
+def tokens(text: str | None) -> list[str]:
+    """Lower-case words of ``text`` in order: the letter tokens of the one tokeniser
+    (:func:`agent.words.tokens`, so lexemes and word counts split text alike), with a
+    typographic apostrophe written ``'``. Numbers and symbols are not lexemes."""
+    return [t.lower().replace("’", "'") for t in _all_tokens(text) if is_word(t)]
 
 
 def text_lexemes(text: str) -> list[str]:

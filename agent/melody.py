@@ -17,17 +17,17 @@ The planner decides how a reply should sound before any engine renders it:
 from __future__ import annotations
 
 import math
-import re
 import tomllib
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from agent.paths import ASSETS
 from agent.register import REGISTERS
 from agent.scene import Scene
-from agent.sound import Sound
+from agent.sound import Contour, Sound
 from agent.voiceplan import Pause, VoicePlan
+from agent.words import count_words, tokens
 
 VOICES_TOML = ASSETS / "voices.toml"
 MELODY_TOML = ASSETS / "melody.toml"
@@ -122,17 +122,21 @@ def follow_rate_wps(own_wps: float, heard_wps: float | None, rule: FieldRule) ->
 
 
 def is_question(text: str | None) -> bool:
-    return bool(text) and text.rstrip().endswith("?")
+    return text is not None and text.rstrip().endswith("?")
 
 
 def words_of(text: str) -> list[str]:
-    """The words a plan counts (tokens with a letter or digit), in order."""
-    return [w for w in text.split() if re.search(r"\w", w)]
+    """The written words of ``text`` in order: its whitespace-separated pieces that are
+    spoken (hold a token of :func:`agent.words.tokens`: a word, a number, a spoken symbol),
+    punctuation attached. Pauses are placed after these, and an engine speaks them; how
+    many words they are *spoken as* is :func:`agent.words.count_words` ("12" is one,
+    "1,250" five), the count every rate uses."""
+    return [w for w in text.split() if tokens(w)]
 
 
 @cache
 def _segmenter(language: str):
-    import pysbd
+    import pysbd  # type: ignore[import-untyped]
 
     try:
         return pysbd.Segmenter(language=language, clean=False)
@@ -224,22 +228,23 @@ def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper
         kind = row["without_words"]
         return VoicePlan(register=register, manner=row["manner"], voice=voice,
                          f0_median_hz=round(f0, 2), f0_range_st=round(f0_range, 2),
-                         contour=row["contour"], nonverbal=kind,
+                         contour=cast(Contour, row["contour"]), nonverbal=kind,
                          duration_s=float(table["without_words"][kind]), energy_db=energy_db)
     rate = follow_rate_wps(own_rate, heard.rate_wps if heard else None, rule)
     pauses = plan_pauses(text, row["clause_pause_s"], row["sentence_pause_s"], reply.language or "en")
-    span_s = len(words_of(text)) / rate
+    span_s = count_words(text, reply.language or "en") / rate
     pause_s = sum(p.duration_s for p in pauses)
     follows = heard is not None and rule.follow_speaker and (
         heard.f0_median_hz is not None or heard.rate_wps is not None)
-    contours = ["rising" if is_question(s) else row["contour"] for s in sentences_of(text, reply.language or "en")]
+    contours: list[Contour] = ["rising" if is_question(s) else cast(Contour, row["contour"])
+                               for s in sentences_of(text, reply.language or "en")]
     return VoicePlan(
         register=register,
         manner=row["manner"],
         voice=voice,
         f0_median_hz=round(f0, 2),
         f0_range_st=round(f0_range, 2),
-        contour=contours[-1] if contours else row["contour"],
+        contour=contours[-1] if contours else cast(Contour, row["contour"]),
         sentence_contours=contours,
         rate_wps=round(rate, 3),
         energy_db=energy_db,

@@ -6,11 +6,20 @@ import asyncio
 import math
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.bus import SceneBus
 from agent.lexicon import core_of, sound_lexemes, text_lexemes
-from agent.melody import FieldRule, follow_pitch_hz, follow_rate_wps, melody_table, natural_voice, plan_voice
+from agent.melody import (
+    MANNERS,
+    FieldRule,
+    follow_pitch_hz,
+    follow_rate_wps,
+    plan_voice,
+)
 from agent.mind import Mind, SessionMemory, compose_reply
+from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
 
@@ -66,14 +75,15 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
     assert reply.parents == [heard.id]
     assert (reply.core, reply.mode, reply.register) == ("hurt+dog+child", "calm", "bodily")
     plan = reply.plan
-    row = melody_table()["register"]["bodily"]
-    assert plan.follows_speaker and plan.contour == row["contour"] == "rise-fall"
+    assert plan.follows_speaker and plan.contour == "rise-fall", "the seed's bodily voice: rising, then falling"
     assert plan.engine is None, "the plan leaves the engine to the config"
-    # Bodily sits 1.5 st below the voice; half-way toward 207.5 Hz is far more than 4 st: capped.
-    own_f0 = natural_voice("piper", "joe").f0_hz * 2 ** (row["f0_shift_st"] / 12)
-    assert plan.f0_median_hz == pytest.approx(own_f0 * 2 ** (4 / 12), abs=0.01)
-    own_rate = melody_table()["base_rate_wps"] * row["rate_factor"]
-    assert plan.rate_wps == pytest.approx(own_rate + 0.5 * (2.5 - own_rate), abs=1e-3)
+    # The same-field rule against the same reply planned for nobody: half-way toward
+    # 207.5 Hz is far more than the default 4 st, so the shift is capped at 4 st; the
+    # rate moves half-way toward 2.5 words/s (well inside a quarter).
+    alone = plan_voice(Scene(channel="voice", kind="reply", text=reply.text, register="bodily", mode="calm"))
+    assert 0.5 * 12 * math.log2(207.5 / alone.f0_median_hz) > 4.0
+    assert 12 * math.log2(plan.f0_median_hz / alone.f0_median_hz) == pytest.approx(4.0, abs=0.01)
+    assert plan.rate_wps == pytest.approx(alone.rate_wps + 0.5 * (2.5 - alone.rate_wps), abs=1e-3)
     assert plan.cues == ["breath"] and plan.emphasis == ["hurt", "dog", "child"]
     assert [h.stage for h in reply.hops] == ["voice.out", "mind.in", "mind.out", "out.in"]
 
@@ -96,8 +106,84 @@ def test_rate_follows_the_speaker_within_a_quarter_and_not_when_switched_off() -
     plan = plan_voice(Scene(channel="voice", kind="reply", text="Are you there?"),
                       Sound(f0_median_hz=200, rate_wps=2), rule=FieldRule(follow_speaker=False))
     assert not plan.follows_speaker and plan.contour == "rising"
-    assert plan.f0_median_hz == natural_voice("piper", "joe").f0_hz  # logical: no shift
-    assert plan.rate_wps == melody_table()["base_rate_wps"]
+    for other in (None, Sound(f0_median_hz=90, rate_wps=5)):  # switched off: the heard voice changes nothing
+        again = plan_voice(Scene(channel="voice", kind="reply", text="Are you there?"), other,
+                           rule=FieldRule(follow_speaker=False))
+        assert (again.f0_median_hz, again.rate_wps) == (plan.f0_median_hz, plan.rate_wps)
+
+
+@given(own=st.floats(60, 300), heard=st.floats(40, 600), pull=st.floats(0, 1), cap=st.floats(0, 12))
+def test_followed_pitch_moves_toward_the_heard_voice_never_past_it_nor_past_the_cap(own, heard, pull, cap) -> None:
+    got = follow_pitch_hz(own, heard, FieldRule(pull=pull, max_shift_st=cap))
+    shift, distance = 12 * math.log2(got / own), 12 * math.log2(heard / own)
+    assert abs(shift) <= cap + 1e-9                                  # the cap
+    assert shift * distance >= -1e-12 and abs(shift) <= abs(distance) + 1e-9  # toward it, never beyond
+    more = follow_pitch_hz(own, heard, FieldRule(pull=min(1.0, pull + 0.1), max_shift_st=cap))
+    assert abs(12 * math.log2(more / own)) >= abs(shift) - 1e-9       # a stronger pull moves no less
+
+
+@given(own=st.floats(1, 6), heard=st.floats(0.5, 9), pull=st.floats(0, 1), change=st.floats(0, 0.5))
+def test_followed_rate_moves_toward_the_heard_rate_within_its_bounds(own, heard, pull, change) -> None:
+    got = follow_rate_wps(own, heard, FieldRule(pull=pull, max_rate_change=change))
+    assert own * (1 - change) - 1e-9 <= got <= own * (1 + change) + 1e-9
+    assert (got - own) * (heard - own) >= -1e-12 and abs(got - own) <= abs(heard - own) + 1e-9
+
+
+def _plan(register: str, manner: str | None = None, text: str = "The road was long, and the night was cold.",
+          heard: Sound | None = None):
+    return plan_voice(Scene(channel="voice", kind="reply", text=text, register=register), heard, manner=manner)
+
+
+def test_a_question_ends_rising_in_every_register_and_manner() -> None:
+    for register in REGISTERS:
+        for manner in MANNERS:
+            plan = _plan(register, manner, "The road was long. Will you walk with me?")
+            assert plan.contour == "rising" and plan.sentence_contours[-1] == "rising", (register, manner)
+            statement = _plan(register, manner, "Will you walk with me? The road was long.")
+            assert statement.sentence_contours[0] == "rising" and statement.contour != "rising", (register, manner)
+
+
+def test_registers_keep_the_characters_the_seed_gives_them() -> None:
+    plans = {r: _plan(r) for r in REGISTERS}
+    logical, poetic, emotional = plans["logical"], plans["poetic"], plans["emotional"]
+    archetypal, bodily = plans["archetypal"], plans["bodily"]
+    # poetic: unhurried and sung, lingering: slower than logical, a wider pitch, longer pauses.
+    assert poetic.rate_wps < logical.rate_wps and poetic.f0_range_st > logical.f0_range_st
+    assert poetic.pause_ratio > logical.pause_ratio
+    # emotional: moved, a wider and higher pitch, quicker and louder than logical.
+    assert emotional.f0_range_st > logical.f0_range_st and emotional.f0_median_hz > logical.f0_median_hz
+    assert emotional.rate_wps > logical.rate_wps and emotional.energy_db > logical.energy_db
+    # archetypal: slow, low and weighty, with long silences: the lowest voice of all, slower
+    # and with longer pauses than logical and emotional (poetic, "unhurried" and "lingering"
+    # in its light manner, may be as slow and pause as long).
+    assert archetypal.f0_median_hz == min(p.f0_median_hz for p in plans.values())
+    assert archetypal.rate_wps < min(logical.rate_wps, emotional.rate_wps)
+    assert archetypal.pause_ratio > max(logical.pause_ratio, emotional.pause_ratio)
+    # bodily: deep and warm (dark), slow with pauses, rising then falling.
+    assert bodily.f0_median_hz < logical.f0_median_hz and bodily.brightness < logical.brightness
+    assert bodily.rate_wps < logical.rate_wps and bodily.pause_ratio > logical.pause_ratio
+    assert bodily.contour == "rise-fall"
+
+
+def test_manners_change_a_register_the_way_the_seed_names_them() -> None:
+    # Planned for a 140 Hz listener, so that every plan sits well above the deep Piper
+    # voice's 80 Hz floor and no range is cut by the voice's usable range.
+    heard = Sound(f0_median_hz=140.0)
+    for register in REGISTERS:
+        plain = _plan(register, "plain", heard=heard)
+        cold, strained = _plan(register, "cold", heard=heard), _plan(register, "strained", heard=heard)
+        light, compressed = _plan(register, "light", heard=heard), _plan(register, "compressed", heard=heard)
+        # cold: level, steady, withdrawn — narrower, quieter, darker, and it falls.
+        assert cold.f0_range_st < plain.f0_range_st and cold.energy_db < plain.energy_db, register
+        assert cold.brightness <= plain.brightness and cold.contour == "falling", register
+        # strained: high, tense, pressed — higher, wider, louder.
+        assert strained.f0_median_hz > plain.f0_median_hz and strained.energy_db > plain.energy_db, register
+        assert strained.f0_range_st > plain.f0_range_st, register
+        # light: higher, airy, unhurried — higher, slower, longer pauses, brighter.
+        assert light.f0_median_hz > plain.f0_median_hz and light.rate_wps < plain.rate_wps, register
+        assert light.pause_ratio > plain.pause_ratio and light.brightness >= plain.brightness, register
+        # compressed: quick and clipped, few pauses.
+        assert compressed.rate_wps > plain.rate_wps and compressed.pause_ratio < plain.pause_ratio, register
 
 
 def test_core_picks_the_rarest_and_most_repeated_content_words() -> None:

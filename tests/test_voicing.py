@@ -10,16 +10,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile as sf
+from conftest import run_cli
 
-from agent.melody import MANNERS, melody_table, natural_voice, plan_pauses, plan_voice, sentences_of
+from agent.melody import (
+    MANNERS,
+    melody_table,
+    natural_voice,
+    plan_pauses,
+    plan_voice,
+    sentences_of,
+)
 from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
 from agent.voiceplan import VoicePlan
-from conftest import run_cli
 from modules.voice import nonverbal, prosody, realiser
 from modules.voice.audio import resample
-from modules.voice.voicing import Voicing, measure
+from modules.voice.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing, measure
 
 TEXT = "The river was cold this morning, and the road was long. Will you walk with me?"
 
@@ -123,17 +130,69 @@ def test_psola_puts_real_speech_on_the_planned_pitch_contour_and_duration(piper,
     assert direction[got.contour] == direction[contour]
 
 
+#: which way pitch ends, per contour class (the analyser's classes).
+DIRECTION = {"falling": "down", "rise-fall": "down", "rising": "up", "fall-rise": "up", "flat": "level"}
+
+
+@pytest.fixture(scope="module")
+def rendered(piper):
+    """TEXT (a statement, then a question) in every register, planned against one heard
+    voice: register → (plan, the voiced reply, each sentence as measured on its own)."""
+    out = {}
+    for register in REGISTERS:
+        plan = plan_voice(reply(register=register), Sound(f0_median_hz=180.0, rate_wps=2.6))
+        voicing = Voicing(piper)
+        pieces = list(voicing.sentences(TEXT, plan))
+        voiced = voicing.finish(pieces, TEXT, plan)
+        sentences = pieces[len(pieces) - len(voiced.sentences):]
+        out[register] = plan, voiced, [measure(p, piper.rate_hz, r.text) for p, r in zip(sentences, voiced.sentences)]
+    return out
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("register", REGISTERS)
-def test_every_register_is_rendered_on_plan_as_the_analyser_measures_it(piper, register) -> None:
-    plan = plan_voice(reply(register=register), Sound(f0_median_hz=180.0, rate_wps=2.6))
-    voiced = Voicing(piper).render(TEXT, plan)
+def test_every_register_is_rendered_within_the_closed_loops_own_tolerances(rendered, register) -> None:
+    plan, voiced, measured = rendered[register]
     f = voiced.fidelity
-    assert abs(f.f0_error_st) < 1.0
-    assert abs(f.rate_error) < 0.10
-    assert f.contour_ok
-    assert abs(f.pause_ratio_error) < 0.05
-    assert abs(f.energy_error_db) < 2.0
+    assert f.f0_error_st is not None and abs(f.f0_error_st) <= F0_TOLERANCE_ST
+    assert f.rate_error is not None and abs(f.rate_error) <= RATE_TOLERANCE
+    assert f.pause_ratio_error is not None and abs(f.pause_ratio_error) < 0.05
+    assert f.energy_error_db is not None and abs(f.energy_error_db) < 2.0
+    # The reply's realised pitch range (5th–95th percentile) is the planned one.
+    assert abs(voiced.sound.f0_range_st - plan.f0_range_st) <= 1.0
+    assert [r.contour for r in voiced.sentences] == plan.sentence_contours == [plan.sentence_contours[0], "rising"]
+    for report, got in zip(voiced.sentences, measured, strict=True):
+        # Every sentence, as the loop left it, meets the loop's own targets.
+        assert abs(12 * math.log2(got.f0_median_hz / report.target_f0_hz)) <= F0_TOLERANCE_ST, report
+        assert abs(got.rate_wps / report.target_rate_wps - 1) <= RATE_TOLERANCE, report
+        # The final movement follows the plan: a question ends rising, a statement falling.
+        assert got.contour is not None and DIRECTION[got.contour] == DIRECTION[report.contour], (report, got.contour)
+        if report.contour == "rising":
+            assert got.f0_final_slope_st_per_s > 2.0, report
+        assert 0.8 <= got.f0_range_st / plan.f0_range_st <= 1.25, (report, got.f0_range_st)
+
+
+@pytest.mark.slow
+def test_the_closed_loop_realises_again_exactly_the_sentences_that_missed(rendered) -> None:
+    corrected = 0
+    for plan, voiced, measured in rendered.values():
+        for report in voiced.sentences:
+            assert report.first_f0_error_st is not None and report.first_rate_error is not None
+            missed = (abs(report.first_f0_error_st) > F0_TOLERANCE_ST
+                      or abs(report.first_rate_error) > RATE_TOLERANCE)
+            assert report.attempts == (2 if missed else 1), report
+            corrected += missed
+        assert voiced.corrections == sum(r.attempts - 1 for r in voiced.sentences)
+    # Piper is deterministic: here 8 of the 10 sentences miss on the first try (rise-fall
+    # sentences by about 1 st); the test above shows each one ends within tolerance.
+    assert corrected >= 3
+
+
+@pytest.mark.slow
+def test_realised_pitch_ranges_rank_as_the_planned_ones(rendered) -> None:
+    planned = sorted(REGISTERS, key=lambda r: rendered[r][0].f0_range_st)
+    realised = sorted(REGISTERS, key=lambda r: rendered[r][1].sound.f0_range_st)
+    assert planned == realised
 
 
 @pytest.mark.slow
@@ -166,9 +225,10 @@ def test_a_sigh_breath_and_silence_sound_as_they_should() -> None:
 
     sigh = measure(render("sigh", duration_s=1.4), 22050, "")
     assert sigh.energy_slope_db_per_s < -3.0, "a sigh fades"
-    assert sigh.hnr_db is None or sigh.hnr_db < 8.0, "mostly breath, not voice"
+    assert sigh.voiced_ratio is not None and sigh.voiced_ratio < 0.3, "mostly breath, not voice"
     breath = measure(render("breath", duration_s=1.0), 22050, "")
-    assert breath.energy_db < sigh.energy_db and (breath.voiced_ratio or 0) < 0.3
+    assert breath.energy_db < sigh.energy_db - 3.0
+    assert breath.voiced_ratio is not None and breath.voiced_ratio < 0.3
     silence = render("silence", duration_s=0.8)
     assert len(silence) == int(0.8 * 22050) and not np.any(silence)
     with pytest.raises(ValueError, match="nonverbal 'laugh'"):
@@ -218,6 +278,7 @@ def test_say_answers_without_words_and_plot_draws_plan_against_result(tmp_path) 
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
 
 
+@pytest.mark.slow
 def test_plot_never_follows_a_scene_file_out_of_its_folder(tmp_path) -> None:
     outside = tmp_path / "secret.wav"
     sf.write(outside, np.zeros(16000, np.float32), 16000)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -23,6 +23,7 @@ import numpy as np
 from agent.melody import words_of
 from agent.sound import Sound
 from agent.voiceplan import Fidelity, VoicePlan, fidelity
+from agent.words import count_words
 from modules.voice import nonverbal, prosody, realiser
 from modules.voice.audio import ASR_RATE_HZ, resample
 
@@ -57,7 +58,8 @@ class SentencePlan:
 
 
 def sentence_plans(text: str, plan: VoicePlan) -> list[SentencePlan]:
-    """The text cut at the plan's pauses: sentences of clauses."""
+    """The text cut at the plan's pauses: sentences of clauses; ``n_words`` counts the
+    words each sentence is spoken as (:func:`agent.words.count_words`, as the plan does)."""
     words = words_of(text)
     pauses = {p.after_word: p for p in plan.pauses}
     out: list[SentencePlan] = []
@@ -69,7 +71,7 @@ def sentence_plans(text: str, plan: VoicePlan) -> list[SentencePlan]:
         if pause is None and i < len(words) - 1:
             continue
         current.clauses.append(" ".join(clause))
-        current.n_words += len(clause)
+        current.n_words += count_words(current.clauses[-1], plan.language or "en")
         clause = []
         if pause is not None and pause.kind == "clause":
             current.clause_pauses_s.append(pause.duration_s)
@@ -115,15 +117,41 @@ def measure(samples: np.ndarray, rate_hz: int, text: str) -> Sound:
 
 
 @dataclass
+class SentenceReport:
+    """What the closed loop did with one sentence.
+
+    Attributes:
+        text: the sentence's words as the engine spoke them.
+        contour: its planned contour.
+        target_f0_hz: the median pitch it was planned at, Hz (None: left to the engine).
+        target_rate_wps: the rate, words/s over its own span, that puts the whole reply on
+            the planned rate (None: no planned rate).
+        attempts: 1, or 2 when the first rendering missed and was realised again.
+        first_f0_error_st: the first rendering's median F0 minus the target, semitones.
+        first_rate_error: the first rendering's rate ÷ the target − 1.
+    """
+
+    text: str
+    contour: str | None
+    target_f0_hz: float | None
+    target_rate_wps: float | None
+    attempts: int = 1
+    first_f0_error_st: float | None = None
+    first_rate_error: float | None = None
+
+
+@dataclass
 class Voiced:
     """A finished rendering: ``samples`` at ``rate_hz``, the measured ``sound`` and its
-    ``fidelity`` to the plan, and the closed loop's ``corrections`` (sentences redone)."""
+    ``fidelity`` to the plan, the closed loop's ``corrections`` (sentences redone) and what
+    it did with each sentence (``sentences``, in order)."""
 
     samples: np.ndarray
     rate_hz: int
     sound: Sound
     fidelity: Fidelity
     corrections: int = 0
+    sentences: list[SentenceReport] = field(default_factory=list)
 
 
 class Voicing:
@@ -133,6 +161,8 @@ class Voicing:
     def __init__(self, engine: SpeechEngine) -> None:
         self.engine = engine
         self.corrections = 0
+        #: the closed loop's report on each sentence of the last :meth:`sentences` call.
+        self.reports: list[SentenceReport] = []
 
     def _cue_kind(self, plan: VoicePlan) -> tuple[str, float] | None:
         """The cue the engine cannot voice and that is sounded before the words instead:
@@ -157,6 +187,7 @@ class Voicing:
     def sentences(self, text: str, plan: VoicePlan) -> Iterator[np.ndarray]:
         """The realised reply, one sentence (and the pause after it) at a time."""
         rate = self.engine.rate_hz
+        self.reports = []
         if plan.nonverbal is not None or not words_of(text):
             yield nonverbal.render(plan if plan.nonverbal else VoicePlan(nonverbal="silence"), rate)
             return
@@ -174,7 +205,7 @@ class Voicing:
                                            pauses, n_words, plan.rate_wps).factor
         for unit, part in zip(units, joined):
             sentence = self._realise(part, unit, factor, plan)
-            yield np.concatenate([sentence, np.zeros(int(round(unit.pause_after_s * rate)), np.float32)])
+            yield np.concatenate([sentence, np.zeros(round(unit.pause_after_s * rate), np.float32)])
 
     def _realise(self, part: realiser.Joined, unit: SentencePlan, factor: float, plan: VoicePlan) -> np.ndarray:
         """One sentence through the realiser (pitch, contour and stretch; level and
@@ -184,6 +215,8 @@ class Voicing:
         f0, wanted_rate = plan.f0_median_hz, None
         text = " ".join(unit.clauses)
         out = part.samples
+        report = SentenceReport(text, unit.contour, f0, None)
+        self.reports.append(report)
         for attempt in range(2):
             stretch = realiser.Stretch(part.spans, float(np.clip(factor, *realiser.STRETCH_LIMITS)), part.gaps)
             if plan.rate_wps and wanted_rate is None:
@@ -191,6 +224,7 @@ class Voicing:
                 gaps_before = sum(b - a for a, b in part.gaps)
                 wanted_rate = unit.n_words / (len(part.samples) / rate + sounding_s * (stretch.factor - 1)
                                               - gaps_before + stretch.gaps_s())
+                report.target_rate_wps = wanted_rate
             planned = [(stretch.output_time(a), stretch.output_time(b)) for a, b in part.pauses]
             out = realiser.impose(part.samples, rate, f0, plan.f0_range_st, unit.contour, stretch)
             out = realiser.set_brightness(realiser.set_level(out, rate, plan.energy_db), rate, plan.brightness)
@@ -201,9 +235,12 @@ class Voicing:
             got = measure(out, rate, text)
             f0_off = 12 * math.log2(got.f0_median_hz / f0) if f0 and got.f0_median_hz else 0.0
             rate_off = got.rate_wps / wanted_rate - 1 if wanted_rate and got.rate_wps else 0.0
+            report.first_f0_error_st = f0_off if f0 and got.f0_median_hz else None
+            report.first_rate_error = rate_off if wanted_rate and got.rate_wps else None
             if abs(f0_off) <= F0_TOLERANCE_ST and abs(rate_off) <= RATE_TOLERANCE:
                 break
             self.corrections += 1
+            report.attempts = 2
             f0 = f0 * 2 ** (-f0_off / 12) if f0 else None
             factor *= 1 + rate_off
         return out
@@ -221,4 +258,5 @@ class Voicing:
         has_cue = spoken and self._cue_kind(plan) is not None
         measured = np.concatenate(pieces[1:]) if has_cue and len(pieces) > 1 else samples
         sound = measure(measured, self.engine.rate_hz, text if spoken else "")
-        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections)
+        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections,
+                      list(self.reports))
