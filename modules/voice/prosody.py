@@ -5,27 +5,41 @@ a voice plan and its result compare field by field (``agent.sound.Sound``). All
 functions take mono float32 samples ``y`` of shape (n,) at ``sr_hz``; time tracks are
 sampled every ``HOP_S`` seconds with frame centres at ``k * HOP_S``.
 
-Pitch follows Boersma (1993), the method behind Praat's "To Pitch (ac)": windowed
-autocorrelation divided by the window's own autocorrelation, candidate peaks with
-parabolic interpolation and an octave cost, and Praat's voicing and silence thresholds;
-a light path correction then removes octave jumps and one-frame blips.
+Pitch is Praat's own "To Pitch (ac)" (Boersma 1993, through parselmouth) with a floor that
+adapts to the voice, so a deep voice (65–90 Hz) reads as Praat reads it with a floor
+suited to it (:func:`pitch_track_hz`).
 """
 
 from __future__ import annotations
 
-import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import Sequence
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from agent.sound import Phrase, Sound
+from agent.words import count_syllables, spoken_words
 
 HOP_S = 0.01
+#: the pitch tracker's first-pass floor (Praat's default) and its ceiling (Hz).
 PITCH_FLOOR_HZ = 75.0
 PITCH_CEILING_HZ = 600.0
+#: the adaptive floor (:func:`pitch_track_hz`): a first pass from ``FIRST_FLOOR_HZ``, then
+#: the floor at this share of the lower quartile of the loud voiced frames (De Looze &
+#: Hirst 2008), between ``FIRST_FLOOR_HZ`` and ``PITCH_FLOOR_HZ``. Loud: within
+#: ``LOUD_BELOW_DB`` of the 90th percentile level, so hum in the pauses does not count.
+FIRST_FLOOR_HZ = 50.0
+FLOOR_PER_Q1 = 0.75
+LOUD_BELOW_DB = 15.0
+#: mains hum: with a floor under 65 Hz, quiet frames (not loud, as above) voiced within
+#: ``MAINS_TOLERANCE_ST`` of a mains frequency are hum in the pauses, not voice (Praat
+#: reads the 60 Hz hum of stereo_diarization.wav at 58–66 Hz, pulled towards the floor).
+MAINS_HZ = (50.0, 60.0)
+MAINS_TOLERANCE_ST = 1.5
+#: Praat's voicing threshold: the normalised autocorrelation a voiced frame must exceed.
+VOICING_THRESHOLD = 0.45
 #: a gap between words longer than this is a pause.
 MIN_PAUSE_S = 0.15
 #: a pause this long, or clause punctuation, ends a phrase.
@@ -62,15 +76,61 @@ def _frames(y: np.ndarray, win: int, hop: int) -> np.ndarray:
     return sliding_window_view(padded, win)[::hop][:n_frames]
 
 
-def pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float = PITCH_FLOOR_HZ,
-                   ceiling_hz: float = PITCH_CEILING_HZ, voicing_threshold: float = 0.45,
+def _praat_pitch(y: np.ndarray, sr_hz: int, n_frames: int, floor_hz: float, ceiling_hz: float,
+                 voicing_threshold: float, silence_threshold: float,
+                 octave_cost: float) -> tuple[np.ndarray, np.ndarray]:
+    """Praat's "To Pitch (ac)" on ``y``, read at the analyser's frames ``k * HOP_S``
+    (k < ``n_frames``): (F0 in Hz with NaN where unvoiced, strength 0..1), each shape
+    (n_frames,). Half a window of zeros on each side lets Praat reach the first and last
+    frames, as the numpy frames do; each analyser frame takes Praat's nearest (≤ 5 ms away)."""
+    import parselmouth
+
+    pad = int(np.ceil(1.5 / floor_hz * sr_hz)) + int(round(HOP_S * sr_hz))
+    padded = np.pad(np.asarray(y, np.float64), pad)
+    sound = parselmouth.Sound(padded, sampling_frequency=sr_hz, start_time=-pad / sr_hz)
+    pitch = sound.to_pitch_ac(time_step=HOP_S, pitch_floor=floor_hz, pitch_ceiling=ceiling_hz,
+                              silence_threshold=silence_threshold, voicing_threshold=voicing_threshold,
+                              octave_cost=octave_cost)
+    chosen = pitch.selected_array
+    centres = pitch.xs()
+    f0 = np.full(n_frames, np.nan)
+    strength = np.zeros(n_frames)
+    if len(centres) == 0:
+        return f0, strength
+    index = np.rint((np.arange(n_frames) * HOP_S - centres[0]) / HOP_S).astype(int)
+    ok = (index >= 0) & (index < len(centres))
+    hz = chosen["frequency"][index[ok]]
+    f0[ok] = np.where(hz > 0, hz, np.nan)
+    strength[ok] = np.where(hz > 0, np.clip(chosen["strength"][index[ok]], 0.0, 1.0), 0.0)
+    return f0, strength
+
+
+def pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float | None = None,
+                   ceiling_hz: float = PITCH_CEILING_HZ, voicing_threshold: float = VOICING_THRESHOLD,
                    silence_threshold: float = 0.03, octave_cost: float = 0.01) -> PitchTrack:
-    """F0 track by windowed autocorrelation (Praat's defaults for the thresholds).
+    """F0 track by Praat's own autocorrelation tracker ("To Pitch (ac)", Boersma 1993,
+    through parselmouth), with Praat's thresholds and path costs, on the analyser's frames.
+
+    The floor adapts to the voice unless ``floor_hz`` is given (the two-pass rule of
+    De Looze & Hirst 2008): a first pass from ``FIRST_FLOOR_HZ`` (50 Hz), then the final
+    one from ``FLOOR_PER_Q1`` × the lower quartile of the loud voiced frames, kept between
+    50 Hz and ``PITCH_FLOOR_HZ`` (Praat's default, 75 Hz; every voice from 100 Hz up gets
+    exactly Praat's default analysis). A fixed 75 Hz floor cannot see the low half of a
+    deep voice (median 70–90 Hz) and read it 3–8 st high; a fixed 50 Hz floor hears the
+    mains hum (60 Hz) in the pauses of ``stereo_diarization.wav`` as voice and reads that
+    speaker 2–3 st low. Only loud frames set the floor, so the hum cannot pull it down;
+    with fewer than 10 of them the floor is 75 Hz. With a floor under 65 Hz, quiet frames
+    within 1.5 st of a mains frequency (50 or 60 Hz) are hum and unvoiced.
+
+    Why Praat and not the numpy tracker that was here: on the deep-voice and speech sets it is closer to Praat's reference
+    (its path finder replaces hand-made octave and spike corrections) and costs less
+    (``bench/pitch_tracker.py``).
 
     Args:
         y: mono samples, shape (n,).
         sr_hz: sample rate.
-        floor_hz, ceiling_hz: the pitch search range.
+        floor_hz: a fixed pitch floor (Hz), or None to adapt it as above.
+        ceiling_hz: the highest pitch searched (Hz).
         voicing_threshold: normalised autocorrelation a voiced frame must exceed.
         silence_threshold: frames whose peak is below this share of the signal's peak
             count as silent.
@@ -78,100 +138,31 @@ def pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float = PITCH_FLOOR_HZ,
             candidates an octave apart.
 
     Returns:
-        a :class:`PitchTrack` with frames every ``HOP_S`` s.
+        a :class:`PitchTrack` with frames every ``HOP_S`` s, centres at ``k * HOP_S``.
     """
     hop = max(1, int(round(HOP_S * sr_hz)))
-    win = int(round(3.0 / floor_hz * sr_hz))
-    min_lag = max(2, int(np.floor(sr_hz / ceiling_hz)))
-    max_lag = int(np.ceil(sr_hz / floor_hz))
-    frames = _frames(y, win, hop)
-    n = frames.shape[0]
+    n = 1 + len(y) // hop
     times = np.arange(n) * HOP_S
-    if n == 0 or not np.any(y):
+    if len(y) == 0 or not np.any(y):
         return PitchTrack(times, np.full(n, np.nan), np.zeros(n))
-    frames = frames - frames.mean(axis=1, keepdims=True)
-    local_peak = np.abs(frames).max(axis=1)
-    global_peak = float(np.abs(y).max())
-    window = np.hanning(win)
-    n_fft = 1 << int(np.ceil(np.log2(win + max_lag + 2)))
-    acf = np.fft.irfft(np.abs(np.fft.rfft(frames * window, n_fft)) ** 2, n_fft)[:, : max_lag + 2]
-    acf_window = np.fft.irfft(np.abs(np.fft.rfft(window, n_fft)) ** 2, n_fft)[: max_lag + 2]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = (acf / np.maximum(acf[:, :1], 1e-20)) / (acf_window / acf_window[0])
-    seg = r[:, min_lag - 1 : max_lag + 2]
-    left, mid, right = seg[:, :-2], seg[:, 1:-1], seg[:, 2:]
-    is_peak = (mid > left) & (mid >= right)
-    denom = left - 2.0 * mid + right
-    with np.errstate(divide="ignore", invalid="ignore"):
-        shift = np.where(np.abs(denom) > 1e-12, 0.5 * (left - right) / denom, 0.0)
-    shift = np.clip(np.nan_to_num(shift), -0.5, 0.5)
-    height = np.clip(mid - 0.25 * (left - right) * shift, 0.0, 1.0)
-    lag_s = (np.arange(min_lag, max_lag + 1)[None, :] + shift) / sr_hz
-    score = np.where(is_peak, height - octave_cost * np.log2(floor_hz * np.maximum(lag_s, 1e-9)), -np.inf)
-    best = score.argmax(axis=1)
-    rows = np.arange(n)
-    best_score = score[rows, best]
-    unvoiced_score = voicing_threshold + np.maximum(
-        0.0, 2.0 - (local_peak / global_peak) / (silence_threshold / (1.0 + voicing_threshold)))
-    voiced = np.isfinite(best_score) & (best_score > unvoiced_score)
-    f0 = np.where(voiced, 1.0 / lag_s[rows, best], np.nan)
-    strength = np.where(voiced, height[rows, best], 0.0)
-    f0 = _correct_path(f0)
-    strength = np.where(np.isnan(f0), 0.0, strength)
+    args = (ceiling_hz, voicing_threshold, silence_threshold, octave_cost)
+    if floor_hz is not None:
+        return PitchTrack(times, *_praat_pitch(y, sr_hz, n, floor_hz, *args))
+    f0, strength = _praat_pitch(y, sr_hz, n, FIRST_FLOOR_HZ, *args)
+    level = level_track_db(np.asarray(y, np.float32), sr_hz)  # the same frames, shape (n,)
+    quiet = level <= np.percentile(level, 90) - LOUD_BELOW_DB
+    loud_voiced = f0[~quiet & ~np.isnan(f0)]
+    floor = PITCH_FLOOR_HZ  # too little loud voicing to judge the voice by: Praat's default
+    if len(loud_voiced) >= 10:
+        floor = float(np.clip(FLOOR_PER_Q1 * np.percentile(loud_voiced, 25), FIRST_FLOOR_HZ, PITCH_FLOOR_HZ))
+    if floor > FIRST_FLOOR_HZ:
+        f0, strength = _praat_pitch(y, sr_hz, n, floor, *args)
+    if floor < max(MAINS_HZ) * 2.0 ** (MAINS_TOLERANCE_ST / 12.0):
+        with np.errstate(invalid="ignore"):
+            near_mains = [np.abs(12.0 * np.log2(f0 / hz)) < MAINS_TOLERANCE_ST for hz in MAINS_HZ]
+        hum = quiet & np.any(near_mains, axis=0)
+        f0[hum], strength[hum] = np.nan, 0.0
     return PitchTrack(times, f0, strength)
-
-
-def _correct_path(f0_hz: np.ndarray, min_run: int = 5, spike_st: float = 4.0, leap_st: float = 9.0,
-                  short_run: int = 10, neighbour: int = 20) -> np.ndarray:
-    """Praat's path costs, approximated: voiced runs shorter than ``min_run`` frames are
-    dropped (with it the median F0 of every speech voice here is within 0.21 st of Praat's,
-    against 0.91 st with 3 frames); a frame within ±3 st of a whole number of octaves from
-    its run's median is folded back by those octaves; a frame still more than ``leap_st``
-    from the run's median, or ``spike_st`` from the median of its 9 neighbours, is an
-    artefact (a decaying tail, a click, a burst of harmonics) and becomes unvoiced; last, a
-    run shorter than ``short_run`` frames that leaps more than ``leap_st`` from the voiced
-    frames around it is folded by octaves, or dropped."""
-    f0 = f0_hz.copy()
-    voiced = ~np.isnan(f0)
-    edges = np.flatnonzero(np.diff(np.concatenate([[0], voiced.astype(np.int8), [0]])))
-    for start, end in zip(edges[::2], edges[1::2]):
-        if end - start < min_run:
-            f0[start:end] = np.nan
-            continue
-        run = f0[start:end]
-        st = 12.0 * np.log2(run / np.median(run))
-        octaves = np.round(st / 12.0)
-        fold = (octaves != 0) & (np.abs(st - 12.0 * octaves) < 3.0)
-        run[fold] /= 2.0 ** octaves[fold]
-        run[np.abs(12.0 * np.log2(run / np.median(run))) > leap_st] = np.nan
-        padded = np.pad(12.0 * np.log2(run), 4, mode="edge")
-        local = np.nanmedian(sliding_window_view(padded, 9), axis=1)
-        run[np.abs(12.0 * np.log2(run) - local) > spike_st] = np.nan
-    # Between runs: a short run (under ``short_run`` frames) that leaps more than
-    # ``leap_st`` from the voiced frames just before or after it (within ``neighbour``
-    # frames) is an octave error or a burst of harmonics, as Praat's octave-jump cost judges:
-    # folded by whole octaves when it sits near one, else dropped. A run with no voiced
-    # neighbour near it is left alone.
-    voiced = ~np.isnan(f0)
-    for start, end in zip(edges[::2], edges[1::2]):
-        run = f0[start:end]
-        if end - start >= short_run or np.all(np.isnan(run)):
-            continue
-        before = np.flatnonzero(voiced[max(0, start - neighbour):start])
-        after = np.flatnonzero(voiced[end:end + neighbour])
-        near = [f0[max(0, start - neighbour) + before[-1]]] if len(before) else []
-        near += [f0[end + after[0]]] if len(after) else []
-        if not near:
-            continue
-        st = 12.0 * np.log2(np.nanmedian(run) / np.median(near))
-        if abs(st) <= leap_st:
-            continue
-        octaves = np.round(st / 12.0)
-        if octaves != 0 and abs(st - 12.0 * octaves) < 3.0:
-            run /= 2.0 ** octaves
-        else:
-            run[:] = np.nan
-    return f0
 
 
 def _semitones(f0_hz: np.ndarray, ref_hz: float) -> np.ndarray:
@@ -358,21 +349,6 @@ def timbre_vector(spec: np.ndarray, sr_hz: int, track: PitchTrack) -> list[float
     return [register, *(float(c) * TIMBRE_ENVELOPE_WEIGHT for c in cepstrum[1:3])]
 
 
-_VOWEL_GROUPS = re.compile(r"[aeiouy]+")
-
-
-def count_syllables(word: str) -> int:
-    """English syllables by vowel groups, minus a silent final -e; at least 1 for a word
-    with letters, 0 for none."""
-    w = re.sub(r"[^a-z]", "", word.lower())
-    if not w:
-        return 0
-    count = len(_VOWEL_GROUPS.findall(w))
-    if w.endswith("e") and not w.endswith(("le", "ee")) and count > 1:
-        count -= 1
-    return max(1, count)
-
-
 @dataclass
 class RhythmSummary:
     rate_wps: float | None
@@ -411,37 +387,46 @@ def pauses_s(level_db: np.ndarray, t0_s: float, t1_s: float,
     return out
 
 
+def _spoken_counts(texts: Sequence[str], language: str) -> tuple[int, int]:
+    """(spoken words, syllables) of ``texts`` by the agent's one rule (``agent.words``):
+    ``"12"`` is one word, "twelve", of two syllables; punctuation is no word."""
+    spoken = [w for text in texts for w in spoken_words(text, language)]
+    return len(spoken), sum(count_syllables(w) for w in spoken)
+
+
 def rhythm(words: Sequence[tuple[str, float, float]], level_db: np.ndarray,
-           floor_db: float | None = None) -> RhythmSummary:
+           floor_db: float | None = None, language: str = "en") -> RhythmSummary:
     """Speaking rate and pauses from word timings ``(text, start_s, end_s)`` and the level
     track.
 
-    ``rate_wps`` and ``rate_sps`` count words and syllables per second between the first
-    word's start and the last word's end; the pauses inside that span (:func:`pauses_s`)
-    give ``pause_ratio`` (their share of it) and ``pause_positions_s`` (their starts).
+    ``rate_wps`` and ``rate_sps`` count spoken words and syllables (``agent.words``, numbers
+    spelled out in ``language``) per second between the first word's start and the last
+    word's end; the pauses inside that span (:func:`pauses_s`) give ``pause_ratio`` (their
+    share of it) and ``pause_positions_s`` (their starts).
     """
     if not words:
         return RhythmSummary(None, None, None, None)
     t0, t1 = words[0][1], words[-1][2]
-    if t1 <= t0:
+    n_words, syllables = _spoken_counts([w[0] for w in words], language)
+    if t1 <= t0 or n_words == 0:
         return RhythmSummary(None, None, None, None)
-    syllables = sum(count_syllables(w[0]) for w in words)
     gaps = pauses_s(level_db, t0, t1, floor_db)
-    return RhythmSummary(len(words) / (t1 - t0), syllables / (t1 - t0),
+    return RhythmSummary(n_words / (t1 - t0), syllables / (t1 - t0),
                          min(1.0, sum(d for _, d in gaps) / (t1 - t0)), [start for start, _ in gaps])
 
 
 def rhythm_from_text(text: str, level_db: np.ndarray, span_s: tuple[float, float] | None,
-                     floor_db: float | None = None) -> RhythmSummary:
+                     floor_db: float | None = None, language: str = "en") -> RhythmSummary:
     """Rate and pauses of audio whose words are known but not their timings (the agent's
-    own rendered voice): the words and syllables of ``text`` over ``span_s`` (first speech
-    onset, last offset), pauses as in :func:`pauses_s`."""
-    words = [w for w in text.split() if re.search(r"[^\W\d_]", w)]
-    if not words or span_s is None or span_s[1] <= span_s[0]:
+    own rendered voice): the spoken words and syllables of ``text`` (``agent.words``, the
+    planner's count: "room 12" is two words) over ``span_s`` (first speech onset, last
+    offset), pauses as in :func:`pauses_s`."""
+    n_words, syllables = _spoken_counts([text], language)
+    if n_words == 0 or span_s is None or span_s[1] <= span_s[0]:
         return RhythmSummary(None, None, None, None)
     t0, t1 = span_s
     gaps = pauses_s(level_db, t0, t1, floor_db)
-    return RhythmSummary(len(words) / (t1 - t0), sum(count_syllables(w) for w in words) / (t1 - t0),
+    return RhythmSummary(n_words / (t1 - t0), syllables / (t1 - t0),
                          min(1.0, sum(d for _, d in gaps) / (t1 - t0)), [start - t0 for start, _ in gaps])
 
 
@@ -481,9 +466,10 @@ def phrase_spans(words: Sequence[tuple[str, float, float]],
 
 
 def phrases(tracks: Tracks, words: Sequence[tuple[str, float, float]],
-            pauses: Sequence[tuple[float, float]] = ()) -> list[Phrase]:
-    """Pitch, contour, level and rate of each phrase (see :func:`phrase_spans`), read from
-    the stretch's tracks; times relative to the stretch's start."""
+            pauses: Sequence[tuple[float, float]] = (), language: str = "en") -> list[Phrase]:
+    """Pitch, contour, level and rate (spoken words per second) of each phrase (see
+    :func:`phrase_spans`), read from the stretch's tracks; times relative to the stretch's
+    start."""
     out: list[Phrase] = []
     n = tracks.n_frames
     for first, last in phrase_spans(words, pauses):
@@ -495,7 +481,8 @@ def phrases(tracks: Tracks, words: Sequence[tuple[str, float, float]],
                           text=" ".join(w[0] for w in words[first:last]),
                           f0_median_hz=pitch.f0_median_hz, f0_range_st=pitch.f0_range_st,
                           contour=pitch.contour, energy_db=energy.energy_db,
-                          rate_wps=(last - first) / (t1 - t0) if t1 > t0 else None))
+                          rate_wps=_spoken_counts([w[0] for w in words[first:last]], language)[0] / (t1 - t0)
+                          if t1 > t0 else None))
     return out
 
 
@@ -580,9 +567,9 @@ class Tracks:
 
 
 def measure(y: np.ndarray, sr_hz: int) -> Tracks:
-    """Pitch, level and spectrum tracks of mono samples ``y`` (shape (n,)). Costs about
-    0.4 % of the audio's duration here; it releases the GIL in numpy, so it can run beside
-    Whisper on another thread."""
+    """Pitch, level and spectrum tracks of mono samples ``y`` (shape (n,)). Costs under
+    1 % of the audio's duration here (``bench/pitch_tracker.py``); numpy and Praat release
+    the GIL, so it can run beside Whisper on another thread."""
     y = np.asarray(y, dtype=np.float32)
     spec, freqs = power_spectrogram(y, sr_hz)
     tracks = Tracks(pitch_track_hz(y, sr_hz), level_track_db(y, sr_hz), spec, freqs, sr_hz)
@@ -593,7 +580,7 @@ def measure(y: np.ndarray, sr_hz: int) -> Tracks:
 
 def summarise(tracks: Tracks, words: Sequence[tuple[str, float, float]] = (),
               speech_s: Sequence[tuple[float, float]] | None = None,
-              floor_db: float | None = None) -> Sound:
+              floor_db: float | None = None, language: str = "en") -> Sound:
     """Every feature family of a stretch, from its tracks.
 
     Args:
@@ -604,6 +591,7 @@ def summarise(tracks: Tracks, words: Sequence[tuple[str, float, float]] = (),
             brightness are measured inside them (inside the audible frames when None).
         floor_db: the recording's noise floor (dBFS) for pause detection; by default the
             quietest 5 % of the stretch's frames.
+        language: the words' language (two letters), to count numbers as spoken.
 
     Returns:
         a :class:`~agent.sound.Sound`; measures that cannot be taken are None.
@@ -620,7 +608,7 @@ def summarise(tracks: Tracks, words: Sequence[tuple[str, float, float]] = (),
     energy = energy_summary(level, mask)
     centroid, tilt = spectral_shape(tracks.spec, tracks.freqs_hz, mask)
     words = list(words)
-    pace = rhythm(words, level, floor_db)
+    pace = rhythm(words, level, floor_db, language)
     pause_list = pauses_s(level, words[0][1], words[-1][2], floor_db) if words else []
     return Sound(
         duration_s=n * HOP_S,
@@ -642,16 +630,16 @@ def summarise(tracks: Tracks, words: Sequence[tuple[str, float, float]] = (),
         rate_sps=pace.rate_sps,
         pause_ratio=pace.pause_ratio,
         pause_positions_s=pace.pause_positions_s,
-        phrases=phrases(tracks, words, pause_list) if words else None,
+        phrases=phrases(tracks, words, pause_list, language) if words else None,
     )
 
 
 def analyse(y: np.ndarray, sr_hz: int, words: Sequence[tuple[str, float, float]] = (),
             speech_s: Sequence[tuple[float, float]] | None = None,
-            floor_db: float | None = None) -> Sound:
+            floor_db: float | None = None, language: str = "en") -> Sound:
     """Every feature family of mono samples ``y`` (shape (n,)) at ``sr_hz``:
     :func:`summarise` of :func:`measure`. Arguments as for :func:`summarise`."""
-    return summarise(measure(y, sr_hz), words, speech_s, floor_db)
+    return summarise(measure(y, sr_hz), words, speech_s, floor_db, language)
 
 
 def analyse_non_speech(y: np.ndarray, sr_hz: int, tracks: Tracks | None = None) -> Sound:
