@@ -10,10 +10,15 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASSETS = PROJECT_ROOT / "assets"
 
 
+def xdg_cache_home() -> Path:
+    """The user's cache root: ``$XDG_CACHE_HOME`` when set and not empty, else
+    ``~/.cache`` (the XDG Base Directory rule; other programs' caches live under it too)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+
+
 def cache_dir() -> Path:
     """Converted models and other derived files: ``$SCENEVOICE_CACHE``, else
     ``$XDG_CACHE_HOME/scenevoice``, else ``~/.cache/scenevoice``."""
     if os.environ.get("SCENEVOICE_CACHE"):
         return Path(os.environ["SCENEVOICE_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "scenevoice"
+    return xdg_cache_home() / "scenevoice"

@@ -8,42 +8,32 @@ transcribes the whole file; the pipeline is what ``run.py analyze`` does with it
 VAD, Whisper over the speech, words into utterances, the analyser). Times are the median
 of --repeats warm runs in this process, bare and pipeline alternating. WER uses openai-whisper's English text normaliser
 against the published transcripts (tests/data/MANIFEST.json); multilingual.mp3 has none
-in full and counts for time only. The analyser's cost is ``prosody.analyse`` on the whole
+in full and counts for time only. A second table gives the word errors per voice, bare
+engine vs pipeline (the bounds in tests/test_asr.py come from it). The analyser's cost is ``prosody.analyse`` on the whole
 file divided by its duration.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-from conftest import MANIFEST, SPEECH  # noqa: E402
+sys.path.insert(0, str(ROOT))
+SPEECH = ROOT / "tests" / "data" / "speech"
+MANIFEST = json.loads((ROOT / "tests" / "data" / "MANIFEST.json").read_text())
 
-from agent.paths import cache_dir  # noqa: E402
-from modules.voice.asr import AsrOptions, make_engine  # noqa: E402
-from modules.voice.audio import load_audio, resample, voices  # noqa: E402
-from modules.voice.hearing import hear  # noqa: E402
-from modules.voice.prosody import analyse  # noqa: E402
-from modules.voice.vad import SileroVAD  # noqa: E402
-
-
-def word_errors(reference: str, hypothesis: str) -> tuple[int, int]:
-    """(edits, reference words) after Whisper's English normaliser."""
-    from whisper.normalizers import EnglishTextNormalizer
-
-    norm = EnglishTextNormalizer()
-    ref, hyp = norm(reference).split(), norm(hypothesis).split()
-    row = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        prev, row[0] = row[0], i
-        for j, h in enumerate(hyp, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (r != h))
-    return row[-1], len(ref)
+from agent.paths import cache_dir
+from modules.voice.asr import AsrOptions, make_engine
+from modules.voice.audio import load_audio, resample, voices
+from modules.voice.hearing import hear
+from modules.voice.prosody import analyse
+from modules.voice.vad import SileroVAD
+from modules.voice.wer import heard_text, word_errors
 
 
 def reference(name: str, label: str | None) -> str | None:
@@ -89,6 +79,7 @@ def main(repeats: int, models: list[str]) -> None:
     analysis = [timed(lambda y=y: analyse(y, 16000), repeats)[0] / (len(y) / 16000) for _, _, y in items]
     print(f"analyser cost: {100 * statistics.mean(analysis):.2f} % of duration on average, "
           f"{100 * max(analysis):.2f} % at most\n")
+    per_file: dict[tuple[str, int], dict[tuple[str, str], tuple[int, int]]] = {}
     print(f"{'engine':15} {'model':8} {'WER':>6} {'RTF':>6} {'pipeline ÷ bare':>16} {'worst file':>11}")
     for model in models:
         for engine in ("openai-whisper", "faster-whisper"):
@@ -98,16 +89,29 @@ def main(repeats: int, models: list[str]) -> None:
             bare_s = pipe_s = 0.0
             ratios = []
             for name, ref, y in items:
-                t_bare, t_pipe, transcript = timed_pair(lambda y=y: asr.transcribe(y),
-                                                        lambda y=y: hear(y, vad.segments(y), asr, False), repeats)
+                t_bare, t_pipe, transcript = timed_pair(lambda y=y, asr=asr: asr.transcribe(y),
+                                                        lambda y=y, asr=asr: hear(y, vad.segments(y), asr, False), repeats)
                 bare_s, pipe_s = bare_s + t_bare, pipe_s + t_pipe
                 ratios.append((t_pipe / t_bare, name))
                 if ref:
                     e, n = word_errors(ref, transcript.text)
                     edits, words = edits + e, words + n
+                    per_file.setdefault((name, n), {})[(engine, model)] = (e, word_errors(ref, heard_text(y, vad, asr))[0])
             worst = max(ratios)
             print(f"{engine:15} {model:8} {edits / words:6.1%} {bare_s / total_s:6.3f} "
                   f"{pipe_s / bare_s:15.3f}x {worst[0]:6.2f}x {worst[1]}")
+    columns = [(engine, model) for model in models for engine in ("openai-whisper", "faster-whisper")]
+    print("\nword errors per voice, bare engine / pipeline (Whisper's English normaliser)")
+    print(f"{'voice':30} {'words':>5} " + " ".join(f"{e[:6] + ' ' + m:>16}" for e, m in columns))
+    totals = {c: [0, 0] for c in columns}
+    for (name, n), row in per_file.items():
+        for c in columns:
+            totals[c][0] += row[c][0]
+            totals[c][1] += row[c][1]
+        print(f"{name:30} {n:5d} " + " ".join(f"{f'{row[c][0]} / {row[c][1]}':>16}" for c in columns))
+    n_all = sum(n for _, n in per_file)
+    print(f"{'WER, all voices':30} {n_all:5d} " + " ".join(
+        f"{f'{100 * totals[c][0] / n_all:.1f} / {100 * totals[c][1] / n_all:.1f} %':>16}" for c in columns))
 
 
 if __name__ == "__main__":

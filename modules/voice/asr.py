@@ -17,8 +17,11 @@ from typing import Protocol
 
 import numpy as np
 
-from modules.voice.whisper_weights import (is_multilingual, load_faster_whisper,
-                                           load_openai_whisper)
+from modules.voice.whisper_weights import (
+    is_multilingual,
+    load_faster_whisper,
+    load_openai_whisper,
+)
 
 ENGINES = ("openai-whisper", "faster-whisper")
 
@@ -73,14 +76,42 @@ class AsrEngine(Protocol):
         ...
 
 
-def _is_non_speech(no_speech_prob: float, avg_logprob: float, o: AsrOptions) -> bool:
-    return no_speech_prob > o.no_speech_threshold and avg_logprob < o.logprob_threshold
+@dataclass(frozen=True)
+class Segment:
+    """One segment as either engine decodes it, before post-processing.
+
+    Attributes:
+        text: the segment's text as decoded.
+        no_speech_prob: Whisper's probability that the window holds no speech (0..1).
+        avg_logprob: mean log-probability of the segment's tokens (≤ 0).
+        words: word timings, seconds from the start of the transcribed samples.
+    """
+
+    text: str
+    no_speech_prob: float
+    avg_logprob: float
+    words: tuple[Word, ...]
+
+
+def _is_non_speech(segment: Segment, o: AsrOptions) -> bool:
+    return segment.no_speech_prob > o.no_speech_threshold and segment.avg_logprob < o.logprob_threshold
 
 
 def _language(o: AsrOptions) -> str | None:
     if not is_multilingual(o.model):
         return "en"
     return o.language
+
+
+def transcript_of(segments: list[Segment], language: str | None, o: AsrOptions) -> Transcript:
+    """The one post-processing step both engines share: segments Whisper judges to be
+    non-speech (``_is_non_speech``) are dropped and counted; the kept segments' text and
+    words make the transcript."""
+    kept = [seg for seg in segments if not _is_non_speech(seg, o)]
+    return Transcript(" ".join(t for t in (seg.text.strip() for seg in kept) if t),
+                      [w for seg in kept for w in seg.words], language,
+                      max((seg.no_speech_prob for seg in kept), default=None),
+                      len(segments) - len(kept))
 
 
 class OpenAIWhisper:
@@ -106,20 +137,11 @@ class OpenAIWhisper:
                 temperature=(0.0, 0.2, 0.4), beam_size=o.beam_size if o.beam_size > 1 else None,
                 no_speech_threshold=o.no_speech_threshold, logprob_threshold=o.logprob_threshold,
                 verbose=None)
-        words: list[Word] = []
-        texts: list[str] = []
-        kept_no_speech: list[float] = []
-        dropped = 0
-        for seg in result["segments"]:
-            if _is_non_speech(seg["no_speech_prob"], seg["avg_logprob"], o):
-                dropped += 1
-                continue
-            texts.append(seg["text"].strip())
-            kept_no_speech.append(seg["no_speech_prob"])
-            words += [Word(w["word"].strip(), float(w["start"]), float(w["end"]),
-                           float(w["probability"])) for w in seg.get("words", [])]
-        return Transcript(" ".join(t for t in texts if t), words, result.get("language"),
-                          max(kept_no_speech) if kept_no_speech else None, dropped)
+        segments = [Segment(seg["text"], float(seg["no_speech_prob"]), float(seg["avg_logprob"]),
+                            tuple(Word(w["word"].strip(), float(w["start"]), float(w["end"]),
+                                       float(w["probability"])) for w in seg.get("words", [])))
+                    for seg in result["segments"]]
+        return transcript_of(segments, result.get("language"), o)
 
 
 class FasterWhisper:
@@ -142,20 +164,10 @@ class FasterWhisper:
                 temperature=(0.0, 0.2, 0.4), no_speech_threshold=o.no_speech_threshold,
                 log_prob_threshold=o.logprob_threshold, vad_filter=False)
             segments = list(segments)
-        words: list[Word] = []
-        texts: list[str] = []
-        kept_no_speech: list[float] = []
-        dropped = 0
-        for seg in segments:
-            if _is_non_speech(seg.no_speech_prob, seg.avg_logprob, o):
-                dropped += 1
-                continue
-            texts.append(seg.text.strip())
-            kept_no_speech.append(seg.no_speech_prob)
-            words += [Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
-                      for w in (seg.words or [])]
-        return Transcript(" ".join(t for t in texts if t), words, info.language,
-                          max(kept_no_speech) if kept_no_speech else None, dropped)
+        return transcript_of([Segment(seg.text, float(seg.no_speech_prob), float(seg.avg_logprob),
+                                      tuple(Word(w.word.strip(), float(w.start), float(w.end),
+                                                 float(w.probability)) for w in (seg.words or [])))
+                              for seg in segments], info.language, o)
 
 
 def make_engine(engine: str, options: AsrOptions, cache: Path) -> AsrEngine:

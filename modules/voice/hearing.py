@@ -10,6 +10,7 @@ scene (audible) or a ``silence`` scene.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ RATE_HZ = 16000
 SILENCE_DB = -60.0
 #: margin of audio kept around speech for Whisper, seconds.
 ASR_MARGIN_S = 0.2
+#: silence, seconds, appended after speech that runs to the end of the samples, so that
+#: words Whisper goes on to invent past the end are timed after the speech and dropped.
+END_PAD_S = 0.5
 #: a multilingual model hears groups of utterances split at gaps of this length or at
 #: this total length (Whisper hears 30 s at a time: a longer group would cost a second
 #: window), each with its own language detection.
@@ -78,21 +82,37 @@ class _Heard:
     language: str | None
 
 
+def _spoken(words: list[Word], text: str, speech_end_s: float) -> tuple[list[Word], str]:
+    """The words that began while someone spoke, and their text.
+
+    Whisper pads what it hears to 30 s and, at the end of a recording, may go on past the
+    speech with words nobody said (its closing "Thank you for watching."); their timings lie
+    after the VAD's end of speech. A word that starts at or after ``speech_end_s`` (seconds,
+    on the words' clock) is dropped; the text is rebuilt from the kept words when any was."""
+    kept = [w for w in words if w.t_start < speech_end_s]
+    if len(kept) == len(words):
+        return words, text
+    return kept, " ".join(w.text for w in kept).strip()
+
+
 def _transcribe(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
                 per_group: bool) -> list[tuple[list[int], _Heard]]:
     """Whisper over each group of segments (one group unless ``per_group``); word times
-    moved onto the samples' clock."""
+    moved onto the samples' clock; speech that runs to the end of the samples gets
+    ``END_PAD_S`` of silence after it; words after the group's speech are dropped (``_spoken``)."""
     duration = len(samples) / RATE_HZ
     parts = groups(speech) if per_group else [list(range(len(speech)))]
     out = []
     for part in parts:
         t0 = max(0.0, speech[part[0]][0] - ASR_MARGIN_S)
         t1 = min(duration, speech[part[-1]][1] + ASR_MARGIN_S)
-        transcript = asr.transcribe(samples[int(t0 * RATE_HZ) : int(t1 * RATE_HZ)])
-        for w in transcript.words:
-            w.t_start += t0
-            w.t_end += t0
-        out.append((part, _Heard(transcript.words, transcript.text, transcript.language)))
+        chunk = samples[int(t0 * RATE_HZ) : int(t1 * RATE_HZ)]
+        if speech[part[-1]][1] + ASR_MARGIN_S > duration:  # the speech runs to the file's end
+            chunk = np.concatenate([chunk, np.zeros(int(END_PAD_S * RATE_HZ), np.float32)])
+        transcript = asr.transcribe(chunk)
+        moved = [dataclasses.replace(w, t_start=w.t_start + t0, t_end=w.t_end + t0) for w in transcript.words]
+        words, text = _spoken(moved, transcript.text, speech[part[-1]][1])
+        out.append((part, _Heard(words, text, transcript.language)))
     return out
 
 
@@ -129,7 +149,8 @@ def hear(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
     tracks = _MEASURER.submit(measure, samples, RATE_HZ)
     if speech:
         if transcript is not None and one_turn:
-            heard = [(list(range(len(speech))), _Heard(transcript.words, transcript.text, transcript.language))]
+            words, text = _spoken(transcript.words, transcript.text, speech[-1][1])
+            heard = [(list(range(len(speech))), _Heard(words, text, transcript.language))]
         else:
             heard = _transcribe(samples, speech, asr, per_group=asr.multilingual)
         mark("asr")
@@ -181,8 +202,7 @@ def _non_speech(samples: np.ndarray, tracks: Tracks, t_start: float, t_end: floa
     if peak_db < SILENCE_DB:
         sound = Sound(duration_s=len(piece) / RATE_HZ, energy_db=peak_db, speech_s=0.0)
         return Heard("silence", t_start, t_end, "", [], sound, speaker=speaker)
-    sound = analyse_non_speech(piece, RATE_HZ, part)
-    sound.speech_s = 0.0
+    sound = dataclasses.replace(analyse_non_speech(piece, RATE_HZ, part), speech_s=0.0)
     return Heard("sound", t_start, t_end, "", [], sound, speaker=speaker)
 
 

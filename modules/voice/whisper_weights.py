@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.paths import xdg_cache_home
 from modules.voice.ct2_whisper import cached_checkpoint_path, convert_to_cache
 
 
@@ -91,6 +92,13 @@ def _install_hint(model: str) -> str:
             f"Run once with network to cache it, or pick a bundled model: {bundled}.")
 
 
+def openai_download_root() -> Path:
+    """openai-whisper's own download cache, ``$XDG_CACHE_HOME/whisper`` (else
+    ``~/.cache/whisper``): the rule ``whisper.load_model`` applies itself, passed to it
+    explicitly so that loading and ``run.py models`` look in the same place."""
+    return xdg_cache_home() / "whisper"
+
+
 def openai_checkpoint(model: str, cache: Path) -> str:
     """A checkpoint path (or an openai-whisper model name) that ``whisper.load_model`` can
     open without network: the converted bundle, else openai's own cache.
@@ -117,7 +125,7 @@ def openai_checkpoint_status(model: str, cache: Path) -> tuple[bool, str, str]:
     url = whisper._MODELS.get(model)
     if url is None:
         return False, "-", f"unknown Whisper model {model!r} (known: {', '.join(whisper.available_models())})"
-    local = Path.home() / ".cache" / "whisper" / Path(url).name
+    local = openai_download_root() / Path(url).name
     if local.is_file():
         return True, str(local), "openai-whisper's download cache"
     return False, str(local), _install_hint(model)
@@ -138,7 +146,7 @@ def load_openai_whisper(model: str, cache: Path):
 
     source = openai_checkpoint(model, cache)
     try:
-        loaded = whisper.load_model(source, device="cpu")
+        loaded = whisper.load_model(source, device="cpu", download_root=str(openai_download_root()))
     except OSError as exc:  # URLError is an OSError
         raise WeightsMissing(f"{_install_hint(model)} ({type(exc).__name__}: {exc})") from None
     if Path(source).is_file():
