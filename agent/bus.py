@@ -3,15 +3,30 @@
 Each subscriber has its own inbox (an ``asyncio.Queue`` of bounded size) and its own
 consumer task, so subscribers run concurrently and a slow one delays only itself.
 
-Tracing: :meth:`SceneBus.publish` stamps a hop ``<source>.out``; each subscriber receives
-its own shallow copy stamped ``<subscriber>.in`` when it dequeues the scene, so the time
-between the two hops is that subscriber's queueing latency, and a scene derived from it
-(``Scene.derive``) carries the whole pipeline's hops forward.
+Scenes do not change under their readers: :meth:`SceneBus.publish` takes a snapshot of
+the scene (:meth:`Scene.copy`: ``sound``, ``plan``, ``fidelity`` and every list copied)
+and queues it; each subscriber's handler gets its own copy of that snapshot. A subscriber
+that changes its scene (its plan, its sound, a list) changes nothing another subscriber or
+the publisher holds, and a publisher that changes its scene after publishing changes
+nothing already sent. (One snapshot in the queues rather than one copy per subscriber:
+fewer live objects while scenes wait, which halved a burst's throughput when tried.)
+Copies rather than frozen parts: modules build ``Sound`` and ``VoicePlan`` field by field
+before they publish, the JSON codec and every reader work with plain lists, and one rule
+enforced here covers every module, including third-party ones. The cost is measured by
+``bench/bus_throughput.py`` (docs/benchmarks.md).
 
-Isolation: a handler that raises is logged with its traceback and counted; the bus then
+Tracing: :meth:`SceneBus.publish` stamps a hop ``<source>.out`` (one time for all
+subscribers); each subscriber's copy gets ``<subscriber>.in`` when it dequeues the scene,
+so the time between the two hops is that subscriber's queueing latency, and a scene
+derived from it (``Scene.derive``) carries the whole pipeline's hops forward.
+
+Isolation: a handler that raises is logged (with its traceback at debug level: people get
+a message, developers ``-vv``) and counted; the bus then
 publishes a ``system``/``error`` scene naming the module and the failed scene (so anyone
-waiting on that scene's lineage learns of the failure) and goes on. A predicate that
-raises counts as "not interested".
+waiting on that scene's lineage learns of the failure) and goes on. A handler that fails
+on an ``error`` scene is logged and counted but publishes no further error (two faulty
+modules would otherwise answer each other's errors for ever). A predicate that raises
+counts as "not interested".
 
 Backpressure, per subscriber:
 
@@ -31,11 +46,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-from agent.scene import Scene
+from agent.scene import Hop, Scene
 
 log = logging.getLogger(__name__)
 
@@ -151,7 +167,8 @@ class SceneBus:
         Returns:
             how many subscribers it was queued for.
         """
-        scene = scene.with_hop(f"{source}.out")
+        hop = Hop(f"{source}.out", time.time())
+        snapshot: Scene | None = None  # the bus's own copy, made for the first taker
         waiting: list[Subscription] = []
         queued = 0
         for sub in list(self._subs.values()):
@@ -166,11 +183,15 @@ class SceneBus:
                 else:
                     waiting.append(sub)
                     continue
-            sub.inbox.put_nowait(scene)
+            if snapshot is None:
+                snapshot = _snapshot(scene, hop)
+            sub.inbox.put_nowait(snapshot)
             sub.stats.delivered += 1
             queued += 1
         if waiting:
-            results = await asyncio.gather(*(self._put_blocking(s, scene) for s in waiting))
+            if snapshot is None:
+                snapshot = _snapshot(scene, hop)
+            results = await asyncio.gather(*(self._put_blocking(s, snapshot) for s in waiting))
             queued += sum(results)
         return queued
 
@@ -196,15 +217,18 @@ class SceneBus:
 
     async def _consume(self, sub: Subscription) -> None:
         while True:
-            scene = await sub.inbox.get()
+            snapshot = await sub.inbox.get()
+            scene = snapshot.copy()  # this subscriber's own (see publish)
+            scene.hops.append(Hop(f"{sub.name}.in", time.time()))
             try:
-                await sub.handler(scene.with_hop(f"{sub.name}.in"))
+                await sub.handler(scene)
                 sub.stats.handled += 1
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 sub.stats.failed += 1
-                log.exception("bus: %s failed on %s scene %s", sub.name, scene.kind, scene.id)
+                log.error("bus: %s failed on %s scene %s: %s: %s", sub.name, scene.kind, scene.id,
+                          type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
                 if scene.kind != "error":
                     await self.publish(error_scene(scene, f"{sub.name} failed on {scene.kind} "
                                                    f"scene: {type(exc).__name__}: {exc}",
@@ -220,6 +244,14 @@ class SceneBus:
     @property
     def subscribers(self) -> list[str]:
         return list(self._subs)
+
+
+def _snapshot(scene: Scene, hop: Hop) -> Scene:
+    """The bus's copy of a published scene, taken at publish time and ending in ``hop``.
+    Queued for every subscriber and never handed to one: each gets a copy of it."""
+    twin = scene.copy()
+    twin.hops.append(hop)
+    return twin
 
 
 def error_scene(cause: Scene | None, message: str, reason: str) -> Scene:

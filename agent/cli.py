@@ -17,12 +17,13 @@ import sys
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from agent.config import Config, ConfigError, load_config
 from agent.melody import MANNERS, melody_table, plan_voice
 from agent.paths import ASSETS
-from agent.register import REGISTERS
 from agent.plugins import discover
+from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.session import Session, SessionError
 
@@ -143,11 +144,20 @@ def _voice_anchor(config: Config) -> tuple[str, str]:
     return engine, voice or "joe"
 
 
+def _looks_like_a_path(text: str) -> bool:
+    """``say``'s TEXT names a scene file when it ends in ``.json`` and is one word (a path
+    without spaces) or an existing file."""
+    return text.endswith(".json") and (not any(c.isspace() for c in text) or Path(text).is_file())
+
+
 def cmd_say(config: Config, args: argparse.Namespace) -> int:
     text = args.text or ""
-    if text.endswith(".json") and Path(text).is_file():  # a scene file, e.g. one say wrote before
+    if _looks_like_a_path(text):  # a scene file, e.g. one say wrote before
         try:
             text = Path(text).read_text(encoding="utf-8")
+        except FileNotFoundError:
+            _say(f"error: no such scene file: {args.text}")
+            return EXIT_INPUT
         except (OSError, UnicodeDecodeError) as exc:
             _say(f"error: cannot read the scene {args.text}: {exc}")
             return EXIT_INPUT
@@ -158,24 +168,23 @@ def cmd_say(config: Config, args: argparse.Namespace) -> int:
         known = ", ".join(melody_table().get("mode_manner", {}))
         _say(f"error: mode {args.mode!r} has no manner of voicing in assets/melody.toml ({known})")
         return EXIT_INPUT
+    # Each step derives a new scene (and plan) rather than changing the one before.
     if text.lstrip().startswith("{"):
         request = dataclasses.replace(Scene.from_json(text), kind="reply", channel="voice")
     else:
         request = Scene(channel="voice", kind="reply", text=text or None)
-    if args.register:
-        request.register = args.register
-    if args.mode:
-        request.mode = args.mode
-    if request.plan is None or args.manner or args.register or args.mode:
-        engine, voice = _voice_anchor(config)
-        request.plan = plan_voice(request, engine=engine, voice=voice, manner=args.manner)
+    request = dataclasses.replace(request, register=args.register or request.register,
+                                  mode=args.mode or request.mode)
+    engine, voice = _voice_anchor(config)
     if args.nonverbal:
-        request.text = None
-        request.plan = plan_voice(dataclasses.replace(request, text=None), engine=_voice_anchor(config)[0],
-                                  voice=_voice_anchor(config)[1], manner=args.manner)
-        request.plan.nonverbal = args.nonverbal
-    if args.engine:
-        request.plan.engine = args.engine
+        request = dataclasses.replace(request, text=None)
+        plan = plan_voice(request, engine=engine, voice=voice, manner=args.manner)
+        request = dataclasses.replace(request, plan=dataclasses.replace(plan, nonverbal=args.nonverbal))
+    elif request.plan is None or args.manner or args.register or args.mode:
+        request = dataclasses.replace(request, plan=plan_voice(request, engine=engine, voice=voice,
+                                                               manner=args.manner))
+    if args.engine and request.plan is not None:
+        request = dataclasses.replace(request, plan=dataclasses.replace(request.plan, engine=args.engine))
     code, spoken = asyncio.run(_one_turn(config, request, "spoken"))
     if spoken is not None:
         scene_path = Path(args.out).with_suffix(".json")
@@ -249,18 +258,49 @@ def _report_failed(session: Session) -> None:
 # --- entry point ---------------------------------------------------------------------------
 
 
-def _parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", help="a TOML config file (default: ./scenevoice.toml if present)")
-    common.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                        help="override a config value, e.g. modules.voice.asr=faster-whisper")
-    common.add_argument("--asr", choices=("openai-whisper", "faster-whisper"),
-                        help="shorthand for --set modules.voice.asr=…")
-    common.add_argument("-v", "--verbose", action="count", default=0, help="-v info, -vv debug")
+#: the options every command takes, before or after the command's name.
+GLOBAL_OPTIONS = ("config", "overrides", "asr", "verbose")
 
-    parser = argparse.ArgumentParser(prog="scenevoice", parents=[common],
+
+def _global_options(after_command: bool) -> argparse.ArgumentParser:
+    """The options every command takes. Given after the command they are kept apart
+    (``<name>_after``, absent unless given): argparse would otherwise let the command's
+    defaults overwrite what was given before it. :func:`_merge_global_options` joins them."""
+    common = argparse.ArgumentParser(add_help=False)
+    tail = "_after" if after_command else ""
+    unset: dict[str, Any] = {"default": argparse.SUPPRESS} if after_command else {}
+    common.add_argument("--config", dest=f"config{tail}", **unset,
+                        help="a TOML config file (default: ./scenevoice.toml if present)")
+    common.add_argument("--set", dest=f"overrides{tail}", action="append", metavar="KEY=VALUE",
+                        **(unset or {"default": list[str]()}),
+                        help="override a config value, e.g. modules.voice.asr=faster-whisper")
+    common.add_argument("--asr", dest=f"asr{tail}", choices=("openai-whisper", "faster-whisper"), **unset,
+                        help="shorthand for --set modules.voice.asr=…")
+    common.add_argument("-v", "--verbose", dest=f"verbose{tail}", action="count", **(unset or {"default": 0}),
+                        help="-v info, -vv debug")
+    return common
+
+
+def _merge_global_options(args: argparse.Namespace) -> argparse.Namespace:
+    """Join the global options given before and after the command: ``--set`` and ``-v``
+    add up (an override after the command is applied last, so it wins key by key);
+    ``--config`` and ``--asr`` after the command win over the same option before it."""
+    after = {name: getattr(args, f"{name}_after") for name in GLOBAL_OPTIONS if hasattr(args, f"{name}_after")}
+    for name in after:
+        delattr(args, f"{name}_after")
+    args.overrides = [*args.overrides, *after.get("overrides", [])]
+    args.verbose += after.get("verbose", 0)
+    args.config = after.get("config", args.config)
+    args.asr = after.get("asr", args.asr)
+    return args
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = _global_options(after_command=True)
+    parser = argparse.ArgumentParser(prog="scenevoice", parents=[_global_options(after_command=False)],
                                      description="A voice agent that thinks in scenes. "
-                                     "With no command: talk through the microphone.")
+                                     "With no command: talk through the microphone. The options "
+                                     "below work before or after the command.")
     sub = parser.add_subparsers(dest="command")
     sub.add_parser("modules", parents=[common], help="list installed and enabled modules")
     p = sub.add_parser("models", parents=[common], help="show each engine's weights and readiness")
@@ -296,7 +336,7 @@ def _quiet_libraries() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
-    args = parser.parse_args(argv)
+    args = _merge_global_options(parser.parse_args(argv))
     logging.basicConfig(level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     _quiet_libraries()
@@ -310,6 +350,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         overrides.append(f"modules.voice.output={json.dumps(args.out)}")
     try:
         config = load_config(args.config, overrides)
+        log.info("config: %s; overrides: %s", " + ".join(map(str, config.sources)),
+                 " ".join(overrides) or "none")
         if command == "modules":
             return cmd_modules(config, args)
         if command == "models":

@@ -5,6 +5,10 @@ each part's file declares only its fields. Supported field types: ``str``, ``int
 ``float``, ``bool``, ``Literal[...]``, ``X | None``, ``list[X]`` and nested dataclasses.
 A dataclass may define ``_check(self) -> None`` for rules that types cannot express; it
 raises :class:`SchemaError` through :func:`fail`.
+
+The same type hints drive :func:`private_copy`, the copy the scene bus hands each
+subscriber: every list and every mutable dataclass inside is copied, immutable values
+(strings, numbers, frozen dataclasses of immutable fields) are shared.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import math
 import numbers
 import types
 import typing
+from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, TypeVar, Union
 
@@ -130,3 +135,73 @@ def from_dict(cls: type[T], data: Any, path: str) -> T:
     if check is not None:
         check(path)
     return obj
+
+
+# --- private copies ----------------------------------------------------------------------
+
+Copier = Callable[[Any], Any]
+
+
+def _copier(tp: Any) -> Copier | None:
+    """How to copy a value of type ``tp`` so that no mutable part is shared; None when the
+    value is immutable and can be shared as it is."""
+    origin = typing.get_origin(tp)
+    if origin in (Union, types.UnionType):
+        inner = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(inner) != 1:
+            raise TypeError(f"unsupported union {tp}")
+        part = _copier(inner[0])
+        if part is None:
+            return None
+        return lambda v: None if v is None else part(v)
+    if origin is list:
+        (item,) = typing.get_args(tp)
+        each = _copier(item)
+        if each is None:
+            return list.copy
+        return lambda v: [each(x) for x in v]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return _class_copier(tp)
+    return None  # str, int, float, bool, Literal: immutable
+
+
+_COPIERS: dict[type, Copier | None] = {}
+
+
+def _class_copier(cls: type) -> Copier | None:
+    """A function that copies an instance of dataclass ``cls`` privately (None for a frozen
+    dataclass of immutable fields). Generated once per class, as ``dataclasses`` generates
+    ``__init__``: a straight line of field copies is 4× faster than a loop over them."""
+    if cls in _COPIERS:
+        return _COPIERS[cls]
+    hints = _hints(cls)
+    found = {f.name: _copier(hints[f.name]) for f in dataclasses.fields(cls)}
+    parts = {name: copy for name, copy in found.items() if copy is not None}
+    if getattr(cls, "__dataclass_params__").frozen and not parts:  # noqa: B009 - not typed
+        _COPIERS[cls] = None
+        return None
+    lines = ["def copy(obj):", "    state = obj.__dict__.copy()"]
+    for name in parts:
+        lines += [f"    value = state[{name!r}]",
+                  "    if value is not None:",
+                  f"        state[{name!r}] = copy_{name}(value)"]
+    lines += ["    twin = new(cls)", "    setattr(twin, '__dict__', state)", "    return twin"]
+    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__,
+                                 **{f"copy_{name}": copy for name, copy in parts.items()}}
+    exec("\n".join(lines), namespace)  # noqa: S102 - code built from field names above
+    copier: Copier = namespace["copy"]
+    _COPIERS[cls] = copier
+    return copier
+
+
+def private_copy(obj: T) -> T:
+    """A copy of dataclass ``obj`` that shares no mutable part with it: nested dataclasses
+    and lists are copied (recursively, as the type hints declare them), immutable values
+    (strings, numbers, frozen dataclasses) shared. Mutating the copy, its lists or its
+    parts never changes ``obj``.
+
+    ``__init__`` is not re-run (no new id or time stamp, no ``_check``): the copy is equal
+    to ``obj``. Cost: see ``bench/bus_throughput.py``.
+    """
+    copy = _class_copier(type(obj))
+    return obj if copy is None else copy(obj)

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal
 
-from agent.codec import SchemaError, fail, from_dict, to_dict
+from agent.codec import SchemaError, fail, from_dict, private_copy, to_dict
 from agent.register import Register
 from agent.sound import Sound
 from agent.voiceplan import Fidelity, VoicePlan
@@ -51,9 +51,10 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-@dataclass
+@dataclass(frozen=True)
 class Hop:
-    """One stage a scene passed through: ``stage`` names it, ``t_unix_s`` says when."""
+    """One stage a scene passed through: ``stage`` names it, ``t_unix_s`` says when.
+    Frozen: a hop is a fact about the past, shared by every copy of the scene."""
 
     stage: str
     t_unix_s: float
@@ -182,14 +183,18 @@ class Scene:
         changes.setdefault("channel", self.channel)
         return Scene(**changes)
 
-    def with_hop(self, stage: str) -> Scene:
-        """A shallow copy with one more hop stamped now.
+    def copy(self) -> Scene:
+        """A private copy: equal to this scene (same id, same times) but sharing no mutable
+        part with it — ``sound``, ``plan``, ``fidelity`` and every list are copies, so a
+        reader that changes its copy changes nothing anyone else holds. The bus hands each
+        subscriber one (see ``agent.bus``)."""
+        return private_copy(self)
 
-        Called on every publish and every delivery, so it copies the instance dict
-        directly: 4× cheaper than ``dataclasses.replace``, which re-runs ``__init__``."""
-        twin = object.__new__(Scene)
-        twin.__dict__.update(self.__dict__)
-        twin.hops = [*self.hops, Hop(stage, time.time())]
+    def with_hop(self, stage: str, t_unix_s: float | None = None) -> Scene:
+        """A private copy (:meth:`copy`) with one more hop ``stage`` stamped at
+        ``t_unix_s`` (Unix seconds; default: now)."""
+        twin = private_copy(self)
+        twin.hops.append(Hop(stage, time.time() if t_unix_s is None else t_unix_s))
         return twin
 
     def hop_latencies_s(self) -> list[tuple[str, float]]:

@@ -68,7 +68,8 @@ class Session:
 
     async def start(self) -> None:
         """Instantiate and start the enabled modules. A module whose ``start`` raises is
-        logged, left out, and listed in ``failed``; the others run.
+        logged (its traceback at debug level), left out, and listed in ``failed``; the
+        others run.
 
         Raises:
             SessionError: an enabled module is not installed or cannot be imported.
@@ -84,7 +85,8 @@ class Session:
             try:
                 await module.start(self.bus)
             except Exception as exc:
-                log.exception("module %s failed to start", name)
+                log.error("module %s failed to start: %s: %s", name, type(exc).__name__, exc,
+                          exc_info=log.isEnabledFor(logging.DEBUG))
                 self.failed[name] = f"{type(exc).__name__}: {exc}"
                 await self.bus.unsubscribe(name)
                 del self.modules[name]

@@ -68,12 +68,32 @@ class CliResult:
         return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
 
 
-def run_cli(*args: str, timeout: float = 600, env: dict | None = None, cwd: Path | None = None) -> CliResult:
-    """Run ``python run.py ARGS`` as a user would; a traceback on stderr fails the test."""
-    proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
-                          text=True, timeout=timeout, env=env, cwd=cwd or ROOT)
+#: seconds a CLI run may take before its test fails: well above the slowest run here (a
+#: whole turn with model loading, ~40 s on a loaded 2-core machine), far below a hang.
+CLI_TIMEOUT_S = 240.0
+
+
+def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S, env: dict | None = None,
+            cwd: Path | None = None) -> CliResult:
+    """Run ``python run.py ARGS`` as a user would. A traceback on stderr fails the test; so
+    does a run that outlives ``timeout`` seconds (killed, with what it printed so far)."""
+    try:
+        proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
+                              text=True, timeout=timeout, env=env, cwd=cwd or ROOT, check=False)
+    except subprocess.TimeoutExpired as exc:
+        out = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        pytest.fail(f"run.py {' '.join(args)} still running after {timeout:.0f} s; stderr:\n{out}")
     assert "Traceback" not in proc.stderr, proc.stderr
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def praat_median_f0_hz(path: Path) -> float:
+    """Praat's median F0 of a file's voiced frames ("To Pitch (ac)", defaults, 75–600 Hz):
+    the field's reference, independent of the analyser."""
+    import parselmouth
+
+    f0 = parselmouth.Sound(str(path)).to_pitch().selected_array["frequency"]
+    return float(np.median(f0[f0 > 0]))
 
 
 def words_of(text: str) -> set[str]:

@@ -8,6 +8,8 @@ import pytest
 
 from agent.bus import BusError, SceneBus
 from agent.scene import Scene
+from agent.sound import Phrase, Sound
+from agent.voiceplan import Pause, VoicePlan
 
 
 def scene(kind: str = "utterance", **kw) -> Scene:
@@ -192,17 +194,22 @@ def test_a_publisher_never_receives_its_own_scene_and_predicate_errors_are_isola
             raise KeyError("predicate bug")
 
         async def never(s):
-            raise AssertionError("must not be called")
+            # Recorded, not asserted here: the bus isolates a handler's exceptions, so an
+            # assertion raised in a handler would be caught and the test would pass.
+            got["broken"] += 1
 
+        got["broken"] = 0
         bus = SceneBus()
         bus.subscribe("me", me)
         bus.subscribe("other", other)
         bus.subscribe("broken", never, broken)
         async with bus:
             await bus.publish(scene(), source="me")
-        return got
+        return got, bus.stats()
 
-    assert run(main()) == {"self": 0, "other": 1}
+    got, stats = run(main())
+    assert got == {"self": 0, "other": 1, "broken": 0}
+    assert stats["broken"].delivered == 0 and stats["other"].delivered == 1
 
 
 def test_misuse_is_refused_with_a_message() -> None:
@@ -220,3 +227,197 @@ def test_misuse_is_refused_with_a_message() -> None:
             bus.subscribe("z", h, inbox_size=0)
 
     run(main())
+
+
+def test_a_stuck_subscriber_does_not_delay_the_others() -> None:
+    """One subscriber sleeps 0.5 s on every scene; another's delivery latency (publish to
+    handler, on the loop's clock) stays in the milliseconds. Were the bus to deliver in
+    turn, the second subscriber would wait ≥ 0.5 s per scene behind the first."""
+    stuck_s = 0.5
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        sent_at: dict[str, float] = {}
+        latency_s: list[float] = []
+
+        async def sleeper(s):
+            await asyncio.sleep(stuck_s)
+
+        async def quick(s):
+            latency_s.append(loop.time() - sent_at[s.text])
+
+        bus = SceneBus()
+        bus.subscribe("sleeper", sleeper)  # first: a sequential bus would serve it first
+        bus.subscribe("quick", quick)
+        await bus.start()
+        for i in range(10):
+            sent_at[str(i)] = loop.time()
+            await bus.publish(scene(text=str(i)), source="t")
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.02)
+        stats = bus.stats()
+        handled = stats["sleeper"].handled, stats["quick"].handled
+        await bus.stop(drain_timeout_s=0)
+        return latency_s, handled
+
+    latency_s, (sleeper_handled, quick_handled) = run(main())
+    # Every delivery took under a tenth of the stuck subscriber's sleep (typically < 1 ms).
+    assert max(latency_s) < 0.1 * stuck_s, latency_s
+    assert quick_handled == len(latency_s) == 10
+    assert sleeper_handled == 0, "the sleeper was still on its first scene"
+
+
+def test_a_handler_that_fails_on_an_error_scene_publishes_no_further_error() -> None:
+    """Two modules that fail on every scene, errors included: each failure on the
+    utterance is reported once; their failures on each other's error scenes are counted
+    but not reported, so they do not answer each other for ever."""
+    async def main():
+        errors = []
+
+        async def faulty(s):
+            raise RuntimeError(f"fails on {s.kind}")
+
+        async def watch(s):
+            errors.append(s)
+
+        bus = SceneBus()
+        bus.subscribe("a", faulty)
+        bus.subscribe("b", faulty)
+        bus.subscribe("watch", watch, lambda s: s.kind == "error")
+        async with bus:
+            await bus.publish(scene(), source="mic")
+            for _ in range(20):  # let any chain of errors run its course
+                await asyncio.sleep(0.005)
+        return errors, bus.stats()
+
+    errors, stats = run(main())
+    assert sorted(e.text.split()[0] for e in errors) == ["a", "b"]
+    assert stats["a"].failed == stats["b"].failed == 2  # the utterance and the other's error
+    assert stats["a"].handled == stats["b"].handled == 0
+
+
+def test_unsubscribe_stops_delivery_and_discards_the_inbox() -> None:
+    async def main():
+        stuck = Stuck()
+        other = []
+
+        async def keep(s):
+            other.append(s.text)
+
+        bus = SceneBus()
+        bus.subscribe("stuck", stuck)
+        bus.subscribe("other", keep)
+        await bus.start()
+        before = asyncio.all_tasks()
+        for i in range(3):
+            await bus.publish(scene(text=str(i)), source="t")
+        await asyncio.sleep(0.01)
+        await bus.unsubscribe("stuck")
+        stuck.release.set()
+        reached = await bus.publish(scene(text="after"), source="t")
+        await bus.unsubscribe("nobody")  # unknown names are a no-op
+        await asyncio.sleep(0.01)
+        left = {t.get_name() for t in before - asyncio.all_tasks()}
+        await bus.stop()
+        return reached, stuck.handled, other, bus.subscribers, left
+
+    reached, stuck_handled, other, subscribers, ended = run(main())
+    assert reached == 1 and subscribers == ["other"]
+    assert stuck_handled == []  # its scene in hand and the two queued were discarded
+    assert other == ["0", "1", "2", "after"]
+    assert ended == {"bus:stuck"}
+
+
+def test_a_subscriber_added_after_start_receives_what_is_published_next() -> None:
+    async def main():
+        got = []
+
+        async def late(s):
+            got.append(s.text)
+
+        bus = SceneBus()
+        await bus.start()
+        assert await bus.publish(scene(text="before"), source="t") == 0
+        bus.subscribe("late", late)
+        reached = await bus.publish(scene(text="after"), source="t")
+        await bus.stop()
+        return reached, got
+
+    assert run(main()) == (1, ["after"])
+
+
+def _rich_scene() -> Scene:
+    return Scene(channel="voice", kind="reply", text="Is it warm?", lexemes=["warm"], vector=[0.5, 0.25],
+                 sound=Sound(f0_median_hz=120.0, timbre=[1.0, 2.0], pause_positions_s=[0.4],
+                             phrases=[Phrase(0.0, 1.0, "Is it warm?", f0_median_hz=118.0)]),
+                 plan=VoicePlan(engine=None, f0_median_hz=110.0, sentence_contours=["rising"],
+                                pauses=[Pause(after_word=1, duration_s=0.2)], emphasis=["warm"]))
+
+
+async def _vandal(s: Scene) -> None:
+    """A subscriber that changes every part of the scene it was given."""
+    s.plan.engine = "bark"
+    s.plan.f0_median_hz = 300.0
+    s.plan.pauses[0].duration_s = 3.0
+    s.plan.sentence_contours.append("falling")
+    s.plan.emphasis.clear()
+    s.sound.f0_median_hz = 50.0
+    s.sound.timbre[0] = -1.0
+    s.sound.phrases[0].text = "changed"
+    s.sound.pause_positions_s.append(9.0)
+    s.lexemes.append("cold")
+    s.vector[0] = 0.0
+    s.parents.append("x")
+    s.hops.clear()
+    s.text = "changed"
+
+
+def test_a_subscriber_that_changes_its_scene_changes_nothing_another_reader_or_the_publisher_holds() -> None:
+    async def main():
+        seen = []
+
+        async def reader(s):
+            await asyncio.sleep(0.01)  # reads after the vandal has done its work
+            seen.append(s)
+
+        bus = SceneBus()
+        bus.subscribe("vandal", _vandal)
+        bus.subscribe("reader", reader)
+        published = _rich_scene()
+        before = published.to_dict()
+        async with bus:
+            await bus.publish(published, source="mind")
+            await asyncio.sleep(0.05)
+        return before, published, seen, bus.stats()
+
+    before, published, (seen,), stats = run(main())
+    assert stats["vandal"].handled == 1 and stats["vandal"].failed == 0
+    assert published.to_dict() == before, "the publisher's scene changed"
+    read = seen.to_dict()
+    assert [h["stage"] for h in read.pop("hops")] == ["mind.out", "reader.in"]
+    assert read == {k: v for k, v in before.items() if k != "hops"}
+    assert seen.plan.engine is None and seen.plan.pauses[0].duration_s == 0.2
+    assert seen.sound.phrases[0].text == "Is it warm?" and seen.lexemes == ["warm"]
+
+
+def test_a_publisher_that_changes_its_scene_after_publishing_changes_nothing_sent() -> None:
+    async def main():
+        seen = []
+
+        async def reader(s):
+            seen.append(s)
+
+        bus = SceneBus()
+        bus.subscribe("reader", reader)
+        published = _rich_scene()
+        before = published.to_dict()
+        async with bus:
+            await bus.publish(published, source="mind")
+            await _vandal(published)  # before the reader has run
+            await asyncio.sleep(0.02)
+        return before, seen
+
+    before, (seen,) = run(main())
+    read = seen.to_dict()
+    read.pop("hops")
+    assert read == {k: v for k, v in before.items() if k != "hops"}

@@ -60,6 +60,7 @@ def test_modules_are_found_through_the_entry_point_group() -> None:
         assert issubclass(plugins[name].cls, Module) and plugins[name].cls.name == name
 
 
+@pytest.mark.slow
 def test_modules_command_lists_installed_and_enabled_modules(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_text("[modules.mind]\nenabled = false\n[modules.ghost]\nenabled = true\n")
@@ -97,3 +98,25 @@ def test_modules_never_import_each_other() -> None:
             if foreign:
                 offenders[str(path.relative_to(ROOT))] = foreign
     assert offenders == {}
+
+
+def _marked_slow(decorators: list[ast.expr]) -> bool:
+    return any("slow" in ast.unparse(d) for d in decorators)
+
+
+def test_every_test_that_starts_the_cli_is_marked_slow() -> None:
+    """``-m "not slow"`` is the quick run: a test that starts run.py (seconds, models) must
+    carry the mark, on itself, its class or its module (``pytestmark``)."""
+    unmarked = []
+    for path in sorted((ROOT / "tests").glob("test_*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        module_slow = any(isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark"
+                                                                for t in node.targets)
+                          and "slow" in ast.unparse(node.value) for node in tree.body)
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
+                continue
+            calls = {ast.unparse(c.func) for c in ast.walk(node) if isinstance(c, ast.Call)}
+            if "run_cli" in calls and not (module_slow or _marked_slow(node.decorator_list)):
+                unmarked.append(f"{path.name}::{node.name}")
+    assert unmarked == []

@@ -142,3 +142,40 @@ def test_derive_links_parent_and_carries_the_hops_forward() -> None:
     assert [h.stage for h in child.hops] == ["voice.out", "mind.in"]
     assert child.channel == "voice"
     assert parent.hop_latencies_s()[0][0] == "mind.in"
+
+
+def _mutable_parts(obj, path: str = "scene") -> dict[str, object]:
+    """Every list and every non-frozen dataclass inside ``obj``, by dotted path."""
+    import dataclasses
+
+    found: dict[str, object] = {}
+    if isinstance(obj, list):
+        found[path] = obj
+        for i, item in enumerate(obj):
+            found.update(_mutable_parts(item, f"{path}[{i}]"))
+    elif dataclasses.is_dataclass(obj):
+        if not type(obj).__dataclass_params__.frozen:
+            found[path] = obj
+        for f in dataclasses.fields(obj):
+            found.update(_mutable_parts(getattr(obj, f.name), f"{path}.{f.name}"))
+    return found
+
+
+@settings(max_examples=100, deadline=None)
+@given(scenes())
+def test_a_private_copy_is_equal_and_shares_no_mutable_part(scene: Scene) -> None:
+    twin = scene.copy()
+    assert twin == scene and twin.id == scene.id
+    original, copied = _mutable_parts(scene), _mutable_parts(twin)
+    assert original.keys() == copied.keys()
+    shared = [path for path, part in original.items() if copied[path] is part]
+    assert shared == []
+
+
+def test_with_hop_adds_one_hop_to_a_private_copy_and_leaves_the_original() -> None:
+    scene = Scene(channel="voice", kind="reply", lexemes=["a"], plan=VoicePlan(pauses=[Pause(0, 0.2)]))
+    hopped = scene.with_hop("mind.out", t_unix_s=12.5)
+    assert scene.hops == [] and hopped.hops == [Hop("mind.out", 12.5)]
+    hopped.plan.pauses[0].duration_s = 1.0
+    hopped.lexemes.append("b")
+    assert scene.plan.pauses[0].duration_s == 0.2 and scene.lexemes == ["a"]

@@ -372,10 +372,10 @@ class VoiceModule(Module):
     # --- speaking -----------------------------------------------------------------------------
 
     def _voice(self, reply: Scene, plan: VoicePlan, mark) -> Voiced:
-        """Render the reply; on the device each sentence plays while the next is realised.
-        Marks ``tts.first`` (the first sound is ready) and ``played`` (all heard or written)."""
-        engine = self.engine(self.engine_name(plan))
-        plan.engine = engine.name
+        """Render the reply with the engine ``plan.engine`` names (see :meth:`_speak`); on
+        the device each sentence plays while the next is realised. Marks ``tts.first`` (the
+        first sound is ready) and ``played`` (all heard or written)."""
+        engine = self.engine(plan.engine or self.engine_name(plan))
         voicing = Voicing(engine)
         text = reply.text or ""
         if self.o.output != "device":
@@ -405,6 +405,9 @@ class VoiceModule(Module):
         if self.o.output != "device":
             check_wav_path(self.o.output)  # before any synthesis is spent on it
         plan = reply.plan or plan_voice(reply, voice=self.o.voice)
+        # The spoken scene's own plan names the engine that spoke; the reply's plan is left
+        # as it was published (other readers hold it too).
+        plan = dataclasses.replace(plan, engine=self.engine_name(plan))
         voiced = self._voice(reply, plan, mark)
         mark("measure")
         return reply.derive(kind="spoken", channel="voice", text=reply.text, core=reply.core,
