@@ -60,7 +60,7 @@ class AudioRig:
                        env=env, check=True, capture_output=True, timeout=30)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            if subprocess.run(["pactl", "info"], env=self.env, capture_output=True).returncode == 0:
+            if subprocess.run(["pactl", "info"], env=self.env, capture_output=True, check=False, timeout=5).returncode == 0:
                 break
             time.sleep(0.05)
         else:

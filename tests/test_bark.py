@@ -13,16 +13,27 @@ import sys
 import numpy as np
 import pytest
 import torch
+from conftest import ROOT, run_cli
 
 from agent.melody import plan_voice
 from agent.scene import Scene
-from conftest import ROOT, run_cli
 from modules.voice import bark_fast as fast
 from modules.voice.bark_imports import bark_generation
-from modules.voice.bark_models import (BarkWeightsMissing, load_checkpoint, load_models, load_tokenizer, lowered,
-                                       model_from_checkpoint, random_models)
+from modules.voice.bark_models import (
+    ENCODEC_FILE,
+    BarkWeightsMissing,
+    encodec_path,
+    load_checkpoint,
+    load_codec,
+    load_models,
+    load_tokenizer,
+    lowered,
+    model_from_checkpoint,
+    random_models,
+    weights_status,
+)
 from modules.voice.bark_voice import BarkVoice, cue_text, preset_path, settings_for
-from modules.voice.voicing import Voicing
+from modules.voice.voicing import Voicing, measure
 
 TEXT = "Hello there, friend. How are you today?"
 
@@ -117,13 +128,37 @@ def test_a_coarse_window_that_extends_the_last_reuses_its_cache_with_tiny_random
     assert fed[0] == 257 and fed.count(1) == steps - 1, "only the first window computes its prefix"
 
 
-def test_the_whole_bark_pipeline_speaks_a_plan_with_tiny_random_weight_models(tiny) -> None:
+class _Recording:
+    """The engine under test, unchanged, keeping what it rendered before the realiser."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.raw = engine, []
+        self.name, self.rate_hz, self.voices_cues = engine.name, engine.rate_hz, engine.voices_cues
+
+    def render(self, text, plan, first=False):
+        self.raw.append(self.engine.render(text, plan, first))
+        return self.raw[-1]
+
+
+def test_the_realiser_sets_level_and_pitch_of_tiny_random_weight_bark_output_from_the_plan(tiny) -> None:
+    """Random-weight Bark's raw output sits wherever its random codebooks put it (measured:
+    about −18 dBFS at ~300 Hz). The plan asks for 8 dB quieter than its register's level:
+    the finished reply must come out at the plan's level and pitch, far from the raw ones,
+    so only the realiser can have put it there."""
+    torch.manual_seed(0)
     plan = plan_voice(Scene(channel="voice", kind="reply", text=TEXT, register="emotional", core="friend"))
-    voiced = Voicing(BarkVoice(tiny, max_seconds_per_call=0.6)).render(TEXT, plan)
-    assert voiced.rate_hz == 24_000
-    assert np.isfinite(voiced.samples).all() and len(voiced.samples) / 24_000 > 1.0
-    assert abs(voiced.sound.energy_db - plan.energy_db) < 2.0, "the realiser levelled Bark's output"
-    assert voiced.sound.duration_s > 1.0
+    plan.energy_db -= 8.0
+    engine = _Recording(BarkVoice(tiny, max_seconds_per_call=0.6))
+    voiced = Voicing(engine).render(TEXT, plan)
+    raw = measure(np.concatenate(engine.raw), 24_000, TEXT)
+    assert voiced.rate_hz == 24_000 and np.isfinite(voiced.samples).all() and voiced.sound.duration_s > 1.0
+    assert abs(raw.energy_db - plan.energy_db) >= 5.0, "the test needs a raw level away from the plan"
+    assert abs(12 * np.log2(raw.f0_median_hz / plan.f0_median_hz)) >= 6.0, "… and a raw pitch away from it"
+    assert abs(voiced.sound.energy_db - plan.energy_db) <= 1.5, (raw.energy_db, voiced.sound.energy_db, plan.energy_db)
+    # Pitch within 3 st, from ≥ 6 st away: the tiny model's sound is noise-like, voiced in
+    # patches (F0 range > 30 st), so its median is only loosely defined (measured 1.4–2.0 st off).
+    assert abs(12 * np.log2(voiced.sound.f0_median_hz / plan.f0_median_hz)) <= 3.0, (
+        raw.f0_median_hz, voiced.sound.f0_median_hz, plan.f0_median_hz)
 
 
 def test_sampling_keeps_tokens_in_their_vocabularies_with_tiny_random_weight_models(tiny) -> None:
@@ -188,7 +223,7 @@ def test_a_tokenizer_that_falls_back_to_a_tiny_vocabulary_is_refused(monkeypatch
 def test_the_real_tokenizer_missing_offline_is_reported(tmp_path) -> None:
     env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
     proc = subprocess.run([sys.executable, "-c", "from modules.voice.bark_models import load_tokenizer; load_tokenizer()"],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode != 0
     assert "BarkWeightsMissing" in proc.stderr and "bert-base-multilingual-cased" in proc.stderr
 
@@ -231,7 +266,24 @@ def test_bark_offline_with_downloads_allowed_fails_at_once_with_the_fix(tmp_path
     # An unreachable hub (a closed local port) stands for a machine without network.
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "HF_ENDPOINT": "http://127.0.0.1:9"}
     code = "from modules.voice.bark_models import load_models; load_models('small', allow_download=True)"
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode != 0
     assert "BarkWeightsMissing" in proc.stderr and "cannot be reached" in proc.stderr
     assert "text.pt" in proc.stderr and "piper" in proc.stderr
+
+
+def test_encodec_weights_are_read_where_torch_hub_keeps_them_under_torch_home_with_a_random_weight_file(
+        tiny, tmp_path, monkeypatch) -> None:
+    """``encodec_path`` follows ``$TORCH_HOME`` (via ``torch.hub.get_dir``), and it is the
+    very file encodec itself loads: a random-weight EnCodec state saved there (the real
+    weights cannot be had offline) is what ``load_codec`` returns, with no network."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    path = encodec_path()
+    assert path == tmp_path / "torch" / "hub" / "checkpoints" / ENCODEC_FILE
+    assert weights_status("small")[-1] == ("EnCodec 24 kHz", path, False)
+    path.parent.mkdir(parents=True)
+    torch.save(tiny.codec.state_dict(), path)
+    assert weights_status("small")[-1][2]
+    codec = load_codec()
+    for name, value in tiny.codec.state_dict().items():
+        assert torch.equal(codec.state_dict()[name], value), name

@@ -156,10 +156,11 @@ def load_tokenizer(allow_download: bool = False):
 
 
 def encodec_path() -> Path:
-    """Where torch.hub keeps EnCodec's weights (``$TORCH_HOME`` or ~/.cache/torch)."""
-    home = os.environ.get("TORCH_HOME") or os.path.join(os.environ.get("XDG_CACHE_HOME") or
-                                                         str(Path.home() / ".cache"), "torch")
-    return Path(home) / "hub" / "checkpoints" / ENCODEC_FILE
+    """Where torch.hub keeps EnCodec's weights: ``torch.hub.get_dir()/checkpoints`` (which
+    honours ``torch.hub.set_dir``, ``$TORCH_HOME`` and ``$XDG_CACHE_HOME``), read when called."""
+    import torch.hub
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / ENCODEC_FILE
 
 
 def load_codec():

@@ -11,8 +11,9 @@ detector judges how finished the speech before it sounds, from three kinds of cu
   full strength was cut off mid-phrase;
 * **words** (when the caller supplies a transcript of the speech so far, see
   :meth:`TurnDetector.judge_text`): a sentence-final full stop → finished; ``…``, a broken
-  word, or a last word like "the", "of", "and" (``assets/lexicon/continuation_en.txt``)
-  → unfinished. A turn shorter than ``short_turn_s`` of speech counts as unfinished.
+  word, a last word like "the", "of", "and" (``assets/lexicon/continuation_en.txt``) or a
+  filled pause ("um", "uh": the speaker holds the floor) → unfinished. A turn shorter
+  than ``short_turn_s`` of speech counts as unfinished.
 
 The cues add up to a finality score in [0, 1]; the silence needed before the turn closes
 slides from ``max_silence_s`` (score 0) to ``min_silence_s`` (score 1). While a word
@@ -40,6 +41,8 @@ RATE_HZ = 16000
 FRAME_SAMPLES = 512
 FRAME_S = FRAME_SAMPLES / RATE_HZ
 CONTINUATION_WORDS = ASSETS / "lexicon" / "continuation_en.txt"
+#: filled pauses as Whisper spells them: a turn that stops on one is not over.
+FILLED_PAUSES = frozenset({"um", "umm", "uh", "uhm", "er", "erm", "ah", "hmm", "mm"})
 
 #: weights of the cues in the finality score (each cue lies in [-1, 1]).
 BASE, W_PITCH, W_ENERGY, W_TEXT, SHORT_TURN_PENALTY = 0.45, 0.2, 0.15, 0.4, 0.5
@@ -116,15 +119,15 @@ def energy_cue(speech: np.ndarray) -> float:
 
 
 def text_cue(text: str) -> float:
-    """+1 for a transcript ending in . ? or !; −1 for one ending in … or a broken word or
-    on a continuation word; −0.5 for no final punctuation; 0 for no words."""
+    """+1 for a transcript ending in . ? or !; −1 for one ending in … or a broken word, on
+    a continuation word or on a filled pause; −0.5 for no final punctuation; 0 for no words."""
     text = text.strip()
     if not text:
         return 0.0
     if text.endswith(("...", "…", "-")):
         return -1.0
     last = re.sub(r"[^\w']", "", text.split()[-1].lower())
-    if last in continuation_words():
+    if last in continuation_words() or last in FILLED_PAUSES:
         return -1.0
     return 1.0 if text[-1] in ".?!" else -0.5
 
