@@ -15,23 +15,17 @@ result (intelligibility), and seconds of processing per second of audio.
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
+from asr_pipeline import word_errors  # bench/ is on the path as this script's folder
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-from asr_pipeline import word_errors  # noqa: E402
-
-from agent.paths import cache_dir  # noqa: E402
-from modules.voice import prosody, realiser  # noqa: E402
-from modules.voice.asr import AsrOptions, make_engine  # noqa: E402
-from modules.voice.audio import resample  # noqa: E402
-from modules.voice.tts import PiperTTS, piper_voices  # noqa: E402
-from agent.melody import natural_voice  # noqa: E402
+from agent.melody import natural_voice
+from agent.paths import cache_dir
+from modules.voice import prosody, realiser
+from modules.voice.asr import AsrOptions, make_engine
+from modules.voice.audio import resample
+from modules.voice.tts import PiperTTS, piper_voices
 
 SENTENCES = [
     "The child almost hurt the small dog.", "A thin stripe runs down the middle.",

@@ -1,11 +1,24 @@
-"""Latency of one live turn through real (virtual) audio devices, stage by stage.
+"""Latency of a live turn on the audio timeline: the end-of-turn policy against a fixed
+silence timer, both run by this script through the same virtual audio devices.
 
 Run:  .venv/bin/python bench/turn_latency.py [--file tests/data/speech/spk1_snt1.wav] [--turns 3]
+      [--policy words]
 
-Starts a private PulseAudio server (tests/audio_rig.py), runs ``run.py talk``, plays the
-recording into the virtual microphone once per turn, and reads the hops of each spoken
-scene. Times are seconds after the played speech ended; the ratio column divides by the
-recording's duration (the baseline this machine's speed is judged against).
+A private PulseAudio server (tests/audio_rig.py) gets the stereo tap of shared/AUDIO_RIG.md:
+one 16 kHz two-channel null sink whose left channel is the agent's microphone and whose
+right channel is the agent's speaker. One ``parec`` of the tap's monitor holds what the agent
+heard and what it said on one sample clock. ``run.py talk`` runs once with
+``end_of_turn = fixed`` (the baseline: ``end_silence_s`` of silence, 0.8 s) and once with
+``--policy`` (the default "words"), ``--turns`` turns each, the same recording played into
+the microphone each turn.
+
+The headline, measured on the audio timeline alone: seconds from the end of the user's
+speech (the recording's last speech sample as silero-vad, unpadded, finds it, located on the
+left channel) to the first sample of the reply at or above -60 dBFS on the right channel.
+The stages inside the agent (its scene hops, unix time) are placed on the same timeline
+through the arrival times of the tap's chunks (the earliest-arriving chunk fixes the offset:
+data can arrive late, never early), so they also read as seconds after the speech ended.
+Medians over the turns; the last column is policy ÷ fixed, measured in this one process.
 """
 
 from __future__ import annotations
@@ -15,55 +28,190 @@ import json
 import statistics
 import subprocess
 import sys
+import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
+import numpy as np
+from scipy.signal import correlate
+
+from modules.voice.audio import load_audio
+from modules.voice.vad import SileroVAD, VadOptions
 
 ROOT = Path(__file__).resolve().parent.parent
+# Until the virtual rig lives in the project (see the report of issue 14): the one helper
+# this script still takes from tests/.
 sys.path.insert(0, str(ROOT / "tests"))
-from audio_rig import audio_rig  # noqa: E402
+from audio_rig import AudioRig, audio_rig  # noqa: E402
 
+RATE_HZ = 16000
+REPLY_FLOOR = 10 ** (-60 / 20)  # the first reply sample at or above -60 dBFS counts as heard
 STAGES = ["voice.endpoint", "voice.asr", "voice.out", "mind.out", "voice.tts.first", "voice.played"]
+# The stereo tap (shared/AUDIO_RIG.md), loaded beside the rig's own devices: "tapmic" feeds
+# the left channel, which the agent records as "tapvmic"; the agent plays into "tapspk",
+# the right channel.
+TAP_MODULES = [
+    "module-null-sink sink_name=tap rate=16000 channels=2 channel_map=front-left,front-right",
+    ("module-remap-sink sink_name=tapmic master=tap channels=1 master_channel_map=front-left "
+     "channel_map=mono remix=no"),
+    ("module-remap-sink sink_name=tapspk master=tap channels=1 master_channel_map=front-right "
+     "channel_map=mono remix=no"),
+    ("module-remap-source source_name=tapvmic master=tap.monitor channels=1 master_channel_map=front-left "
+     "channel_map=mono remix=no"),
+]
 
 
-def main(recording: Path, turns: int) -> None:
-    duration_s = sf.info(str(recording)).duration
-    rows: list[dict[str, float]] = []
-    with audio_rig() as rig:
-        agent = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "talk", "--turns", str(turns),
-                                  "--set", "modules.voice.lead_silence_s=0"],
-                                 env=rig.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
-            while "listening on" not in (line := agent.stderr.readline()):
+class TapRecorder:
+    """``parec`` of the tap's monitor into memory, with each chunk's arrival time.
+
+    ``samples()`` is (n, 2) float32 (left: heard, right: said); ``unix_s(i)`` is the unix
+    time at which sample ``i`` passed through the tap, from the least delayed chunk."""
+
+    def __init__(self, rig: AudioRig) -> None:
+        self._proc = subprocess.Popen(["parec", "--device=tap.monitor", "--channels=2", f"--rate={RATE_HZ}",
+                                       "--format=float32le", "--latency-msec=10", "--raw"],
+                                      env=rig.env, stdout=subprocess.PIPE)
+        self._chunks: list[bytes] = []
+        self._offsets_s: list[float] = []  # arrival unix time minus the chunk's end on the sample clock
+        self._n_bytes = 0
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc.stdout is not None
+        while chunk := self._proc.stdout.read1(4096):
+            now = time.time()
+            self._chunks.append(chunk)
+            self._n_bytes += len(chunk)
+            self._offsets_s.append(now - self._n_bytes / 8 / RATE_HZ)
+
+    def wait_running(self, timeout_s: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while self._n_bytes < RATE_HZ * 8 // 10 and time.monotonic() < deadline:  # 0.1 s arrived
+            time.sleep(0.02)
+        if self._n_bytes == 0:
+            raise SystemExit("parec delivered nothing from tap.monitor")
+
+    def stop(self) -> None:
+        self._proc.terminate()
+        self._proc.wait(timeout=10)
+        self._thread.join(timeout=10)
+
+    def samples(self) -> np.ndarray:
+        raw = b"".join(self._chunks)
+        return np.frombuffer(raw[:len(raw) // 8 * 8], np.float32).reshape(-1, 2)
+
+    def unix_s(self, index: int) -> float:
+        return min(self._offsets_s) + index / RATE_HZ
+
+    def index(self, unix_s: float) -> int:
+        return max(0, int((unix_s - min(self._offsets_s)) * RATE_HZ))
+
+
+@dataclass
+class Turn:
+    speech_end_s: float  # on the tap's clock
+    reply_first_s: float
+    hops: dict[str, float] = field(default_factory=dict)  # stage -> unix time
+
+
+def run_agent(rig: AudioRig, recording: Path, speech: np.ndarray, speech_end_in_file_s: float,
+              turns: int, policy: str) -> list[dict[str, float]]:
+    """One ``run.py talk`` under ``policy``; per turn, seconds after the speech ended."""
+    env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
+    tap = TapRecorder(rig)
+    agent = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "talk", "--turns", str(turns),
+                              "--set", f"modules.voice.end_of_turn={policy}"],
+                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    found: list[Turn] = []
+    plays_unix_s: list[float] = []
+    try:
+        tap.wait_running()
+        assert agent.stderr is not None and agent.stdout is not None
+        said: list[str] = []
+        while "listening on" not in (line := agent.stderr.readline()):
+            said.append(line)
+            if not line:
+                raise SystemExit(f"the agent ended before listening: {''.join(said)}")
+        for _ in range(turns):
+            plays_unix_s.append(time.time())
+            subprocess.run(["paplay", "--device=tapmic", str(recording)], env=rig.env, check=True, timeout=120)
+            while True:
+                line = agent.stdout.readline()
                 if not line:
-                    raise SystemExit(f"the agent ended before listening: {agent.stderr.read()}")
-            for _ in range(turns):
-                rig.play_into_mic(recording)
-                ended = time.time()
-                while True:
-                    scene = json.loads(agent.stdout.readline())
-                    if scene["kind"] == "spoken":
-                        break
-                hops: dict[str, float] = {}
-                for hop in scene["hops"]:  # the first time a stage appears (voice.out recurs)
-                    hops.setdefault(hop["stage"], hop["t_unix_s"])
-                rows.append({s: hops[s] - ended for s in STAGES if s in hops})
-                time.sleep(1.0)
-            agent.wait(timeout=60)
-        finally:
-            if agent.poll() is None:
-                agent.kill()
-    print(f"{recording.name}: {duration_s:.2f} s of speech, {turns} turns (median)")
-    print(f"{'stage':18} {'s after speech':>14} {'÷ speech duration':>18}")
-    for stage in STAGES:
-        value = statistics.median(r[stage] for r in rows)
-        print(f"{stage:18} {value:14.2f} {value / duration_s:18.3f}")
+                    raise SystemExit(f"the agent ended mid-turn: {agent.stderr.read()}")
+                scene = json.loads(line)
+                if scene["kind"] == "spoken":
+                    break
+            hops: dict[str, float] = {}
+            for hop in scene["hops"]:  # the first time a stage appears (voice.out recurs)
+                hops.setdefault(hop["stage"], hop["t_unix_s"])
+            found.append(Turn(0.0, 0.0, hops))
+            time.sleep(1.0)
+        agent.wait(timeout=60)
+    finally:
+        if agent.poll() is None:
+            agent.kill()
+        tap.stop()
+
+    x = tap.samples()
+    heard, said = x[:, 0], x[:, 1]
+    rows = []
+    for i, turn in enumerate(found):
+        # The recording on the left channel: best match within 3 s of when it was played.
+        start = max(0, tap.index(plays_unix_s[i]) - RATE_HZ // 2)
+        window = heard[start:start + 3 * RATE_HZ + len(speech)]
+        onset = start + int(np.argmax(correlate(window, speech, mode="valid", method="fft")))
+        placed = heard[onset:onset + len(speech)]
+        # Bit-exact but for a few samples at the stream's start (measured: <= 3 LSB of 16 bits).
+        if placed.size < speech.size or np.max(np.abs(placed - speech)) > 1e-3:
+            raise SystemExit(f"turn {i + 1}: the recording was not found intact on the tap's left channel")
+        turn.speech_end_s = (onset + speech_end_in_file_s * RATE_HZ) / RATE_HZ
+        end = int(turn.speech_end_s * RATE_HZ)
+        loud = np.flatnonzero(np.abs(said[end:]) >= REPLY_FLOOR)
+        if loud.size == 0:
+            raise SystemExit(f"turn {i + 1}: no reply on the tap's right channel")
+        turn.reply_first_s = (end + int(loud[0])) / RATE_HZ
+        speech_end_unix_s = tap.unix_s(end)
+        row = {s: turn.hops[s] - speech_end_unix_s for s in STAGES if s in turn.hops}
+        row["first reply sample"] = turn.reply_first_s - turn.speech_end_s
+        rows.append(row)
+    return rows
+
+
+def main(recording: Path, turns: int, policy: str) -> None:
+    audio = load_audio(recording)
+    if audio.rate_hz != RATE_HZ:
+        raise SystemExit(f"{recording}: play a {RATE_HZ} Hz file (the tap compares it sample by sample)")
+    speech = audio.mono().astype(np.float32)
+    segments = SileroVAD(VadOptions(pad_s=0.0)).segments(speech)
+    speech_end_in_file_s = min(segments[-1][1], len(speech) / RATE_HZ)
+    results: dict[str, list[dict[str, float]]] = {}
+    with audio_rig() as rig:
+        for module in TAP_MODULES:
+            subprocess.run(["pactl", "load-module", *module.split()], env=rig.env, check=True,
+                           capture_output=True, timeout=30)
+        for command in (["set-default-sink", "tapspk"], ["set-default-source", "tapvmic"]):
+            subprocess.run(["pactl", *command], env=rig.env, check=True, capture_output=True, timeout=30)
+        for mode in ("fixed", policy):
+            results[mode] = run_agent(rig, recording, speech, speech_end_in_file_s, turns, mode)
+
+    print(f"{recording.name}: speech ends at {speech_end_in_file_s:.2f} s of {len(speech) / RATE_HZ:.2f} s; "
+          f"{turns} turns per policy (median); seconds after the end of the user's speech on the tap")
+    print(f"{'stage':20} {'fixed timer':>11} {policy:>11} {policy + ' ÷ fixed':>15}")
+    for stage in [*STAGES[:-1], "first reply sample", STAGES[-1]]:
+        fixed = statistics.median(r[stage] for r in results["fixed"])
+        other = statistics.median(r[stage] for r in results[policy])
+        print(f"{stage:20} {fixed:11.2f} {other:11.2f} {other / fixed:15.2f}")
+    for mode, rows in results.items():
+        print(f"first reply sample, each turn, {mode}: " + ", ".join(f"{r['first reply sample']:.2f}" for r in rows))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=ROOT / "tests" / "data" / "speech" / "spk1_snt1.wav")
     parser.add_argument("--turns", type=int, default=3)
+    parser.add_argument("--policy", default="words", choices=["words", "prosody"])
     args = parser.parse_args()
-    main(args.file, args.turns)
+    main(args.file, args.turns, args.policy)
