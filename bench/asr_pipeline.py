@@ -28,12 +28,12 @@ SPEECH = ROOT / "tests" / "data" / "speech"
 MANIFEST = json.loads((ROOT / "tests" / "data" / "MANIFEST.json").read_text())
 
 from agent.paths import cache_dir
-from modules.voice.asr import AsrOptions, make_engine
-from modules.voice.audio import load_audio, resample, voices
-from modules.voice.hearing import hear
-from modules.voice.prosody import analyse
-from modules.voice.vad import SileroVAD
-from modules.voice.wer import heard_text, word_errors
+from modules.voice.asr.engines import AsrOptions, make_engine
+from modules.voice.io.audio import load_audio, resample, voices
+from modules.voice.listen.hearing import hear
+from modules.voice.analysis.prosody import analyse
+from modules.voice.listen.vad import SileroVAD
+from modules.voice.asr.wer import heard_text, word_errors
 
 
 def reference(name: str, label: str | None) -> str | None:

@@ -12,7 +12,7 @@ machine's drifting speed hits both alike, and each stage reports the median of t
 rounds. The tokens of every stage must be equal in every round and every step's logits
 within 1e-4, or the script says so and exits non-zero.
 
-``--lossy`` adds the opt-in lower precisions of ``bark_fast.lower_precision`` (bf16
+``--lossy`` adds the opt-in lower precisions of ``modules.voice.tts.bark.fast.lower_precision`` (bf16
 weights, int8 dynamic quantisation), timed against ours in float32, with the share of
 tokens that still agree (each stage fed the float32 path's input).
 
@@ -31,8 +31,8 @@ import time
 import numpy as np
 import torch
 
-from modules.voice import bark_fast as fast
-from modules.voice.bark_models import lowered, random_models
+from modules.voice.tts.bark import fast
+from modules.voice.tts.bark.models import lowered, random_models
 
 TEXT = "Hello there, friend. How are you today? The lamp is warm and the room is quiet."
 STAGES = ("semantic", "coarse", "fine")

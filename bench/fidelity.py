@@ -28,8 +28,8 @@ from agent.melody import plan_voice
 from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
-from modules.voice.tts import PiperTTS, piper_voices
-from modules.voice.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing
+from modules.voice.tts.piper import PiperTTS, piper_voices
+from modules.voice.speak.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing
 
 REPLIES = [
     "I heard you say the child almost hurt the small dog.",

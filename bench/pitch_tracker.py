@@ -31,8 +31,8 @@ sys.path.insert(0, str(ROOT / "tests"))  # the deep-voice set is built by the te
 import deep_voices as dv  # noqa: E402
 
 from modules.voice import prosody  # noqa: E402
-from modules.voice.audio import load_audio, resample, voices  # noqa: E402
-from modules.voice.prosody import HOP_S, PitchTrack, _frames  # noqa: E402
+from modules.voice.io.audio import load_audio, resample, voices  # noqa: E402
+from modules.voice.analysis.prosody import HOP_S, PitchTrack, _frames  # noqa: E402
 
 REPEATS = 3
 
@@ -167,7 +167,7 @@ def normal_voices() -> list[tuple[str, np.ndarray]]:
 
 
 def main() -> None:
-    from modules.voice.tts import PiperTTS, piper_voices
+    from modules.voice.tts.piper import PiperTTS, piper_voices
 
     normal = normal_voices()
     deep = dv.deep_voice_set(dv.real_sources() + dv.piper_sources(PiperTTS(piper_voices()["joe"])))

@@ -22,10 +22,11 @@ from asr_pipeline import word_errors  # bench/ is on the path as this script's f
 
 from agent.melody import natural_voice
 from agent.paths import cache_dir
-from modules.voice import prosody, realiser
-from modules.voice.asr import AsrOptions, make_engine
-from modules.voice.audio import resample
-from modules.voice.tts import PiperTTS, piper_voices
+from modules.voice.analysis import prosody
+from modules.voice.speak import realiser
+from modules.voice.asr.engines import AsrOptions, make_engine
+from modules.voice.io.audio import resample
+from modules.voice.tts.piper import PiperTTS, piper_voices
 
 SENTENCES = [
     "The child almost hurt the small dog.", "A thin stripe runs down the middle.",

@@ -36,8 +36,8 @@ from pathlib import Path
 import numpy as np
 from scipy.signal import correlate
 
-from modules.voice.audio import load_audio
-from modules.voice.vad import SileroVAD, VadOptions
+from modules.voice.io.audio import load_audio
+from modules.voice.listen.vad import SileroVAD, VadOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 # Until the virtual rig lives in the project (see the report of issue 14): the one helper

@@ -27,10 +27,10 @@ from pathlib import Path
 import numpy as np
 
 from agent.paths import cache_dir
-from modules.voice.asr import AsrOptions, make_engine
-from modules.voice.audio import load_audio, resample, voices
-from modules.voice.endpoint import FRAME_S, FRAME_SAMPLES, EndpointOptions, replay
-from modules.voice.vad import SileroVAD, VadOptions
+from modules.voice.asr.engines import AsrOptions, make_engine
+from modules.voice.io.audio import load_audio, resample, voices
+from modules.voice.listen.endpoint import FRAME_S, FRAME_SAMPLES, EndpointOptions, replay
+from modules.voice.listen.vad import SileroVAD, VadOptions
 
 # The project's labelled recordings (data files, read as data: no code from tests/).
 DATA = Path(__file__).resolve().parent.parent / "tests" / "data"

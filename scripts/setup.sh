@@ -77,10 +77,10 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$fingerprint" ]]; then
     pip_install -e ".$extras"
     # Bark and its codec without their declared dependencies: encodec asks for torchaudio,
     # which has no CPU build beside torch 2.13.0 and would pull CUDA. pyproject.toml lists
-    # what they really import; modules/voice/bark_imports.py bridges the missing torchaudio.
+    # what they really import; modules/voice/tts/bark/imports.py bridges the missing torchaudio.
     pip_install --no-deps "bark==0.1.5" "encodec==0.1.1"
     .venv/bin/python -c "import agent, modules.voice" || fail "the project does not import after the install"
-    .venv/bin/python -c "from modules.voice.bark_imports import bark_generation; bark_generation()" \
+    .venv/bin/python -c "from modules.voice.tts.bark.imports import bark_generation; bark_generation()" \
         || fail "Bark does not import"
     echo "$fingerprint" > "$stamp.tmp" && mv "$stamp.tmp" "$stamp"
 fi

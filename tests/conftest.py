@@ -31,27 +31,27 @@ def cache() -> Path:
 
 @pytest.fixture(scope="session")
 def openai_engine(cache):
-    from modules.voice.asr import AsrOptions, make_engine
+    from modules.voice.asr.engines import AsrOptions, make_engine
 
     return make_engine("openai-whisper", AsrOptions(), cache)
 
 
 @pytest.fixture(scope="session")
 def faster_engine(cache):
-    from modules.voice.asr import AsrOptions, make_engine
+    from modules.voice.asr.engines import AsrOptions, make_engine
 
     return make_engine("faster-whisper", AsrOptions(), cache)
 
 
 @pytest.fixture(scope="session")
 def vad():
-    from modules.voice.vad import SileroVAD
+    from modules.voice.listen.vad import SileroVAD
 
     return SileroVAD()
 
 
 def load_16k(path: Path) -> np.ndarray:
-    from modules.voice.audio import ASR_RATE_HZ, load_audio, resample
+    from modules.voice.io.audio import ASR_RATE_HZ, load_audio, resample
 
     audio = load_audio(path)
     return resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)

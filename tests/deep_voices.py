@@ -53,8 +53,8 @@ def _lowered(samples: np.ndarray, rate_hz: int, median_hz: float) -> np.ndarray:
     5–95 % pitch range kept up to ``MAX_RANGE_ST``, a falling contour; at ``RATE_HZ``."""
     import parselmouth
 
-    from modules.voice.audio import resample
-    from modules.voice.realiser import Stretch, impose
+    from modules.voice.io.audio import resample
+    from modules.voice.speak.realiser import Stretch, impose
 
     f0 = parselmouth.Sound(samples.astype(np.float64), rate_hz).to_pitch_ac(
         time_step=0.01, pitch_floor=75.0, pitch_ceiling=600.0).selected_array["frequency"]
@@ -68,7 +68,7 @@ def real_sources() -> list[tuple[str, np.ndarray, int]]:
     """The real recordings to lower: (name, mono samples, rate)."""
     from conftest import SPEECH
 
-    from modules.voice.audio import load_audio, voices
+    from modules.voice.io.audio import load_audio, voices
 
     out = []
     for source in REAL_SOURCES:

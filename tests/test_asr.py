@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import MANIFEST, SPEECH, load_16k, words_of
 
-from modules.voice.ct2_whisper import ConversionError, read_ct2_variables
-from modules.voice.whisper_weights import (
+from modules.voice.asr.ct2_convert import ConversionError, read_ct2_variables
+from modules.voice.asr.weights import (
     WeightsMissing,
     bundled_folder,
     load_faster_whisper,
@@ -47,7 +47,7 @@ ENGINE_FIXTURES = {"openai-whisper": "openai_engine", "faster-whisper": "faster_
 
 @pytest.fixture(scope="module")
 def voices_with_transcripts() -> list[tuple[str, str, np.ndarray]]:
-    from modules.voice.wer import transcribed_voices
+    from modules.voice.asr.wer import transcribed_voices
 
     return transcribed_voices(SPEECH, MANIFEST)
 
@@ -55,7 +55,7 @@ def voices_with_transcripts() -> list[tuple[str, str, np.ndarray]]:
 @pytest.fixture(scope="module")
 def pipeline_texts(request, vad, voices_with_transcripts) -> dict[tuple[str, str], str]:
     """What the hearing pipeline hears on every voice with a transcript, per engine."""
-    from modules.voice.wer import heard_text
+    from modules.voice.asr.wer import heard_text
 
     return {(engine, name): heard_text(samples, vad, request.getfixturevalue(fixture))
             for engine, fixture in ENGINE_FIXTURES.items() for name, _, samples in voices_with_transcripts}
@@ -64,7 +64,7 @@ def pipeline_texts(request, vad, voices_with_transcripts) -> dict[tuple[str, str
 @pytest.mark.parametrize("engine", list(ENGINE_FIXTURES))
 def test_pipeline_word_errors_per_voice_within_a_word_of_the_measured(engine, pipeline_texts,
                                                                       voices_with_transcripts) -> None:
-    from modules.voice.wer import word_errors
+    from modules.voice.asr.wer import word_errors
 
     column = list(ENGINE_FIXTURES).index(engine)
     assert {name for name, _, _ in voices_with_transcripts} == set(PIPELINE_WORD_ERRORS)
@@ -117,7 +117,7 @@ def test_openai_whisper_caches_follow_xdg_cache_home(tmp_path, monkeypatch) -> N
     import whisper
 
     from agent.paths import cache_dir
-    from modules.voice.whisper_weights import (
+    from modules.voice.asr.weights import (
         openai_checkpoint_status,
         openai_download_root,
     )
@@ -165,7 +165,7 @@ def test_openai_whisper_model_not_here_and_cdn_unreachable_names_the_model_and_f
 
     import whisper
 
-    from modules.voice.whisper_weights import load_openai_whisper
+    from modules.voice.asr.weights import load_openai_whisper
 
     def offline(*args, **kwargs):  # what openai-whisper's download raises here (measured)
         raise urllib.error.URLError("[Errno -2] Name or service not known")

@@ -17,9 +17,9 @@ from conftest import ROOT, run_cli
 
 from agent.melody import plan_voice
 from agent.scene import Scene
-from modules.voice import bark_fast as fast
-from modules.voice.bark_imports import bark_generation
-from modules.voice.bark_models import (
+from modules.voice.tts.bark import fast
+from modules.voice.tts.bark.imports import bark_generation
+from modules.voice.tts.bark.models import (
     ENCODEC_FILE,
     BarkWeightsMissing,
     encodec_path,
@@ -32,8 +32,8 @@ from modules.voice.bark_models import (
     random_models,
     weights_status,
 )
-from modules.voice.bark_voice import BarkVoice, cue_text, preset_path, settings_for
-from modules.voice.voicing import Voicing, measure
+from modules.voice.tts.bark.voice import BarkVoice, cue_text, preset_path, settings_for
+from modules.voice.speak.voicing import Voicing, measure
 
 TEXT = "Hello there, friend. How are you today?"
 
@@ -222,7 +222,7 @@ def test_a_tokenizer_that_falls_back_to_a_tiny_vocabulary_is_refused(monkeypatch
 
 def test_the_real_tokenizer_missing_offline_is_reported(tmp_path) -> None:
     env = {**os.environ, "HF_HOME": str(tmp_path), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([sys.executable, "-c", "from modules.voice.bark_models import load_tokenizer; load_tokenizer()"],
+    proc = subprocess.run([sys.executable, "-c", "from modules.voice.tts.bark.models import load_tokenizer; load_tokenizer()"],
                           capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode != 0
     assert "BarkWeightsMissing" in proc.stderr and "bert-base-multilingual-cased" in proc.stderr
@@ -265,7 +265,7 @@ def test_the_preset_table_and_text_cues_follow_the_plan() -> None:
 def test_bark_offline_with_downloads_allowed_fails_at_once_with_the_fix(tmp_path) -> None:
     # An unreachable hub (a closed local port) stands for a machine without network.
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path), "HF_ENDPOINT": "http://127.0.0.1:9"}
-    code = "from modules.voice.bark_models import load_models; load_models('small', allow_download=True)"
+    code = "from modules.voice.tts.bark.models import load_models; load_models('small', allow_download=True)"
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=ROOT, timeout=120, check=False)
     assert proc.returncode != 0
     assert "BarkWeightsMissing" in proc.stderr and "cannot be reached" in proc.stderr

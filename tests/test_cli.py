@@ -348,7 +348,7 @@ def test_stand_in_module_failures_are_exit_1_and_a_module_that_cannot_start_is_l
 def test_say_in_a_manner_on_the_auto_engine_holds_the_plan(tmp_path) -> None:
     import tomllib
 
-    from modules.voice.bark_models import weights_status
+    from modules.voice.tts.bark.models import weights_status
 
     out = tmp_path / "cold.wav"
     result = run_cli("say", "Is the lamp warm? The room is quiet tonight.", "--manner", "cold",

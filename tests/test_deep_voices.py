@@ -23,7 +23,7 @@ DEEP_VS_PRAAT_ST = 0.40
 
 @pytest.fixture(scope="session")
 def deep_set() -> dict[str, np.ndarray]:
-    from modules.voice.tts import PiperTTS, piper_voices
+    from modules.voice.tts.piper import PiperTTS, piper_voices
 
     tts = PiperTTS(piper_voices()["joe"])
     items = dict(dv.deep_voice_set(dv.real_sources() + dv.piper_sources(tts)))
@@ -33,7 +33,7 @@ def deep_set() -> dict[str, np.ndarray]:
 
 @pytest.mark.parametrize("name", NAMES, ids=[f"lowered-stand-in:{n}" for n in NAMES])
 def test_a_deep_voice_reads_within_0_4_st_of_praat(name: str, deep_set) -> None:
-    from modules.voice.prosody import analyse
+    from modules.voice.analysis.prosody import analyse
 
     samples = deep_set[name]
     praat_hz = dv.praat_median_hz(samples)  # floor suited to the voice (De Looze & Hirst)

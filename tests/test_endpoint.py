@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import DATA, MANIFEST, SPEECH, load_16k
 
-from modules.voice.endpoint import (
+from modules.voice.listen.endpoint import (
     FRAME_S,
     FRAME_SAMPLES,
     RATE_HZ,
@@ -26,7 +26,7 @@ from modules.voice.endpoint import (
     replay,
     text_cue,
 )
-from modules.voice.vad import SileroVAD, VadOptions
+from modules.voice.listen.vad import SileroVAD, VadOptions
 
 LABELS = json.loads((DATA / "endpoint" / "labels.json").read_text())
 #: spk1_snt3 ends on a creaky "is … pure" that Praat and the analyser both track an octave
@@ -42,7 +42,7 @@ def _peak(y: np.ndarray) -> float:
 def room_tone() -> tuple[np.ndarray, float]:
     """2.2 s of real room tone (the right channel of stereo_diarization.wav after its
     speaker has finished, no voicing in it) and the peak of that channel's speech."""
-    from modules.voice.audio import load_audio, resample
+    from modules.voice.io.audio import load_audio, resample
 
     audio = load_audio(SPEECH / "stereo_diarization.wav")
     right = resample(np.ascontiguousarray(audio.samples[:, 1]), audio.rate_hz, RATE_HZ)

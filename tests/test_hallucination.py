@@ -30,7 +30,7 @@ def _with_noise(speech: np.ndarray, noise: np.ndarray, seconds: float, snr_db: f
 def recordings() -> dict[str, tuple[np.ndarray, str]]:
     """Real speech made into the cases Whisper invents words on: {name: (samples, the words
     spoken in them)}. Cut points are the VAD's bounds of jfk.flac's phrases (measured)."""
-    from modules.voice.audio import load_audio, resample, voices
+    from modules.voice.io.audio import load_audio, resample, voices
 
     jfk = load_16k(SPEECH / "jfk.flac")
     stereo = load_audio(SPEECH / "stereo_diarization.wav")
@@ -53,7 +53,7 @@ def recordings() -> dict[str, tuple[np.ndarray, str]]:
 @pytest.mark.parametrize("engine", ENGINE_FIXTURES)
 def test_real_speech_at_the_file_s_end_or_before_noise_gives_only_spoken_words(engine, recordings, vad,
                                                                                request) -> None:
-    from modules.voice.wer import heard_text, normalised_words, word_errors
+    from modules.voice.asr.wer import heard_text, normalised_words, word_errors
 
     asr = request.getfixturevalue(engine)
     for name, (samples, spoken) in recordings.items():
@@ -73,7 +73,7 @@ class ClosingHallucination:
         self.asr, self.name, self.multilingual = asr, asr.name, asr.multilingual
 
     def transcribe(self, samples_16k: np.ndarray):
-        from modules.voice.asr import Word
+        from modules.voice.asr.engines import Word
 
         transcript = self.asr.transcribe(samples_16k)
         end_s = len(samples_16k) / RATE_HZ
@@ -86,7 +86,7 @@ class ClosingHallucination:
 
 
 def test_words_timed_after_the_speech_are_dropped_stand_in_hallucination(faster_engine, recordings, vad) -> None:
-    from modules.voice.hearing import hear
+    from modules.voice.listen.hearing import hear
 
     samples, spoken = recordings["ends as the file ends (2.9 s)"]
     heard = hear(samples, vad.segments(samples), ClosingHallucination(faster_engine), one_turn=False)

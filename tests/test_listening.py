@@ -11,9 +11,9 @@ import pytest
 from conftest import DATA, MANIFEST, SPEECH, words_of
 
 from agent.register import voice_register
-from modules.voice.audio import load_audio, resample, voices
-from modules.voice.hearing import hear
-from modules.voice.prosody import analyse
+from modules.voice.io.audio import load_audio, resample, voices
+from modules.voice.listen.hearing import hear
+from modules.voice.analysis.prosody import analyse
 
 pytestmark = pytest.mark.slow
 
@@ -48,7 +48,7 @@ def speech_voices() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def analysed(speech_voices) -> dict:
     """The analyser's Sound of each whole voice, and the frames it measures (audible)."""
-    from modules.voice import prosody
+    from modules.voice.analysis import prosody
 
     out = {}
     for name, samples in speech_voices.items():
@@ -227,7 +227,7 @@ def test_a_two_speaker_recording_is_heard_as_two_voices(faster_engine, vad) -> N
 
 @pytest.mark.parametrize("engine", ["openai-whisper", "faster-whisper"])
 def test_whisper_base_hears_the_german_half_as_german(engine, cache, vad, speech_voices) -> None:
-    from modules.voice.asr import AsrOptions, make_engine
+    from modules.voice.asr.engines import AsrOptions, make_engine
 
     asr = make_engine(engine, AsrOptions(model="base"), cache)
     samples = speech_voices["multilingual.mp3"]
@@ -304,7 +304,7 @@ def test_rate_counts_spoken_words_as_the_planner_does() -> None:
     """"Meet me at 5 pm, room 12." is spoken as 7 words (five, twelve): the analyser counts
     them as ``agent.words`` does for the planner, with timings or from the text alone."""
     from agent.words import count_words
-    from modules.voice.prosody import rhythm, rhythm_from_text
+    from modules.voice.analysis.prosody import rhythm, rhythm_from_text
 
     text = "Meet me at 5 pm, room 12."
     level_db = np.full(300, -20.0)

@@ -24,9 +24,11 @@ from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
 from agent.voiceplan import VoicePlan
-from modules.voice import nonverbal, prosody, realiser
-from modules.voice.audio import resample
-from modules.voice.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing, measure
+from modules.voice.speak import nonverbal
+from modules.voice.analysis import prosody
+from modules.voice.speak import realiser
+from modules.voice.io.audio import resample
+from modules.voice.speak.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing, measure
 
 TEXT = "The river was cold this morning, and the road was long. Will you walk with me?"
 
@@ -108,7 +110,7 @@ def test_a_reply_without_words_plans_its_registers_non_verbal_answer() -> None:
 
 @pytest.fixture(scope="module")
 def piper():
-    from modules.voice.tts import PiperTTS, piper_voices
+    from modules.voice.tts.piper import PiperTTS, piper_voices
 
     return PiperTTS(piper_voices()["joe"])
 
@@ -295,7 +297,7 @@ def test_plot_never_follows_a_scene_file_out_of_its_folder(tmp_path) -> None:
 def test_a_wav_appears_whole_or_not_at_all_and_an_older_one_survives_a_failed_write(tmp_path, monkeypatch) -> None:
     import soundfile
 
-    from modules.voice.audio import write_wav
+    from modules.voice.io.audio import write_wav
 
     out = tmp_path / "reply.wav"
     write_wav(out, np.full(16000, 0.25, np.float32), 16000)

@@ -17,8 +17,8 @@ from agent.lexicon import tokens as lexicon_tokens
 from agent.melody import melody_table, plan_voice
 from agent.scene import Scene
 from agent.words import count_syllables, count_words, spoken_words
-from modules.voice import prosody
-from modules.voice.voicing import RATE_TOLERANCE, Voicing, sentence_plans, speech_span_s
+from modules.voice.analysis import prosody
+from modules.voice.speak.voicing import RATE_TOLERANCE, Voicing, sentence_plans, speech_span_s
 
 MEET = "Meet me at 5 pm, room 12."
 #: (text, the words it is spoken as, counted by hand from the voice's reading)
@@ -98,7 +98,7 @@ def test_plan_and_both_measurements_count_every_text_alike(pieces) -> None:
 
 @pytest.fixture(scope="module")
 def piper():
-    from modules.voice.tts import PiperTTS, piper_voices
+    from modules.voice.tts.piper import PiperTTS, piper_voices
 
     return PiperTTS(piper_voices()["joe"])
 
@@ -109,7 +109,7 @@ def test_a_reply_with_numbers_is_spoken_at_its_planned_rate_without_a_wrong_corr
     voiced = Voicing(piper).render(MEET, plan)
     assert abs(voiced.fidelity.rate_error) <= RATE_TOLERANCE
     # By the hand count, independent of any counter: 7 words over the span of the speech.
-    from modules.voice.audio import resample
+    from modules.voice.io.audio import resample
 
     level_db = prosody.measure(resample(voiced.samples, piper.rate_hz, 16000), 16000).level_db
     start_s, end_s = speech_span_s(level_db)

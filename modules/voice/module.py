@@ -44,24 +44,24 @@ from agent.module import EngineStatus, Module, ModuleConfigError
 from agent.paths import ASSETS, cache_dir
 from agent.scene import Hop, Scene
 from agent.voiceplan import VoicePlan
-from modules.voice.asr import ENGINES, AsrEngine, AsrOptions, Transcript, make_engine
-from modules.voice.audio import (ASR_RATE_HZ, AudioError, OutputPathError, check_wav_path, load_audio, resample,
+from modules.voice.asr.engines import ENGINES, AsrEngine, AsrOptions, Transcript, make_engine
+from modules.voice.io.audio import (ASR_RATE_HZ, AudioError, OutputPathError, check_wav_path, load_audio, resample,
                                  voices, write_wav)
-from modules.voice.devices import DeviceError, Microphone, Speaker
-from modules.voice.endpoint import EndpointOptions, TurnDetector
-from modules.voice.hearing import hear, to_scene
-from modules.voice.bark_imports import BarkMissing
-from modules.voice.bark_models import BarkWeightsMissing
-from modules.voice.tts import PiperTTS, VoiceMissing, piper_voices
-from modules.voice.voicing import SpeechEngine, Voiced, Voicing
-from modules.voice.vad import SileroVAD, VadOptions
-from modules.voice.whisper_weights import (WeightsMissing, faster_whisper_status,
+from modules.voice.io.devices import DeviceError, Microphone, Speaker
+from modules.voice.listen.endpoint import EndpointOptions, TurnDetector
+from modules.voice.listen.hearing import hear, to_scene
+from modules.voice.tts.bark.imports import BarkMissing
+from modules.voice.tts.bark.models import BarkWeightsMissing
+from modules.voice.tts.piper import PiperTTS, VoiceMissing, piper_voices
+from modules.voice.speak.voicing import SpeechEngine, Voiced, Voicing
+from modules.voice.listen.vad import SileroVAD, VadOptions
+from modules.voice.asr.weights import (WeightsMissing, faster_whisper_status,
                                            openai_checkpoint, openai_checkpoint_status)
 
 log = logging.getLogger(__name__)
 
 SPEECH_ENGINES = ("auto", "piper", "bark")
-#: Bark's precisions (bark_fast.PRECISIONS; anything but float32 is lossy and opt-in).
+#: Bark's precisions (tts.bark.fast.PRECISIONS; anything but float32 is lossy and opt-in).
 BARK_PRECISIONS = ("float32", "bfloat16", "int8")
 
 #: how long the microphone stays deaf waiting for the reply to a turn before listening again.
@@ -190,7 +190,7 @@ class VoiceModule(Module):
             return wanted
         import torch
 
-        from modules.voice.bark_models import weights_status
+        from modules.voice.tts.bark.models import weights_status
 
         bark_ready = all(present for _, _, present in weights_status(self.o.bark_size))
         return "bark" if bark_ready and torch.cuda.is_available() else "piper"
@@ -203,8 +203,8 @@ class VoiceModule(Module):
             if self._bark is None:
                 import torch
 
-                from modules.voice.bark_models import load_models, lowered
-                from modules.voice.bark_voice import BarkVoice
+                from modules.voice.tts.bark.models import load_models, lowered
+                from modules.voice.tts.bark.voice import BarkVoice
 
                 models = lowered(load_models(self.o.bark_size), self.o.bark_precision)
                 if torch.cuda.is_available():
@@ -451,7 +451,7 @@ class VoiceModule(Module):
         Raises:
             OSError, ValueError (SceneError), AudioError: unreadable or unusable input.
         """
-        from modules.voice.plot import plot_scene
+        from modules.voice.speak.plot import plot_scene
 
         json_path = Path(request.source or "")
         spoken = Scene.from_json(json_path.read_text(encoding="utf-8"))
@@ -502,7 +502,7 @@ class VoiceModule(Module):
         if o.tts == "auto":
             import torch
 
-            from modules.voice.bark_models import weights_status
+            from modules.voice.tts.bark.models import weights_status
 
             bark_used = torch.cuda.is_available() and all(p for _, _, p in weights_status(o.bark_size))
         for name, voice in piper_voices().items():
@@ -511,7 +511,7 @@ class VoiceModule(Module):
             except VoiceMissing as exc:
                 where, ready, detail = "-", False, str(exc)
             rows.append(EngineStatus("tts", "piper", name, o.voice == name and not bark_used, ready, where, detail))
-        from modules.voice.bark_models import bark_dir, weights_status
+        from modules.voice.tts.bark.models import bark_dir, weights_status
 
         for size in ("small", "full"):
             status = weights_status(size)

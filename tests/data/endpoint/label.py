@@ -43,7 +43,7 @@ def gap_s(y: np.ndarray, boundary_s: float) -> float:
 
 
 def main() -> None:
-    from modules.voice.asr import AsrOptions, make_engine
+    from modules.voice.asr.engines import AsrOptions, make_engine
 
     engine = make_engine("faster-whisper", AsrOptions(), Path.home() / ".cache")
     # The continuation word each cut ends on (the sentence's last word before it).

@@ -35,7 +35,7 @@ import numpy as np
 
 from agent.lexicon import read_word_list
 from agent.paths import ASSETS
-from modules.voice.prosody import HOP_S, level_track_db, pitch_track_hz
+from modules.voice.analysis.prosody import HOP_S, level_track_db, pitch_track_hz
 
 RATE_HZ = 16000
 FRAME_SAMPLES = 512

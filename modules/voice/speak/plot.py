@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 
 from agent.scene import Scene
-from modules.voice import prosody
-from modules.voice.audio import ASR_RATE_HZ, load_audio, resample
-from modules.voice.realiser import contour_shape
+from modules.voice.analysis import prosody
+from modules.voice.io.audio import ASR_RATE_HZ, load_audio, resample
+from modules.voice.speak.realiser import contour_shape
 
 
 def _sentence_spans(voiced_t: np.ndarray, n: int) -> list[tuple[float, float]]:

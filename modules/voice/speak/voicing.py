@@ -24,8 +24,10 @@ from agent.melody import words_of
 from agent.sound import Sound
 from agent.voiceplan import Fidelity, VoicePlan, fidelity
 from agent.words import count_words
-from modules.voice import nonverbal, prosody, realiser
-from modules.voice.audio import ASR_RATE_HZ, resample
+from modules.voice.speak import nonverbal
+from modules.voice.analysis import prosody
+from modules.voice.speak import realiser
+from modules.voice.io.audio import ASR_RATE_HZ, resample
 
 #: a realised sentence this far off its pitch (semitones) or rate (fraction) is redone once.
 F0_TOLERANCE_ST = 0.5

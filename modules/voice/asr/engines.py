@@ -1,7 +1,7 @@
 """Speech recognition: two Whisper engines behind one small interface.
 
 ``openai-whisper`` (the card's engine) and ``faster-whisper`` (CTranslate2, int8) run
-the same weights (see ``whisper_weights``); the config's ``asr`` option picks one. Both
+the same weights (see ``asr.weights``); the config's ``asr`` option picks one. Both
 take 16 kHz mono float32 samples (no ffmpeg is needed) and return a :class:`Transcript`
 with word timings. Segments Whisper itself judges to be non-speech (no-speech
 probability above ``no_speech_threshold`` and mean log-probability below
@@ -17,7 +17,7 @@ from typing import Protocol
 
 import numpy as np
 
-from modules.voice.whisper_weights import (
+from modules.voice.asr.weights import (
     is_multilingual,
     load_faster_whisper,
     load_openai_whisper,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from agent.voiceplan import VoicePlan
-from modules.voice.realiser import contour_shape, set_level
+from modules.voice.speak.realiser import contour_shape, set_level
 
 KINDS = ("sigh", "hum", "breath", "silence")
 

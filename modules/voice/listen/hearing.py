@@ -21,8 +21,8 @@ from agent.lexicon import core_of, sound_lexemes, text_lexemes
 from agent.register import voice_register
 from agent.scene import Scene
 from agent.sound import Sound
-from modules.voice.asr import AsrEngine, Transcript, Word
-from modules.voice.prosody import Tracks, analyse_non_speech, measure, summarise
+from modules.voice.asr.engines import AsrEngine, Transcript, Word
+from modules.voice.analysis.prosody import Tracks, analyse_non_speech, measure, summarise
 
 RATE_HZ = 16000
 #: audio whose loudest 30 ms frame is below this is silence, not a sound.

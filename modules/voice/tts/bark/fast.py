@@ -33,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from modules.voice.bark_imports import bark_generation
+from modules.voice.tts.bark.imports import bark_generation
 
 #: ``on_logits(stage, step, logits)``: called with each step's usable logits (1-D, float32).
 LogitsHook = Callable[[str, int, torch.Tensor], None]

@@ -10,7 +10,7 @@ EnCodec 24 kHz in torch.hub's cache. Three traps are guarded (MODELS.md):
   load with an explicit allow-list of those numpy types, never with blind unpickling;
 * offline, ``BertTokenizer.from_pretrained`` can quietly return a 5-token vocabulary that
   turns every word into ``[UNK]``: a vocabulary that small is refused loudly;
-* importing bark needs torchaudio (``bark_imports``).
+* importing bark needs torchaudio (``tts.bark.imports``).
 
 :func:`random_models` builds models with Bark's real vocabularies and block size and a
 chosen width (``tiny`` for tests, ``small``/``full`` for timing). Their speech is noise:
@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from modules.voice.bark_imports import bark_generation
+from modules.voice.tts.bark.imports import bark_generation
 
 #: (layers, heads, width) of each size; "tiny" exists only as random weights.
 ARCHITECTURES = {"tiny": (2, 2, 64), "small": (12, 12, 768), "full": (24, 16, 1024)}
@@ -261,8 +261,8 @@ def random_models(size: str = "tiny", seed: int = 0) -> BarkModels:
 
 
 def lowered(models: BarkModels, precision: str) -> BarkModels:
-    """The same models in a lower (lossy) precision: see ``bark_fast.lower_precision``."""
-    from modules.voice.bark_fast import lower_precision
+    """The same models in a lower (lossy) precision: see ``tts.bark.fast.lower_precision``."""
+    from modules.voice.tts.bark.fast import lower_precision
 
     return replace(models, text=lower_precision(models.text, precision),
                    coarse=lower_precision(models.coarse, precision),

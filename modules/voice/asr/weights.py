@@ -2,7 +2,7 @@
 
 Bundled models come from pip packages that carry CTranslate2 folders (see MODELS.md):
 faster-whisper loads such a folder as it is; openai-whisper loads a checkpoint converted
-from it once and cached (``ct2_whisper``). Any other model name goes to the engine's own
+from it once and cached (``asr.ct2_convert``). Any other model name goes to the engine's own
 download code (openai's CDN, the Hugging Face hub), which works for users with network
 and fails here with one clear :class:`WeightsMissing` message.
 """
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.paths import xdg_cache_home
-from modules.voice.ct2_whisper import cached_checkpoint_path, convert_to_cache
+from modules.voice.asr.ct2_convert import cached_checkpoint_path, convert_to_cache
 
 
 class WeightsMissing(RuntimeError):

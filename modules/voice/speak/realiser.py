@@ -96,7 +96,7 @@ def trim(samples: np.ndarray, rate_hz: int, below_db: float = TRIM_BELOW_DB) -> 
 def _levels_db(samples: np.ndarray, rate_hz: int) -> np.ndarray:
     """The analyser's own level track (30 ms windows every 10 ms, dBFS): sound and silence
     are told apart here exactly as the analyser will tell them apart in the result."""
-    from modules.voice.prosody import level_track_db
+    from modules.voice.analysis.prosody import level_track_db
 
     return level_track_db(np.asarray(samples, np.float32), rate_hz) if len(samples) else np.zeros(0)
 
@@ -273,7 +273,7 @@ def shorten_unplanned_pauses(samples: np.ndarray, rate_hz: int, planned_s: list[
     stretching slow speech can push a weak consonant (/θ/) or a closure over the pause
     threshold. ``floor_db`` is the rendering's noise floor (digital silence), as the
     rendering is measured (``voicing.RENDERED_FLOOR_DB``)."""
-    from modules.voice.prosody import HOP_S, level_track_db, pauses_s
+    from modules.voice.analysis.prosody import HOP_S, level_track_db, pauses_s
 
     if len(samples) == 0:
         return samples

@@ -1,5 +1,5 @@
 """Bark as a speech engine: a voice plan picks the preset, the text cues and the
-temperatures (``assets/bark_presets.toml``); generation runs bark_fast's exact path.
+temperatures (``assets/bark_presets.toml``); generation runs the exact path of tts.bark.fast.
 
 Each clause is at most ``MAX_WORDS_PER_CALL`` words per Bark call (Bark makes about 13 s
 per call); longer clauses are cut between words. Audio comes out at 24 kHz.
@@ -20,9 +20,9 @@ from tqdm import tqdm
 
 from agent.paths import ASSETS
 from agent.voiceplan import VoicePlan
-from modules.voice import bark_fast as fast
-from modules.voice.bark_imports import bark_generation
-from modules.voice.bark_models import BarkModels
+from modules.voice.tts.bark import fast
+from modules.voice.tts.bark.imports import bark_generation
+from modules.voice.tts.bark.models import BarkModels
 
 PRESETS_TOML = ASSETS / "bark_presets.toml"
 #: about 11 s at an unhurried pace: under Bark's ~13 s per call.

@@ -58,7 +58,7 @@ def transcribed_voices(speech_dir: Path, manifest: dict) -> list[tuple[str, str,
     Raises:
         AudioError: a listed file is missing or unreadable.
     """
-    from modules.voice.audio import ASR_RATE_HZ, load_audio, resample, voices
+    from modules.voice.io.audio import ASR_RATE_HZ, load_audio, resample, voices
 
     out = []
     for key, entry in sorted(manifest["speech"].items()):
@@ -78,7 +78,7 @@ def heard_text(samples_16k: np.ndarray, vad, asr) -> str:
     """The words the hearing pipeline hears in one voice, as ``run.py analyze`` runs it
     (silero VAD → Whisper over the speech → words into utterances): the utterances' texts
     joined in time order."""
-    from modules.voice.hearing import hear
+    from modules.voice.listen.hearing import hear
 
     heard = hear(samples_16k, vad.segments(samples_16k), asr, one_turn=False)
     return " ".join(h.text for h in heard if h.text)

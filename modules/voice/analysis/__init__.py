@@ -1,0 +1,1 @@
+"""The listening analyser: timbre and prosody measured from audio."""

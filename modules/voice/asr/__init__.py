@@ -1,0 +1,1 @@
+"""Speech recognition: one interface, two Whisper engines, their weights."""

@@ -1,0 +1,1 @@
+"""Hearing: voice activity, end of turn, and audio → heard scenes."""

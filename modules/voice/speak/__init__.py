@@ -1,0 +1,1 @@
+"""Speaking: the closed loop from a voice plan to realised, measured speech."""

@@ -1,0 +1,1 @@
+"""Synthesisers: Piper (fast, CPU) and Bark."""
