@@ -20,6 +20,14 @@ subscribers); each subscriber's copy gets ``<subscriber>.in`` when it dequeues t
 so the time between the two hops is that subscriber's queueing latency, and a scene
 derived from it (``Scene.derive``) carries the whole pipeline's hops forward.
 
+Stages inside a module are traced the same way, without hop bookkeeping in the module: it
+asks the bus for a :class:`Trace` of the scene it works on (:meth:`SceneBus.trace`),
+calls ``trace.mark("vad")`` as each stage ends (from any thread; a plain callable, so
+helpers that know nothing of scenes take ``trace.mark``), and makes its result with
+``trace.derive(...)``: the new scene's hops are the cause's followed by
+``<module>.<stage>`` hops, so ``spoken`` scenes show ``voice.tts.first``,
+``voice.played``… between the bus's own hops.
+
 Isolation: a handler that raises is logged (with its traceback at debug level: people get
 a message, developers ``-vv``) and counted; the bus then
 publishes a ``system``/``error`` scene naming the module and the failed scene (so anyone
@@ -46,11 +54,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
+from agent.errors import Problem, ScenevoiceError
 from agent.scene import Hop, Scene
 
 log = logging.getLogger(__name__)
@@ -84,8 +94,45 @@ class Subscription:
     task: asyncio.Task | None = None
 
 
-class BusError(RuntimeError):
+class BusError(ScenevoiceError, RuntimeError):
     """Misuse of the bus: a duplicate subscriber name, an unknown policy."""
+
+    reason = "internal"
+
+
+class Trace:
+    """The stages a module's work on one scene passes, stamped as hops (see the module
+    docstring, "Tracing").
+
+    Args:
+        cause: the scene the work is for (a request, a reply); it is not changed.
+        module: the module's name; each stage becomes the hop ``<module>.<stage>``.
+    """
+
+    def __init__(self, cause: Scene, module: str) -> None:
+        self.cause = cause
+        self.module = module
+        self._stages: list[Hop] = []
+        self._lock = threading.Lock()
+
+    def mark(self, stage: str) -> None:
+        """Stamp ``Hop("<module>.<stage>", now)``: the stage ``stage`` has just ended.
+        Safe to call from a worker thread."""
+        hop = Hop(f"{self.module}.{stage}", time.time())
+        with self._lock:
+            self._stages.append(hop)
+
+    @property
+    def hops(self) -> list[Hop]:
+        """The cause's hops followed by the stages marked so far (a new list)."""
+        with self._lock:
+            return [*self.cause.hops, *self._stages]
+
+    def derive(self, **changes: Any) -> Scene:
+        """``cause.derive(**changes)`` (a new scene, child of the cause) whose hops are
+        :attr:`hops` unless ``changes`` gives its own."""
+        changes.setdefault("hops", self.hops)
+        return self.cause.derive(**changes)
 
 
 class SceneBus:
@@ -103,8 +150,15 @@ class SceneBus:
 
     # --- lifecycle ------------------------------------------------------------------------
 
-    def subscribe(self, name: str, handler: Handler, predicate: Predicate = everything, *,
-                  inbox_size: int = 64, policy: Policy = "block") -> Subscription:
+    def subscribe(
+        self,
+        name: str,
+        handler: Handler,
+        predicate: Predicate = everything,
+        *,
+        inbox_size: int = 64,
+        policy: Policy = "block",
+    ) -> Subscription:
         """Register ``handler`` for the scenes ``predicate`` accepts.
 
         Raises:
@@ -201,8 +255,13 @@ class SceneBus:
                 await sub.inbox.put(scene)
         except TimeoutError:
             sub.stats.dropped += 1
-            log.warning("bus: %s's inbox stayed full for %.1f s; dropped %s scene %s",
-                        sub.name, self.block_timeout_s, scene.kind, scene.id)
+            log.warning(
+                "bus: %s's inbox stayed full for %.1f s; dropped %s scene %s",
+                sub.name,
+                self.block_timeout_s,
+                scene.kind,
+                scene.id,
+            )
             return False
         sub.stats.delivered += 1
         return True
@@ -211,8 +270,7 @@ class SceneBus:
         try:
             return bool(sub.predicate(scene))
         except Exception:
-            log.exception("bus: %s's predicate raised on %s scene %s; skipped",
-                          sub.name, scene.kind, scene.id)
+            log.exception("bus: %s's predicate raised on %s scene %s; skipped", sub.name, scene.kind, scene.id)
             return False
 
     async def _consume(self, sub: Subscription) -> None:
@@ -227,14 +285,33 @@ class SceneBus:
                 raise
             except Exception as exc:
                 sub.stats.failed += 1
-                log.error("bus: %s failed on %s scene %s: %s: %s", sub.name, scene.kind, scene.id,
-                          type(exc).__name__, exc, exc_info=log.isEnabledFor(logging.DEBUG))
+                log.error(
+                    "bus: %s failed on %s scene %s: %s: %s",
+                    sub.name,
+                    scene.kind,
+                    scene.id,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 if scene.kind != "error":
-                    await self.publish(error_scene(scene, f"{sub.name} failed on {scene.kind} "
-                                                   f"scene: {type(exc).__name__}: {exc}",
-                                                   reason="module.failed"), source=sub.name)
+                    await self.publish(
+                        error_scene(
+                            scene,
+                            f"{sub.name} failed on {scene.kind} scene: {type(exc).__name__}: {exc}",
+                            reason="module.failed",
+                        ),
+                        source=sub.name,
+                    )
             finally:
                 sub.inbox.task_done()
+
+    # --- tracing --------------------------------------------------------------------------
+
+    def trace(self, cause: Scene, module: str) -> Trace:
+        """A :class:`Trace` of ``module``'s work on ``cause``: mark its stages, derive its
+        result from it (see the module docstring, "Tracing")."""
+        return Trace(cause, module)
 
     # --- introspection --------------------------------------------------------------------
 
@@ -254,11 +331,24 @@ def _snapshot(scene: Scene, hop: Hop) -> Scene:
     return twin
 
 
-def error_scene(cause: Scene | None, message: str, reason: str) -> Scene:
-    """A ``system``/``error`` scene: ``text`` is the message for people, ``context`` a
-    stable machine-readable reason (``input.unreadable``, ``device.missing``…)."""
+def error_scene(
+    cause: Scene | None, problem: Problem | ScenevoiceError | str, reason: str | None = None, subject: str | None = None
+) -> Scene:
+    """A ``system``/``error`` scene about ``cause`` (its child: anyone following the
+    cause's lineage learns of the failure). What went wrong is its ``error`` part: a
+    :class:`~agent.errors.Problem`, the one a :class:`~agent.errors.ScenevoiceError`
+    describes, or one made of a message, a ``reason`` from ``agent.errors.REASONS`` and
+    the ``subject`` (file or value) concerned.
+
+    Raises:
+        ValueError: a message without a reason, or an unknown reason.
+    """
+    if isinstance(problem, ScenevoiceError):
+        problem = problem.problem()
+    elif isinstance(problem, str):
+        if reason is None:
+            raise ValueError("error_scene: a message needs a reason")
+        problem = ScenevoiceError(problem, reason=reason, subject=subject).problem()
     parents = [cause.id] if cause is not None else []
     hops = list(cause.hops) if cause is not None else []
-    source = cause.source if cause is not None else None
-    return Scene(channel="system", kind="error", text=message, context=reason,
-                 parents=parents, hops=hops, source=source)
+    return Scene(channel="system", kind="error", error=problem, parents=parents, hops=hops)

@@ -22,19 +22,11 @@ from collections.abc import Callable
 from functools import cache
 from typing import Any, Literal, TypeVar, Union
 
+from agent.errors import SchemaError, fail
+
+__all__ = ["SchemaError", "fail", "from_dict", "private_copy", "to_dict"]
+
 T = TypeVar("T")
-
-
-class SchemaError(ValueError):
-    """Malformed scene data. ``field`` is the dotted path of the offending field."""
-
-    def __init__(self, field: str, message: str) -> None:
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-def fail(field: str, message: str) -> typing.NoReturn:
-    raise SchemaError(field, message)
 
 
 @cache
@@ -86,7 +78,7 @@ def _decode(tp: Any, value: Any, path: str) -> Any:
             fail(path, f"expected a list, got {_describe(value)}")
         (item,) = typing.get_args(tp)
         return [_decode(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if dataclasses.is_dataclass(tp):
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return from_dict(tp, value, path)
     if tp is bool:
         if not isinstance(value, bool):
@@ -119,8 +111,9 @@ def from_dict(cls: type[T], data: Any, path: str) -> T:
     """
     if not isinstance(data, dict):
         fail(path, f"expected an object, got {_describe(data)}")
-    hints = _hints(cls)
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    klass: Any = cls  # a dataclass, as every caller passes
+    hints = _hints(klass)
+    fields = {f.name: f for f in dataclasses.fields(klass)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
         fail(f"{path}.{unknown[0]}", f"unknown field (known fields: {', '.join(fields)})")
@@ -182,13 +175,19 @@ def _class_copier(cls: type) -> Copier | None:
         return None
     lines = ["def copy(obj):", "    state = obj.__dict__.copy()"]
     for name in parts:
-        lines += [f"    value = state[{name!r}]",
-                  "    if value is not None:",
-                  f"        state[{name!r}] = copy_{name}(value)"]
+        lines += [
+            f"    value = state[{name!r}]",
+            "    if value is not None:",
+            f"        state[{name!r}] = copy_{name}(value)",
+        ]
     lines += ["    twin = new(cls)", "    setattr(twin, '__dict__', state)", "    return twin"]
-    namespace: dict[str, Any] = {"new": object.__new__, "cls": cls, "setattr": object.__setattr__,
-                                 **{f"copy_{name}": copy for name, copy in parts.items()}}
-    exec("\n".join(lines), namespace)  # noqa: S102 - code built from field names above
+    namespace: dict[str, Any] = {
+        "new": object.__new__,
+        "cls": cls,
+        "setattr": object.__setattr__,
+        **{f"copy_{name}": copy for name, copy in parts.items()},
+    }
+    exec("\n".join(lines), namespace)
     copier: Copier = namespace["copy"]
     _COPIERS[cls] = copier
     return copier

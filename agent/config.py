@@ -17,14 +17,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agent.errors import ScenevoiceError
 from agent.paths import ASSETS
 
 DEFAULT_CONFIG = ASSETS / "config.toml"
 _TOP_LEVEL = {"bus", "modules", "session"}
 
 
-class ConfigError(ValueError):
+class ConfigError(ScenevoiceError, ValueError):
     """The config is unreadable or wrong; the message names file, key and fix."""
+
+    reason = "config.invalid"
 
 
 @dataclass
@@ -97,8 +100,7 @@ def _validate(data: dict[str, Any], where: str) -> None:
         if not isinstance(table, dict):
             raise ConfigError(f"{where}: modules.{name} must be a table, e.g. [modules.{name}]")
         if "enabled" in table and not isinstance(table["enabled"], bool):
-            raise ConfigError(f"{where}: modules.{name}.enabled must be true or false, "
-                              f"got {table['enabled']!r}")
+            raise ConfigError(f"{where}: modules.{name}.enabled must be true or false, got {table['enabled']!r}")
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:

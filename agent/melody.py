@@ -10,7 +10,9 @@ The planner decides how a reply should sound before any engine renders it:
    pitch level and rate move toward the speaker's measured ones, by ``pull`` (0 = ignore
    the speaker, 1 = match them), at most ``max_shift_st`` semitones and ``max_rate_change``
    (a fraction) away from where the table put them; the whole contour then stays inside
-   the voice's usable pitch range (``assets/voices.toml``), narrowing before it moves;
+   the voice's usable pitch range, narrowing before it moves. The voice is the
+   :class:`~agent.parts.VoiceProfile` a speaking module announced on the bus (kind
+   ``voice.profile``): the core keeps no engine facts of its own;
 4. a reply without words becomes a sigh, a hum, a breath or a timed silence.
 """
 
@@ -22,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any, cast
 
+from agent.parts import VoiceProfile
 from agent.paths import ASSETS
 from agent.register import REGISTERS
 from agent.scene import Scene
@@ -29,7 +32,6 @@ from agent.sound import Contour, Sound
 from agent.voiceplan import Pause, VoicePlan
 from agent.words import count_words, tokens
 
-VOICES_TOML = ASSETS / "voices.toml"
 MELODY_TOML = ASSETS / "melody.toml"
 MANNERS = ("plain", "cold", "strained", "light", "compressed")
 _CLAUSE = (",", ";", ":", "—", "–")
@@ -43,45 +45,6 @@ class FieldRule:
     pull: float = 0.5
     max_shift_st: float = 4.0
     max_rate_change: float = 0.25
-
-
-@dataclass
-class NaturalVoice:
-    """What a voice sounds like left alone, and the pitch a plan may ask of it
-    (``assets/voices.toml``)."""
-
-    engine: str
-    voice: str
-    f0_hz: float
-    rate_wps: float
-    min_f0_hz: float = 60.0
-    max_f0_hz: float = 400.0
-
-    def fit_pitch(self, median_hz: float, range_st: float, min_range_st: float = 3.0) -> tuple[float, float]:
-        """(median, range) whose whole contour (median ± half the range) stays between
-        ``min_f0_hz`` and ``max_f0_hz``. The median keeps the register's character: the
-        range narrows first (down to ``min_range_st``), and only then the median moves."""
-        least = 2.0 ** (min(range_st, min_range_st) / 24.0)
-        median_hz = min(max(median_hz, self.min_f0_hz * least), self.max_f0_hz / least)
-        room_st = min(12.0 * math.log2(median_hz / self.min_f0_hz), 12.0 * math.log2(self.max_f0_hz / median_hz))
-        return median_hz, min(range_st, 2.0 * room_st)
-
-
-@cache
-def natural_voice(engine: str, voice: str) -> NaturalVoice:
-    """Look a voice up in the voice table.
-
-    Raises:
-        KeyError: the table has no ``[engine.voice]``.
-    """
-    with open(VOICES_TOML, "rb") as handle:
-        table = tomllib.load(handle)
-    try:
-        entry = table[engine][voice]
-    except KeyError:
-        raise KeyError(f"{VOICES_TOML}: no voice [{engine}.{voice}]") from None
-    return NaturalVoice(engine, voice, float(entry["natural_f0_hz"]), float(entry["natural_rate_wps"]),
-                        float(entry.get("min_f0_hz", 60.0)), float(entry.get("max_f0_hz", 400.0)))
 
 
 @cache
@@ -136,7 +99,7 @@ def words_of(text: str) -> list[str]:
 
 @cache
 def _segmenter(language: str):
-    import pysbd  # type: ignore[import-untyped]
+    import pysbd
 
     try:
         return pysbd.Segmenter(language=language, clean=False)
@@ -195,53 +158,68 @@ def _row(register: str, manner: str | None, mode: str | None = None) -> dict[str
     return row
 
 
-def plan_voice(reply: Scene, heard: Sound | None = None, *, engine: str = "piper",
-               voice: str = "joe", rule: FieldRule | None = None, manner: str | None = None) -> VoicePlan:
+def plan_voice(
+    reply: Scene,
+    heard: Sound | None = None,
+    *,
+    own: VoiceProfile,
+    rule: FieldRule | None = None,
+    manner: str | None = None,
+) -> VoicePlan:
     """The voice plan of ``reply``, following ``heard`` (the speaker's measured voice).
 
     Args:
         reply: its ``register`` (default logical) and ``text`` shape the plan.
         heard: the speaker's measured voice; None plans without following anyone.
-        engine, voice: the voice the plan is anchored to (its natural pitch and usable
-            range, ``assets/voices.toml``); the plan leaves the engine to the config
+        own: the voice the plan is anchored to (its natural pitch and usable range), as
+            the speaking module announced it; the plan leaves the engine to that module
             unless a caller sets ``plan.engine``.
         rule: how far to follow the speaker.
         manner: the manner of voicing; by default the one ``reply.mode`` calls for
             (``[mode_manner]``), else the register's.
 
     Raises:
-        KeyError: ``engine``/``voice`` is not in the voice table.
         ValueError: an unknown manner.
     """
     rule = rule or FieldRule()
     table = melody_table()
     register = reply.register or "logical"
     row = _row(register, manner, reply.mode)
-    own = natural_voice(engine, voice)
     own_f0 = own.f0_hz * 2.0 ** (row["f0_shift_st"] / 12.0)
     own_rate = float(table["base_rate_wps"]) * row["rate_factor"]
-    f0, f0_range = own.fit_pitch(follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule),
-                                 row["f0_range_st"])
+    f0, f0_range = own.fit_pitch(
+        follow_pitch_hz(own_f0, heard.f0_median_hz if heard else None, rule), row["f0_range_st"]
+    )
     energy_db = round(float(table["base_energy_db"]) + row["energy_db"], 2)
     text = (reply.text or "").strip()
     if not text:
         kind = row["without_words"]
-        return VoicePlan(register=register, manner=row["manner"], voice=voice,
-                         f0_median_hz=round(f0, 2), f0_range_st=round(f0_range, 2),
-                         contour=cast(Contour, row["contour"]), nonverbal=kind,
-                         duration_s=float(table["without_words"][kind]), energy_db=energy_db)
+        return VoicePlan(
+            register=register,
+            manner=row["manner"],
+            voice=own.voice,
+            f0_median_hz=round(f0, 2),
+            f0_range_st=round(f0_range, 2),
+            contour=cast(Contour, row["contour"]),
+            nonverbal=kind,
+            duration_s=float(table["without_words"][kind]),
+            energy_db=energy_db,
+        )
     rate = follow_rate_wps(own_rate, heard.rate_wps if heard else None, rule)
     pauses = plan_pauses(text, row["clause_pause_s"], row["sentence_pause_s"], reply.language or "en")
     span_s = count_words(text, reply.language or "en") / rate
     pause_s = sum(p.duration_s for p in pauses)
-    follows = heard is not None and rule.follow_speaker and (
-        heard.f0_median_hz is not None or heard.rate_wps is not None)
-    contours: list[Contour] = ["rising" if is_question(s) else cast(Contour, row["contour"])
-                               for s in sentences_of(text, reply.language or "en")]
+    follows = (
+        heard is not None and rule.follow_speaker and (heard.f0_median_hz is not None or heard.rate_wps is not None)
+    )
+    contours: list[Contour] = [
+        "rising" if is_question(s) else cast(Contour, row["contour"])
+        for s in sentences_of(text, reply.language or "en")
+    ]
     return VoicePlan(
         register=register,
         manner=row["manner"],
-        voice=voice,
+        voice=own.voice,
         f0_median_hz=round(f0, 2),
         f0_range_st=round(f0_range, 2),
         contour=contours[-1] if contours else cast(Contour, row["contour"]),

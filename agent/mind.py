@@ -4,7 +4,9 @@
 that says what it understood, remembers the user's name and what was said, and can
 recall both later in the session. The reply keeps the heard scene's core, mode and
 register (it answers in the same field) and carries the voice plan the melody planner
-writes from the speaker's measured voice.
+writes from the speaker's measured voice, anchored to the voice a speaking module
+announced (a ``voice.profile`` scene). Before any voice is announced it sends the reply
+without a plan, and the speaking module plans it for its own voice.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 from agent.lexicon import text_lexemes
 from agent.melody import FieldRule, plan_voice
 from agent.module import Module, ModuleConfigError
+from agent.parts import VoiceProfile
 from agent.scene import Scene
 
 MAX_ECHO_WORDS = 24
@@ -25,7 +28,9 @@ _NAME_GIVEN = re.compile(r"\b(?:my name is|i am called|i'm called|call me)\s+([A
 _NAME_ASKED = re.compile(r"\bwhat(?:'s| is) my name\b", re.I)
 _RECALL = re.compile(r"\bwhat did i (?:just )?say\b|\brepeat that\b", re.I)
 _GREETING = re.compile(r"^\s*(?:hi|hello|hey|good (?:morning|afternoon|evening))\b", re.I)
-_QUESTION_START = re.compile(r"^\s*(?:who|what|when|where|why|how|which|is|are|do|does|did|can|could|will|would)\b", re.I)
+_QUESTION_START = re.compile(
+    r"^\s*(?:who|what|when|where|why|how|which|is|are|do|does|did|can|could|will|would)\b", re.I
+)
 
 
 @dataclass
@@ -72,8 +77,9 @@ def compose_reply(text: str, memory: SessionMemory, core: str | None = None) -> 
         who = f", {memory.name}" if memory.name else ""
         return f"Hello{who}. I am listening.", "greeting"
     if text.endswith("?") or _QUESTION_START.search(text):
-        return (f"You asked: {_clip_words(text)}? I cannot answer that yet, "
-                "but I will keep the question in mind."), "question"
+        return (
+            f"You asked: {_clip_words(text)}? I cannot answer that yet, but I will keep the question in mind."
+        ), "question"
     reply = f"I heard you say: {_clip_words(text)}."
     if previous_core and previous_core != core:
         reply += f" Earlier you spoke about {previous_core.replace('+', ', ')}."
@@ -90,26 +96,42 @@ class Mind(Module):
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)
         o = dict(self.options)
-        voice = str(o.pop("voice", "piper.joe"))
-        if voice.count(".") != 1:
-            raise ModuleConfigError(f"modules.mind.voice = {voice!r}: expected engine.voice, e.g. piper.joe")
-        self.engine, self.voice = voice.split(".")
+        if "voice" in o:
+            raise ModuleConfigError(
+                "modules.mind.voice is gone: the voice module announces the voice it "
+                "speaks with; choose it with modules.voice.voice"
+            )
         try:
             self.rule = FieldRule(**o)
         except TypeError as exc:
-            raise ModuleConfigError(f"modules.mind: {exc} (options: voice, follow_speaker, pull, "
-                                    "max_shift_st, max_rate_change)") from None
+            raise ModuleConfigError(
+                f"modules.mind: {exc} (options: follow_speaker, pull, max_shift_st, max_rate_change)"
+            ) from None
         self.memory = SessionMemory()
+        #: the voice replies are planned for, as the speaking module last announced it.
+        self.voice: VoiceProfile | None = None
 
     def wants(self, scene: Scene) -> bool:
-        return scene.kind == "turn"
+        return scene.kind == "turn" or (scene.kind == "voice.profile" and scene.voice is not None)
 
     async def handle(self, scene: Scene) -> None:
+        if scene.kind == "voice.profile":
+            self.voice = scene.voice
+            return
         if not (scene.text or "").strip():
             return
-        text, act = compose_reply(scene.text, self.memory, scene.core)
-        reply = scene.derive(kind="reply", text=text, core=scene.core, lexemes=text_lexemes(text),
-                             mode=scene.mode, context=act, register=scene.register or "logical",
-                             language=scene.language, source=self.name)
-        reply.plan = plan_voice(reply, scene.sound, engine=self.engine, voice=self.voice, rule=self.rule)
+        text, act = compose_reply(scene.text or "", self.memory, scene.core)
+        reply = scene.derive(
+            kind="reply",
+            text=text,
+            core=scene.core,
+            lexemes=text_lexemes(text),
+            mode=scene.mode,
+            act=act,
+            register=scene.register or "logical",
+            language=scene.language,
+            source=self.name,
+        )
+        if self.voice is not None:
+            reply.plan = plan_voice(reply, scene.sound, own=self.voice, rule=self.rule)
         await self.publish(reply)

@@ -18,14 +18,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from agent.errors import ScenevoiceError
 from agent.scene import Scene
 
 if TYPE_CHECKING:
     from agent.bus import Policy, SceneBus
 
 
-class ModuleConfigError(ValueError):
+class ModuleConfigError(ScenevoiceError, ValueError):
     """A module's options in the config are wrong; the message names option and fix."""
+
+    reason = "config.invalid"
 
 
 @dataclass

@@ -7,6 +7,12 @@ every field of :class:`Scene` after it; :meth:`Scene.to_json` and :meth:`Scene.f
 are exact inverses, and ``from_json`` refuses malformed input with a :class:`SceneError`
 that names the field (``scene.sound.f0_median_hz: expected a number, got 'high'``).
 
+Each field means one thing. ``text``, ``core``, ``mode``, ``context`` and ``register`` carry
+meaning only; what a request asks (``request``), what came of it (``result``), what went
+wrong (``error``) and the voice a module speaks with (``voice``) are typed parts of their
+own (:mod:`agent.parts`, :mod:`agent.errors`). Schema 1 (before that split) is still read:
+:func:`upgrade_v1` moves its fields where schema 2 keeps them.
+
 Clocks: ``t_start``/``t_end`` are seconds on the source's clock (from the start of the
 file for file input, from the start of the session for live input); ``wall_start`` is the
 wall-clock moment the scene was made, ISO 8601 in UTC; each :class:`Hop` is a Unix time.
@@ -19,15 +25,19 @@ import re
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from agent.codec import SchemaError, fail, from_dict, private_copy, to_dict
+from agent.errors import Problem
+from agent.parts import Request, Result, VoiceProfile
 from agent.register import Register
 from agent.sound import Sound
 from agent.voiceplan import Fidelity, VoicePlan
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: older versions this reader upgrades.
+READABLE_VERSIONS = (1, 2)
 
 Trust = Literal["anchor", "hypothesis"]
 
@@ -48,7 +58,7 @@ def new_scene_id() -> str:
 
 def now_iso() -> str:
     """The wall clock now, ISO 8601 UTC with milliseconds (``2026-11-22T10:00:00.123Z``)."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -69,10 +79,14 @@ class Scene:
             ``tactile``, ``memory``, ``system``…
         kind: what it is on that channel: ``utterance``, ``turn``, ``sound``, ``silence``,
             ``reply``, ``spoken``, ``listen.file``, ``error``, ``done``…
+        source: where the scene's content came from: the audio file or device it was
+            heard from, or the module that composed it.
         speaker: whose voice, where the source holds several (``left``, ``right``).
+        text: the words (heard or to be said); None for a scene without words.
         core: the compressed binding, 1–4 lexemes joined by ``+`` (``silence+heat+entry``).
         lexemes: the lexemes the scene was built from (the core's and more).
         mode, context: the emotional mode and the context of the core triple.
+        act: the dialogue act of a reply (``greeting``, ``answer``, ``recall``…).
         register: how the scene unfolds (logical, poetic, emotional, archetypal, bodily).
         sound: timbre and prosody measured from audio.
         plan: the voice plan of a scene that is to be (or was) spoken.
@@ -81,6 +95,11 @@ class Scene:
         vector: an embedding of the scene, any dimension.
         trust: ``anchor`` (short, often confirmed) or ``hypothesis`` (new, mobile).
         delta: the Δ-code this scene instantiates (``Δ02``), if any.
+        request: what a request scene asks for (the file to hear, the PNG to draw).
+        result: what came of a request or a reply (the WAV or PNG written, the device
+            played on, a count of scenes).
+        error: what went wrong, on an ``error`` scene (reason, message, subject).
+        voice: the voice a speaking module speaks with (``voice.profile`` scenes).
         parents: ids of the scenes this one was made from.
         hops: the stages it passed, with times, oldest first.
     """
@@ -100,6 +119,7 @@ class Scene:
     lexemes: list[str] = field(default_factory=list)
     mode: str | None = None
     context: str | None = None
+    act: str | None = None
     register: Register | None = None
     sound: Sound | None = None
     plan: VoicePlan | None = None
@@ -110,14 +130,20 @@ class Scene:
     vector: list[float] | None = None
     trust: Trust = "hypothesis"
     delta: str | None = None
+    request: Request | None = None
+    result: Result | None = None
+    error: Problem | None = None
+    voice: VoiceProfile | None = None
     parents: list[str] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)
 
     def _check(self, path: str) -> None:
         for name in ("channel", "kind"):
             if not _NAME.match(getattr(self, name)):
-                fail(f"{path}.{name}", f"{getattr(self, name)!r} must be lower-case letters, "
-                     "digits and . _ -, starting with a letter")
+                fail(
+                    f"{path}.{name}",
+                    f"{getattr(self, name)!r} must be lower-case letters, digits and . _ -, starting with a letter",
+                )
         if not _ID.match(self.id):
             fail(f"{path}.id", f"{self.id!r} must be 1–64 letters, digits, _ or -")
         if self.t_start is not None and self.t_end is not None and self.t_end < self.t_start:
@@ -125,8 +151,9 @@ class Scene:
         if self.core is not None:
             parts = self.core.split("+")
             if not 1 <= len(parts) <= MAX_CORE_LEXEMES or not all(_LEXEME.match(p) for p in parts):
-                fail(f"{path}.core", f"{self.core!r} must be 1–{MAX_CORE_LEXEMES} lexemes "
-                     "joined by '+', without spaces")
+                fail(
+                    f"{path}.core", f"{self.core!r} must be 1–{MAX_CORE_LEXEMES} lexemes joined by '+', without spaces"
+                )
         for i, lexeme in enumerate(self.lexemes):
             if not _LEXEME.match(lexeme):
                 fail(f"{path}.lexemes[{i}]", f"{lexeme!r} must be one word without spaces or '+'")
@@ -142,7 +169,7 @@ class Scene:
     # --- JSON ---------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON-ready form: ``{"schema": 1, "channel": ..., ...}``."""
+        """The JSON-ready form: ``{"schema": 2, "channel": ..., ...}``."""
         return {"schema": SCHEMA_VERSION, **to_dict(self)}
 
     @classmethod
@@ -152,16 +179,20 @@ class Scene:
             fail("scene", f"expected a JSON object, got {type(data).__name__}")
         if "schema" not in data:
             fail("scene.schema", f"missing; this reader expects schema {SCHEMA_VERSION}")
-        if type(data["schema"]) is not int or data["schema"] != SCHEMA_VERSION:
-            fail("scene.schema", f"version {data['schema']!r} is not supported "
-                 f"(this reader speaks {SCHEMA_VERSION})")
+        if type(data["schema"]) is not int or data["schema"] not in READABLE_VERSIONS:
+            fail(
+                "scene.schema",
+                f"version {data['schema']!r} is not supported "
+                f"(this reader speaks {', '.join(map(str, READABLE_VERSIONS))})",
+            )
         body = {k: v for k, v in data.items() if k != "schema"}
+        if data["schema"] == 1:
+            body = upgrade_v1(body)
         return from_dict(cls, body, "scene")
 
     def to_json(self) -> str:
         """One line of JSON (UTF-8 text, no ASCII escaping)."""
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"),
-                          allow_nan=False)
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> Scene:
@@ -200,3 +231,49 @@ class Scene:
     def hop_latencies_s(self) -> list[tuple[str, float]]:
         """Seconds between consecutive hops: ``[(stage, seconds since the previous hop)]``."""
         return [(b.stage, b.t_unix_s - a.t_unix_s) for a, b in zip(self.hops, self.hops[1:])]
+
+
+#: schema-1 request kinds whose ``source`` was the input file.
+_V1_FILE_REQUESTS = ("listen.file", "listen.turn", "plot")
+
+
+def upgrade_v1(body: dict[str, Any]) -> dict[str, Any]:
+    """A schema-1 scene's fields as schema 2 keeps them (``body`` without ``schema``).
+
+    Schema 1 let ``context``, ``source`` and ``text`` carry requests, results and errors:
+    an error's reason was ``context`` and its message ``text``; a request's file was
+    ``source`` (and a ``plot``'s PNG ``context``); a ``spoken`` scene's WAV, a ``done``
+    scene's PNG and a ``listening`` scene's device were ``source``; a ``done`` scene's
+    ``text`` was "N scenes". Unknown fields are left for validation to refuse."""
+    body = dict(body)
+    kind = body.get("kind")
+    if kind == "error":
+        reason = body.pop("context", None) or "internal"
+        reason = {"input.output_path": "input.output-path"}.get(reason, reason)
+        body["error"] = {"reason": reason, "message": body.pop("text", None) or "", "subject": None}
+    elif kind in _V1_FILE_REQUESTS:
+        out = body.pop("context", None) if kind == "plot" else None
+        body["request"] = {"path": body.pop("source", None), "out_path": out}
+    elif kind == "spoken":
+        where = body.pop("source", None)
+        if where is not None:
+            body["result"] = (
+                {"path": None, "device": where, "count": None}
+                if where == "speaker"
+                else {"path": where, "device": None, "count": None}
+            )
+        body["act"], body["context"] = body.get("context"), None
+    elif kind == "reply":
+        body["act"], body["context"] = body.get("context"), None
+    elif kind == "done":
+        text, where = body.pop("text", None) or "", body.pop("source", None)
+        count = re.match(r"^(\d+) scenes$", text)
+        if count:
+            body["result"] = {"path": None, "device": None, "count": int(count.group(1))}
+        elif where is not None:
+            body["result"] = {"path": where, "device": None, "count": None}
+    elif kind == "listening":
+        device = body.pop("source", None)
+        body.pop("text", None)
+        body["result"] = {"path": None, "device": device, "count": None}
+    return body

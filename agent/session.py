@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 
 from agent.bus import SceneBus, everything
 from agent.config import Config, ConfigError
+from agent.errors import ScenevoiceError
 from agent.module import Module, ModuleConfigError
+from agent.parts import VoiceProfile
 from agent.plugins import discover
 from agent.scene import Scene
 
@@ -23,8 +25,11 @@ log = logging.getLogger(__name__)
 OBSERVER = "session"
 
 
-class SessionError(RuntimeError):
-    """The session cannot start as configured; the message says which module and why."""
+class SessionError(ScenevoiceError, RuntimeError):
+    """The session cannot start as configured (a module enabled but not installed or not
+    importable), or no running module handles a request; the message says which and why."""
+
+    reason = "module.missing"
 
 
 @dataclass
@@ -49,6 +54,9 @@ class Session:
         self.modules: dict[str, Module] = {}
         self.failed: dict[str, str] = {}
         self._followers: list[_Follower] = []
+        #: the voice a speaking module last announced (a ``voice.profile`` scene).
+        self.voice: VoiceProfile | None = None
+        self._voice_announced = asyncio.Event()
 
     def _instantiate(self) -> None:
         plugins = discover()
@@ -57,8 +65,10 @@ class Session:
                 continue
             plugin = plugins.get(name)
             if plugin is None:
-                raise SessionError(f"module {name!r} is enabled in the config but not installed "
-                                   f"(installed: {', '.join(plugins) or 'none'})")
+                raise SessionError(
+                    f"module {name!r} is enabled in the config but not installed "
+                    f"(installed: {', '.join(plugins) or 'none'})"
+                )
             if plugin.cls is None:
                 raise SessionError(f"module {name!r}: {plugin.error}")
             try:
@@ -77,16 +87,20 @@ class Session:
         """
         self._instantiate()
         for name, module in self.modules.items():
-            self.bus.subscribe(name, module.handle, module.wants,
-                               inbox_size=module.inbox_size, policy=module.policy)
+            self.bus.subscribe(name, module.handle, module.wants, inbox_size=module.inbox_size, policy=module.policy)
         self.bus.subscribe(OBSERVER, self._observe, everything, inbox_size=1024)
         await self.bus.start()
         for name, module in list(self.modules.items()):
             try:
                 await module.start(self.bus)
             except Exception as exc:
-                log.error("module %s failed to start: %s: %s", name, type(exc).__name__, exc,
-                          exc_info=log.isEnabledFor(logging.DEBUG))
+                log.error(
+                    "module %s failed to start: %s: %s",
+                    name,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=log.isEnabledFor(logging.DEBUG),
+                )
                 self.failed[name] = f"{type(exc).__name__}: {exc}"
                 await self.bus.unsubscribe(name)
                 del self.modules[name]
@@ -108,13 +122,32 @@ class Session:
         await self.stop()
 
     async def _observe(self, scene: Scene) -> None:
+        if scene.kind == "voice.profile" and scene.voice is not None:
+            self.voice = scene.voice
+            self._voice_announced.set()
         for follower in self._followers:
             if follower.ids.intersection(scene.parents):
                 follower.ids.add(scene.id)
                 follower.queue.put_nowait(scene)
 
-    async def request(self, scene: Scene, until: Callable[[Scene], bool],
-                      timeout_s: float) -> AsyncIterator[Scene]:
+    async def voice_profile(self, timeout_s: float = 5.0) -> VoiceProfile:
+        """The voice the speaking module announced, waiting up to ``timeout_s`` for it.
+
+        Raises:
+            SessionError: no running module announced a voice in that time (none speaks).
+        """
+        try:
+            await asyncio.wait_for(self._voice_announced.wait(), timeout_s)
+        except TimeoutError:
+            raise SessionError(
+                f"no running module announced a voice to speak with (running: {', '.join(self.modules) or 'none'})"
+            ) from None
+        assert self.voice is not None
+        return self.voice
+
+    async def request(
+        self, scene: Scene, until: Callable[[Scene], bool], timeout_s: float
+    ) -> AsyncGenerator[Scene, None]:
         """Publish ``scene`` and yield every scene of its lineage as it arrives, up to and
         including the first one ``until`` accepts.
 
@@ -126,8 +159,10 @@ class Session:
         self._followers.append(follower)
         try:
             if await self.bus.publish(scene, source=OBSERVER) == 0:
-                raise SessionError(f"no running module handles {scene.channel}/{scene.kind} scenes "
-                                   f"(running: {', '.join(self.modules) or 'none'})")
+                raise SessionError(
+                    f"no running module handles {scene.channel}/{scene.kind} scenes "
+                    f"(running: {', '.join(self.modules) or 'none'})"
+                )
             # A deadline per wait, not a timeout block around the yields: that would fire
             # in the consumer's code between yields and surface as a stray cancellation.
             deadline = asyncio.get_running_loop().time() + timeout_s

@@ -102,8 +102,18 @@ class Sound:
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
                 fail(f"{path}.{name}", f"must lie in 0..1, got {value}")
-        for name in ("duration_s", "speech_s", "f0_median_hz", "f0_range_st", "rate_wps", "loudness_au",
-                     "rate_sps", "centroid_hz", "onset_rate_hz", "energy_range_db"):
+        for name in (
+            "duration_s",
+            "speech_s",
+            "f0_median_hz",
+            "f0_range_st",
+            "rate_wps",
+            "loudness_au",
+            "rate_sps",
+            "centroid_hz",
+            "onset_rate_hz",
+            "energy_range_db",
+        ):
             value = getattr(self, name)
             if value is not None and value < 0:
                 fail(f"{path}.{name}", f"must not be negative, got {value}")

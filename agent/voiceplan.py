@@ -123,6 +123,10 @@ def fidelity(plan: VoicePlan, realised) -> Fidelity:
     contour = None
     if plan.contour and realised.contour:
         contour = _DIRECTION[plan.contour] == _DIRECTION[realised.contour]
-    return Fidelity(f0_error_st=f0, rate_error=rate, contour_ok=contour,
-                    pause_ratio_error=diff(realised.pause_ratio, plan.pause_ratio),
-                    energy_error_db=diff(realised.energy_db, plan.energy_db))
+    return Fidelity(
+        f0_error_st=f0,
+        rate_error=rate,
+        contour_ok=contour,
+        pause_ratio_error=diff(realised.pause_ratio, plan.pause_ratio),
+        energy_error_db=diff(realised.energy_db, plan.energy_db),
+    )

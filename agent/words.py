@@ -37,8 +37,11 @@ def tokens(text: str | None) -> list[str]:
     """The tokens of ``text`` in order, as written: numbers (``"12"``, ``"1,250"``,
     ``"5th"``), words (``"don't"``) and spoken symbols (``"%"``). Punctuation, and a hyphen
     between words, is not a token, nor is a run of signs without a letter (``"²"``)."""
-    return [t for t in _TOKEN.findall((text or "").replace("-", " "))
-            if _DIGIT.match(t) or t in _SYMBOLS or any(c.isalpha() for c in t)]
+    return [
+        t
+        for t in _TOKEN.findall((text or "").replace("-", " "))
+        if _DIGIT.match(t) or t in _SYMBOLS or any(c.isalpha() for c in t)
+    ]
 
 
 def is_word(token: str) -> bool:
@@ -49,7 +52,7 @@ def is_word(token: str) -> bool:
 def _num2words(value: float, language: str, to: str) -> str | None:
     """num2words in ``language``, else English; English without "and" (the en_US
     reading); None when neither can spell it."""
-    from num2words import num2words  # type: ignore[import-untyped]
+    from num2words import num2words
 
     for lang in (language, "en"):
         try:
@@ -80,8 +83,10 @@ def _spell(number: str, language: str) -> tuple[str, ...]:
         except ValueError:  # more digits than int() reads
             spelled = None
     else:
-        spelled = " ".join("point" if part == "." else "" if part == "," else " ".join(_spell(part, language))
-                           for part in re.split(r"([.,])", number))
+        spelled = " ".join(
+            "point" if part == "." else "" if part == "," else " ".join(_spell(part, language))
+            for part in re.split(r"([.,])", number)
+        )
     if spelled is None:
         return tuple(w for d in number if _DIGIT.match(d) for w in _spell(d, language))
     return tuple(w for w in _TOKEN.findall(spelled.replace("-", " ")) if is_word(w))

@@ -9,8 +9,8 @@ VAD, Whisper over the speech, words into utterances, the analyser). Times are th
 of --repeats warm runs in this process, bare and pipeline alternating. WER uses openai-whisper's English text normaliser
 against the published transcripts (tests/data/MANIFEST.json); multilingual.mp3 has none
 in full and counts for time only. A second table gives the word errors per voice, bare
-engine vs pipeline (the bounds in tests/test_asr.py come from it). The analyser's cost is ``prosody.analyse`` on the whole
-file divided by its duration.
+engine vs pipeline (the bounds in tests/test_asr.py come from it). The analyser's cost is
+``analysis.analyse`` on the whole file divided by its duration.
 """
 
 from __future__ import annotations
@@ -18,22 +18,20 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-SPEECH = ROOT / "tests" / "data" / "speech"
-MANIFEST = json.loads((ROOT / "tests" / "data" / "MANIFEST.json").read_text())
-
 from agent.paths import cache_dir
+from modules.voice.analysis import analyse
 from modules.voice.asr.engines import AsrOptions, make_engine
+from modules.voice.asr.wer import heard_text, word_errors
 from modules.voice.io.audio import load_audio, resample, voices
 from modules.voice.listen.hearing import hear
-from modules.voice.analysis.prosody import analyse
 from modules.voice.listen.vad import SileroVAD
-from modules.voice.asr.wer import heard_text, word_errors
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEECH = ROOT / "tests" / "data" / "speech"
+MANIFEST = json.loads((ROOT / "tests" / "data" / "MANIFEST.json").read_text())
 
 
 def reference(name: str, label: str | None) -> str | None:
@@ -72,13 +70,20 @@ def main(repeats: int, models: list[str]) -> None:
     for path in sorted(SPEECH.glob("*")):
         audio = load_audio(path)
         for label, mono in voices(audio):
-            items.append((path.name + (f"/{label}" if label else ""), reference(path.name, label),
-                          resample(mono, audio.rate_hz, 16000)))
+            items.append(
+                (
+                    path.name + (f"/{label}" if label else ""),
+                    reference(path.name, label),
+                    resample(mono, audio.rate_hz, 16000),
+                )
+            )
     total_s = sum(len(y) / 16000 for _, _, y in items)
     print(f"{len(items)} voices, {total_s:.1f} s of audio, median of {repeats} warm runs\n")
     analysis = [timed(lambda y=y: analyse(y, 16000), repeats)[0] / (len(y) / 16000) for _, _, y in items]
-    print(f"analyser cost: {100 * statistics.mean(analysis):.2f} % of duration on average, "
-          f"{100 * max(analysis):.2f} % at most\n")
+    print(
+        f"analyser cost: {100 * statistics.mean(analysis):.2f} % of duration on average, "
+        f"{100 * max(analysis):.2f} % at most\n"
+    )
     per_file: dict[tuple[str, int], dict[tuple[str, str], tuple[int, int]]] = {}
     print(f"{'engine':15} {'model':8} {'WER':>6} {'RTF':>6} {'pipeline ÷ bare':>16} {'worst file':>11}")
     for model in models:
@@ -89,17 +94,23 @@ def main(repeats: int, models: list[str]) -> None:
             bare_s = pipe_s = 0.0
             ratios = []
             for name, ref, y in items:
-                t_bare, t_pipe, transcript = timed_pair(lambda y=y, asr=asr: asr.transcribe(y),
-                                                        lambda y=y, asr=asr: hear(y, vad.segments(y), asr, False), repeats)
+                t_bare, t_pipe, transcript = timed_pair(
+                    lambda y=y, asr=asr: asr.transcribe(y),
+                    lambda y=y, asr=asr: hear(y, vad.segments(y), asr, False),
+                    repeats,
+                )
                 bare_s, pipe_s = bare_s + t_bare, pipe_s + t_pipe
                 ratios.append((t_pipe / t_bare, name))
                 if ref:
                     e, n = word_errors(ref, transcript.text)
                     edits, words = edits + e, words + n
-                    per_file.setdefault((name, n), {})[(engine, model)] = (e, word_errors(ref, heard_text(y, vad, asr))[0])
+                    piped = word_errors(ref, heard_text(y, vad, asr))[0]
+                    per_file.setdefault((name, n), {})[(engine, model)] = (e, piped)
             worst = max(ratios)
-            print(f"{engine:15} {model:8} {edits / words:6.1%} {bare_s / total_s:6.3f} "
-                  f"{pipe_s / bare_s:15.3f}x {worst[0]:6.2f}x {worst[1]}")
+            print(
+                f"{engine:15} {model:8} {edits / words:6.1%} {bare_s / total_s:6.3f} "
+                f"{pipe_s / bare_s:15.3f}x {worst[0]:6.2f}x {worst[1]}"
+            )
     columns = [(engine, model) for model in models for engine in ("openai-whisper", "faster-whisper")]
     print("\nword errors per voice, bare engine / pipeline (Whisper's English normaliser)")
     print(f"{'voice':30} {'words':>5} " + " ".join(f"{e[:6] + ' ' + m:>16}" for e, m in columns))
@@ -110,8 +121,10 @@ def main(repeats: int, models: list[str]) -> None:
             totals[c][1] += row[c][1]
         print(f"{name:30} {n:5d} " + " ".join(f"{f'{row[c][0]} / {row[c][1]}':>16}" for c in columns))
     n_all = sum(n for _, n in per_file)
-    print(f"{'WER, all voices':30} {n_all:5d} " + " ".join(
-        f"{f'{100 * totals[c][0] / n_all:.1f} / {100 * totals[c][1] / n_all:.1f} %':>16}" for c in columns))
+    print(
+        f"{'WER, all voices':30} {n_all:5d} "
+        + " ".join(f"{f'{100 * totals[c][0] / n_all:.1f} / {100 * totals[c][1] / n_all:.1f} %':>16}" for c in columns)
+    )
 
 
 if __name__ == "__main__":

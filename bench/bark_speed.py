@@ -40,10 +40,12 @@ STAGES = ("semantic", "coarse", "fine")
 
 def stock_run(gen, models, seconds: float, logits: dict | None) -> dict:
     """Stock bark's three stages; returns {stage: (seconds, tokens)}."""
-    gen.models.update(text={"model": models.text, "tokenizer": models.tokenizer},
-                      coarse=models.coarse, fine=models.fine)
+    gen.models.update(
+        text={"model": models.text, "tokenizer": models.tokenizer}, coarse=models.coarse, fine=models.fine
+    )
     recorders = []
     if logits is not None:
+
         def record(model, stage, pick):
             original = model.forward
 
@@ -51,16 +53,19 @@ def stock_run(gen, models, seconds: float, logits: dict | None) -> dict:
                 out = original(*a, **k)
                 logits[stage].append(pick(out[0] if isinstance(out, tuple) else out).float().clone())
                 return out
+
             model.forward = forward
             recorders.append((model, original))
+
         record(models.text, "semantic", lambda lg: lg[0, 0, :10_000])
         record(models.coarse, "coarse", lambda lg: lg[0, 0])
         record(models.fine, "fine", lambda lg: lg[0, :, :1024])
     out = {}
     try:
         t = time.perf_counter()
-        sem = gen.generate_text_semantic(TEXT, top_k=1, silent=True, use_kv_caching=True,
-                                         max_gen_duration_s=seconds, allow_early_stop=False)
+        sem = gen.generate_text_semantic(
+            TEXT, top_k=1, silent=True, use_kv_caching=True, max_gen_duration_s=seconds, allow_early_stop=False
+        )
         out["semantic"] = (time.perf_counter() - t, sem)
         t = time.perf_counter()
         coarse = gen.generate_coarse(sem, top_k=1, silent=True, use_kv_caching=True)
@@ -80,8 +85,15 @@ def fast_run(models, seconds: float, logits: dict | None, inputs: dict | None = 
     hook = (lambda stage, i, lg: logits[stage].append(lg.clone())) if logits is not None else None
     out = {}
     t = time.perf_counter()
-    sem = fast.generate_semantic(models.text, models.tokenizer, TEXT, sampling=greedy,
-                                 max_gen_duration_s=seconds, allow_early_stop=False, on_logits=hook)
+    sem = fast.generate_semantic(
+        models.text,
+        models.tokenizer,
+        TEXT,
+        sampling=greedy,
+        max_gen_duration_s=seconds,
+        allow_early_stop=False,
+        on_logits=hook,
+    )
     out["semantic"] = (time.perf_counter() - t, sem)
     sem = inputs["semantic"] if inputs else sem
     t = time.perf_counter()
@@ -100,7 +112,7 @@ def max_logit_diff(stock: dict, ours: dict) -> dict[str, float]:
     coarse = []
     for i, (a, b) in enumerate(zip(stock["coarse"], ours["coarse"])):
         first = 10_000 + (0 if i % 2 == 0 else 1024)
-        coarse.append(float((a[first:first + 1024] - b).abs().max()))
+        coarse.append(float((a[first : first + 1024] - b).abs().max()))
     diffs["coarse"] = max(coarse)
     diffs["fine"] = max(float((a - b).abs().max()) for a, b in zip(stock["fine"], ours["fine"]))
     return diffs
@@ -136,19 +148,23 @@ def ceiling(models, stock_total_s: float, ours: dict, fine_s: float) -> None:
     layers = models.fine.config.n_layer
     width = models.fine.config.n_embd
     flops = 6 * 2 * 1024 * layers * (12 * width * width + 2 * 1024 * width)  # 6 passes of 1024 positions
-    print(f"\nceiling of an exact float32 path here: semantic {n_sem} steps >= {sem_floor:.2f} s, "
-          f"coarse {n_coarse} steps >= {coarse_floor:.2f} s (weight streaming alone), fine {fine_s:.2f} s "
-          f"({flops / fine_s / 1e9:.0f} GFLOP/s); total >= {best:.2f} s: at most "
-          f"{stock_total_s / best:.2f}x stock")
+    print(
+        f"\nceiling of an exact float32 path here: semantic {n_sem} steps >= {sem_floor:.2f} s, "
+        f"coarse {n_coarse} steps >= {coarse_floor:.2f} s (weight streaming alone), fine {fine_s:.2f} s "
+        f"({flops / fine_s / 1e9:.0f} GFLOP/s); total >= {best:.2f} s: at most "
+        f"{stock_total_s / best:.2f}x stock"
+    )
 
 
 def main(seconds: float, rounds: int, lossy: bool) -> int:
     torch.manual_seed(0)
     gen = fast.bark_generation()
     models = random_models("small")
-    print(f"Bark small architecture, random weights; {seconds:g} s of semantic tokens; greedy; "
-          f"{torch.get_num_threads()} threads; a warm-up round that records logits, then {rounds} "
-          "timed rounds alternating (medians)\n")
+    print(
+        f"Bark small architecture, random weights; {seconds:g} s of semantic tokens; greedy; "
+        f"{torch.get_num_threads()} threads; a warm-up round that records logits, then {rounds} "
+        "timed rounds alternating (medians)\n"
+    )
     logs_stock = {s: [] for s in STAGES}
     logs_ours = {s: [] for s in STAGES}
     stock = stock_run(gen, models, seconds, logs_stock)  # warm-up and logits: not timed

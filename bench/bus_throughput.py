@@ -117,12 +117,15 @@ def p99(values: list[float]) -> float:
 async def main(n: int, rounds: int, paced_n: int) -> None:
     burst = _scenes(n)
     paced = _scenes(paced_n)
-    results: dict[str, dict[str, list[float]]] = {k: {"rate": [], "p50": [], "p99": []}
-                                                  for k in ("queue x1", "queue x5", "bus x5")}
+    results: dict[str, dict[str, list[float]]] = {
+        k: {"rate": [], "p50": [], "p99": []} for k in ("queue x1", "queue x5", "bus x5")
+    }
     for _ in range(rounds):
-        for name, run in (("queue x1", lambda s, p: queue_fanout(1, s, p)),
-                          ("queue x5", lambda s, p: queue_fanout(N_MODULES, s, p)),
-                          ("bus x5", lambda s, p: scene_bus(N_MODULES, s, p))):
+        for name, run in (
+            ("queue x1", lambda s, p: queue_fanout(1, s, p)),
+            ("queue x5", lambda s, p: queue_fanout(N_MODULES, s, p)),
+            ("bus x5", lambda s, p: scene_bus(N_MODULES, s, p)),
+        ):
             elapsed, _ = await run(burst, False)
             results[name]["rate"].append(len(burst) / elapsed)
             _, lat = await run(paced, True)
@@ -134,10 +137,14 @@ async def main(n: int, rounds: int, paced_n: int) -> None:
     for name, m in med.items():
         print(f"{name:10} {m['rate']:10.0f} {m['p50'] * 1e6:11.1f} {m['p99'] * 1e6:11.1f}")
     bus, one, five = med["bus x5"], med["queue x1"], med["queue x5"]
-    print(f"bus x5 / queue x1: throughput {bus['rate'] / one['rate']:.3f}x, "
-          f"p99 hop latency {bus['p99'] / one['p99']:.2f}x")
-    print(f"bus x5 / queue x5: throughput {bus['rate'] / five['rate']:.3f}x, "
-          f"p99 hop latency {bus['p99'] / five['p99']:.2f}x")
+    print(
+        f"bus x5 / queue x1: throughput {bus['rate'] / one['rate']:.3f}x, "
+        f"p99 hop latency {bus['p99'] / one['p99']:.2f}x"
+    )
+    print(
+        f"bus x5 / queue x5: throughput {bus['rate'] / five['rate']:.3f}x, "
+        f"p99 hop latency {bus['p99'] / five['p99']:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -17,19 +17,16 @@ ratio says what the closed loop costs on top of the synthesiser, whatever the ma
 from __future__ import annotations
 
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from agent.melody import plan_voice
 from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
-from modules.voice.tts.piper import PiperTTS, piper_voices
 from modules.voice.speak.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing
+from modules.voice.tts.piper import PiperTTS, piper_voices
 
 REPLIES = [
     "I heard you say the child almost hurt the small dog.",
@@ -48,9 +45,11 @@ REPLIES = [
 
 
 def main() -> None:
-    piper = PiperTTS(piper_voices()["joe"])
+    joe = piper_voices()["joe"]
+    own = joe.profile()  # the voice the plans are anchored to, as the voice module announces it
+    piper = PiperTTS(joe)
     voicing = Voicing(piper)
-    piper.render("Warm up.", plan_voice(Scene(channel="voice", kind="reply", text="Warm up.")))
+    piper.render("Warm up.", plan_voice(Scene(channel="voice", kind="reply", text="Warm up."), own=own))
     rows = []
     render_s = bare_s = audio_s = 0.0
     corrections = sentences = 0
@@ -59,7 +58,7 @@ def main() -> None:
         for j, register in enumerate(REGISTERS):
             k = i * len(REGISTERS) + j
             heard = Sound(f0_median_hz=100.0 + 140.0 * ((k * 7) % 10) / 9, rate_wps=2.0 + 2.0 * ((k * 3) % 5) / 4)
-            plan = plan_voice(Scene(channel="voice", kind="reply", text=text, register=register), heard)
+            plan = plan_voice(Scene(channel="voice", kind="reply", text=text, register=register), heard, own=own)
             t0 = time.perf_counter()
             piper.render(text, plan)  # the baseline: bare Piper, the same text and length scale
             t1 = time.perf_counter()
@@ -79,17 +78,32 @@ def main() -> None:
     pauses = [abs(r.pause_ratio_error) for r in rows]
     print(f"{n} planned utterances ({len(REPLIES)} replies × {len(REGISTERS)} registers), Piper joe + PSOLA realiser\n")
     print(f"{'measure':26} {'goal':>10} {'met':>6} {'median':>8} {'worst':>8}")
-    print(f"{'median F0 vs plan':26} {'≤ 1 st':>10} {np.mean([e <= 1.0 for e in f0]):6.0%} {statistics.median(f0):6.2f}st {max(f0):6.2f}st")
-    print(f"{'rate vs plan':26} {'≤ 10 %':>10} {np.mean([e <= 0.10 for e in rate]):6.0%} {statistics.median(rate):7.1%} {max(rate):7.1%}")
+    print(
+        f"{'median F0 vs plan':26} {'≤ 1 st':>10} {np.mean([e <= 1.0 for e in f0]):6.0%} "
+        f"{statistics.median(f0):6.2f}st {max(f0):6.2f}st"
+    )
+    print(
+        f"{'rate vs plan':26} {'≤ 10 %':>10} {np.mean([e <= 0.10 for e in rate]):6.0%} "
+        f"{statistics.median(rate):7.1%} {max(rate):7.1%}"
+    )
     print(f"{'contour direction':26} {'≥ 95 %':>10} {np.mean([r.contour_ok for r in rows]):6.0%}")
-    print(f"{'pause ratio vs plan':26} {'≤ 0.05':>10} {np.mean([e <= 0.05 for e in pauses]):6.0%} {statistics.median(pauses):8.3f} {max(pauses):8.3f}")
-    print(f"\nfirst try, per sentence: median F0 {statistics.median(first_f0):.2f} st (worst {max(first_f0):.2f}), "
-          f"rate {statistics.median(first_rate):.1%} (worst {max(first_rate):.1%})")
-    print(f"closed loop: {corrections} of {sentences} sentences missed {F0_TOLERANCE_ST} st or "
-          f"{RATE_TOLERANCE:.0%} on the first try and were re-realised")
-    print(f"render time: closed loop {render_s:.1f} s, bare Piper {bare_s:.1f} s (same texts, same process): "
-          f"ratio {render_s / bare_s:.2f}; {render_s / audio_s:.2f} s vs {bare_s / audio_s:.2f} s "
-          f"per second of audio")
+    print(
+        f"{'pause ratio vs plan':26} {'≤ 0.05':>10} {np.mean([e <= 0.05 for e in pauses]):6.0%} "
+        f"{statistics.median(pauses):8.3f} {max(pauses):8.3f}"
+    )
+    print(
+        f"\nfirst try, per sentence: median F0 {statistics.median(first_f0):.2f} st (worst {max(first_f0):.2f}), "
+        f"rate {statistics.median(first_rate):.1%} (worst {max(first_rate):.1%})"
+    )
+    print(
+        f"closed loop: {corrections} of {sentences} sentences missed {F0_TOLERANCE_ST} st or "
+        f"{RATE_TOLERANCE:.0%} on the first try and were re-realised"
+    )
+    print(
+        f"render time: closed loop {render_s:.1f} s, bare Piper {bare_s:.1f} s (same texts, same process): "
+        f"ratio {render_s / bare_s:.2f}; {render_s / audio_s:.2f} s vs {bare_s / audio_s:.2f} s "
+        f"per second of audio"
+    )
 
 
 if __name__ == "__main__":

@@ -2,44 +2,50 @@
 
 Run:  .venv/bin/python bench/pitch_tracker.py            # about 1 minute
 
-For every voice of tests/data/speech and the deep-voice set (tests/deep_voices.py: real
+For every voice of tests/data/speech and the deep-voice set (bench/deep_voices.py: real
 recordings and the Piper voice "joe" lowered by the realiser to 70, 80 and 90 Hz), prints
 the analyser's median F0 error against Praat's (semitones; normal voices: Praat's default
 75–600 Hz; deep voices: a floor suited to the voice, De Looze & Hirst's two passes) and
-the analyser's cost (``prosody.analyse`` seconds / audio seconds, all feature families),
+the analyser's cost (``analysis.analyse`` seconds / audio seconds, all feature families),
 with each tracker in turn, interleaved in this one process:
 
 - ``numpy75``: the numpy tracker the analyser had until issue 9 (Boersma 1993 in numpy,
   hand-made path corrections, fixed 75 Hz floor), kept here as the baseline;
 - ``numpy50``: the same with a 50 Hz floor (what lowering the floor alone would do);
-- ``praat``: Praat's tracker with the adaptive floor (``prosody.pitch_track_hz``, now).
+- ``praat``: Praat's tracker with the adaptive floor (``analysis.pitch_track_hz``, now).
+
+Each tracker is swapped in where ``analysis.measure`` looks it up (``analysis.tracks``).
 """
 
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 from pathlib import Path
 
+import deep_voices as dv  # bench/deep_voices.py: this script's folder is on its path
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))  # the deep-voice set is built by the tests' helper
-import deep_voices as dv  # noqa: E402
+from modules.voice.analysis import analyse, pitch_track_hz, tracks
+from modules.voice.analysis.frames import HOP_S, centred_frames, hop_samples
+from modules.voice.analysis.pitch import PitchTrack
+from modules.voice.io.audio import load_audio, resample, voices
 
-from modules.voice import prosody  # noqa: E402
-from modules.voice.io.audio import load_audio, resample, voices  # noqa: E402
-from modules.voice.analysis.prosody import HOP_S, PitchTrack, _frames  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 REPEATS = 3
 
 
-def numpy_pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float | None = 75.0,
-                   ceiling_hz: float = 600.0, voicing_threshold: float = 0.45,
-                   silence_threshold: float = 0.03, octave_cost: float = 0.01) -> PitchTrack:
+def numpy_pitch_track_hz(
+    y: np.ndarray,
+    sr_hz: int,
+    floor_hz: float | None = 75.0,
+    ceiling_hz: float = 600.0,
+    voicing_threshold: float = 0.45,
+    silence_threshold: float = 0.03,
+    octave_cost: float = 0.01,
+) -> PitchTrack:
     """F0 track by windowed autocorrelation (Praat's defaults for the thresholds).
 
     Args:
@@ -56,11 +62,11 @@ def numpy_pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float | None = 75.
         a :class:`PitchTrack` with frames every ``HOP_S`` s.
     """
     floor_hz = 75.0 if floor_hz is None else floor_hz
-    hop = max(1, int(round(HOP_S * sr_hz)))
-    win = int(round(3.0 / floor_hz * sr_hz))
+    hop = hop_samples(sr_hz)
+    win = round(3.0 / floor_hz * sr_hz)
     min_lag = max(2, int(np.floor(sr_hz / ceiling_hz)))
     max_lag = int(np.ceil(sr_hz / floor_hz))
-    frames = _frames(y, win, hop)
+    frames = centred_frames(y, win, hop)
     n = frames.shape[0]
     times = np.arange(n) * HOP_S
     if n == 0 or not np.any(y):
@@ -88,7 +94,8 @@ def numpy_pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float | None = 75.
     rows = np.arange(n)
     best_score = score[rows, best]
     unvoiced_score = voicing_threshold + np.maximum(
-        0.0, 2.0 - (local_peak / global_peak) / (silence_threshold / (1.0 + voicing_threshold)))
+        0.0, 2.0 - (local_peak / global_peak) / (silence_threshold / (1.0 + voicing_threshold))
+    )
     voiced = np.isfinite(best_score) & (best_score > unvoiced_score)
     f0 = np.where(voiced, 1.0 / lag_s[rows, best], np.nan)
     strength = np.where(voiced, height[rows, best], 0.0)
@@ -97,8 +104,14 @@ def numpy_pitch_track_hz(y: np.ndarray, sr_hz: int, floor_hz: float | None = 75.
     return PitchTrack(times, f0, strength)
 
 
-def _correct_path(f0_hz: np.ndarray, min_run: int = 5, spike_st: float = 4.0, leap_st: float = 9.0,
-                  short_run: int = 10, neighbour: int = 20) -> np.ndarray:
+def _correct_path(
+    f0_hz: np.ndarray,
+    min_run: int = 5,
+    spike_st: float = 4.0,
+    leap_st: float = 9.0,
+    short_run: int = 10,
+    neighbour: int = 20,
+) -> np.ndarray:
     """Praat's path costs, approximated: voiced runs shorter than ``min_run`` frames are
     dropped (with it the median F0 of every speech voice here is within 0.21 st of Praat's,
     against 0.91 st with 3 frames); a frame within ±3 st of a whole number of octaves from
@@ -133,8 +146,8 @@ def _correct_path(f0_hz: np.ndarray, min_run: int = 5, spike_st: float = 4.0, le
         run = f0[start:end]
         if end - start >= short_run or np.all(np.isnan(run)):
             continue
-        before = np.flatnonzero(voiced[max(0, start - neighbour):start])
-        after = np.flatnonzero(voiced[end:end + neighbour])
+        before = np.flatnonzero(voiced[max(0, start - neighbour) : start])
+        after = np.flatnonzero(voiced[end : end + neighbour])
         near = [f0[max(0, start - neighbour) + before[-1]]] if len(before) else []
         near += [f0[end + after[0]]] if len(after) else []
         if not near:
@@ -144,7 +157,7 @@ def _correct_path(f0_hz: np.ndarray, min_run: int = 5, spike_st: float = 4.0, le
             continue
         octaves = np.round(st / 12.0)
         if octaves != 0 and abs(st - 12.0 * octaves) < 3.0:
-            run /= 2.0 ** octaves
+            run /= 2.0**octaves
         else:
             run[:] = np.nan
     return f0
@@ -153,7 +166,7 @@ def _correct_path(f0_hz: np.ndarray, min_run: int = 5, spike_st: float = 4.0, le
 TRACKERS = {
     "numpy75": lambda y, sr, **kw: numpy_pitch_track_hz(y, sr, 75.0),
     "numpy50": lambda y, sr, **kw: numpy_pitch_track_hz(y, sr, 50.0),
-    "praat": prosody.pitch_track_hz,
+    "praat": pitch_track_hz,
 }
 
 
@@ -176,18 +189,18 @@ def main() -> None:
     errors: dict[str, dict[str, float]] = {name: {} for name in TRACKERS}
     seconds = {name: 0.0 for name in TRACKERS}
     audio_s = sum(len(y) for _, y in normal + deep) / 16000 * REPEATS
-    real = prosody.pitch_track_hz
+    real = tracks.pitch_track_hz
     try:
         for _ in range(REPEATS):
             for item, y in normal + deep:
                 for name, tracker in TRACKERS.items():  # interleaved: the same load for each
-                    prosody.pitch_track_hz = tracker
+                    tracks.pitch_track_hz = tracker
                     t0 = time.perf_counter()
-                    median = prosody.analyse(y, 16000).f0_median_hz
+                    median = analyse(y, 16000).f0_median_hz
                     seconds[name] += time.perf_counter() - t0
                     errors[name][item] = 12 * np.log2(median / ref[item]) if median else float("nan")
     finally:
-        prosody.pitch_track_hz = real
+        tracks.pitch_track_hz = real
     print(f"{'voice':38s} {'Praat Hz':>8s} " + " ".join(f"{n:>8s}" for n in TRACKERS) + "   (error, st)")
     for item, _ in normal + deep:
         print(f"{item:38s} {ref[item]:8.1f} " + " ".join(f"{errors[n][item]:+8.2f}" for n in TRACKERS))
@@ -196,8 +209,10 @@ def main() -> None:
             e = [abs(errors[name][i]) for i, _ in items]
             print(f"{label:6s} {name:8s} worst {max(e):.2f} st, mean {statistics.mean(e):.2f} st")
     for name in TRACKERS:
-        print(f"cost {name:8s} {seconds[name] / audio_s:.4f} of the audio's duration "
-              f"({seconds[name] / seconds['numpy75']:.2f}x numpy75)")
+        print(
+            f"cost {name:8s} {seconds[name] / audio_s:.4f} of the audio's duration "
+            f"({seconds[name] / seconds['numpy75']:.2f}x numpy75)"
+        )
 
 
 if __name__ == "__main__":

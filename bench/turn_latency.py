@@ -4,7 +4,7 @@ silence timer, both run by this script through the same virtual audio devices.
 Run:  .venv/bin/python bench/turn_latency.py [--file tests/data/speech/spk1_snt1.wav] [--turns 3]
       [--policy words]
 
-A private PulseAudio server (tests/audio_rig.py) gets the stereo tap of shared/AUDIO_RIG.md:
+A private PulseAudio server (modules/voice/io/virtual_devices.py) gets a stereo tap:
 one 16 kHz two-channel null sink whose left channel is the agent's microphone and whose
 right channel is the agent's speaker. One ``parec`` of the tap's monitor holds what the agent
 heard and what it said on one sample clock. ``run.py talk`` runs once with
@@ -37,13 +37,10 @@ import numpy as np
 from scipy.signal import correlate
 
 from modules.voice.io.audio import load_audio
+from modules.voice.io.virtual_devices import AudioRig, audio_rig
 from modules.voice.listen.vad import SileroVAD, VadOptions
 
 ROOT = Path(__file__).resolve().parent.parent
-# Until the virtual rig lives in the project (see the report of issue 14): the one helper
-# this script still takes from tests/.
-sys.path.insert(0, str(ROOT / "tests"))
-from audio_rig import AudioRig, audio_rig  # noqa: E402
 
 RATE_HZ = 16000
 REPLY_FLOOR = 10 ** (-60 / 20)  # the first reply sample at or above -60 dBFS counts as heard
@@ -53,12 +50,18 @@ STAGES = ["voice.endpoint", "voice.asr", "voice.out", "mind.out", "voice.tts.fir
 # the right channel.
 TAP_MODULES = [
     "module-null-sink sink_name=tap rate=16000 channels=2 channel_map=front-left,front-right",
-    ("module-remap-sink sink_name=tapmic master=tap channels=1 master_channel_map=front-left "
-     "channel_map=mono remix=no"),
-    ("module-remap-sink sink_name=tapspk master=tap channels=1 master_channel_map=front-right "
-     "channel_map=mono remix=no"),
-    ("module-remap-source source_name=tapvmic master=tap.monitor channels=1 master_channel_map=front-left "
-     "channel_map=mono remix=no"),
+    (
+        "module-remap-sink sink_name=tapmic master=tap channels=1 master_channel_map=front-left "
+        "channel_map=mono remix=no"
+    ),
+    (
+        "module-remap-sink sink_name=tapspk master=tap channels=1 master_channel_map=front-right "
+        "channel_map=mono remix=no"
+    ),
+    (
+        "module-remap-source source_name=tapvmic master=tap.monitor channels=1 master_channel_map=front-left "
+        "channel_map=mono remix=no"
+    ),
 ]
 
 
@@ -69,9 +72,19 @@ class TapRecorder:
     time at which sample ``i`` passed through the tap, from the least delayed chunk."""
 
     def __init__(self, rig: AudioRig) -> None:
-        self._proc = subprocess.Popen(["parec", "--device=tap.monitor", "--channels=2", f"--rate={RATE_HZ}",
-                                       "--format=float32le", "--latency-msec=10", "--raw"],
-                                      env=rig.env, stdout=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            [
+                "parec",
+                "--device=tap.monitor",
+                "--channels=2",
+                f"--rate={RATE_HZ}",
+                "--format=float32le",
+                "--latency-msec=10",
+                "--raw",
+            ],
+            env=rig.env,
+            stdout=subprocess.PIPE,
+        )
         self._chunks: list[bytes] = []
         self._offsets_s: list[float] = []  # arrival unix time minus the chunk's end on the sample clock
         self._n_bytes = 0
@@ -100,7 +113,7 @@ class TapRecorder:
 
     def samples(self) -> np.ndarray:
         raw = b"".join(self._chunks)
-        return np.frombuffer(raw[:len(raw) // 8 * 8], np.float32).reshape(-1, 2)
+        return np.frombuffer(raw[: len(raw) // 8 * 8], np.float32).reshape(-1, 2)
 
     def unix_s(self, index: int) -> float:
         return min(self._offsets_s) + index / RATE_HZ
@@ -116,14 +129,27 @@ class Turn:
     hops: dict[str, float] = field(default_factory=dict)  # stage -> unix time
 
 
-def run_agent(rig: AudioRig, recording: Path, speech: np.ndarray, speech_end_in_file_s: float,
-              turns: int, policy: str) -> list[dict[str, float]]:
+def run_agent(
+    rig: AudioRig, recording: Path, speech: np.ndarray, speech_end_in_file_s: float, turns: int, policy: str
+) -> list[dict[str, float]]:
     """One ``run.py talk`` under ``policy``; per turn, seconds after the speech ended."""
     env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
     tap = TapRecorder(rig)
-    agent = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "talk", "--turns", str(turns),
-                              "--set", f"modules.voice.end_of_turn={policy}"],
-                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    agent = subprocess.Popen(
+        [
+            sys.executable,
+            str(ROOT / "run.py"),
+            "talk",
+            "--turns",
+            str(turns),
+            "--set",
+            f"modules.voice.end_of_turn={policy}",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     found: list[Turn] = []
     plays_unix_s: list[float] = []
     try:
@@ -161,9 +187,9 @@ def run_agent(rig: AudioRig, recording: Path, speech: np.ndarray, speech_end_in_
     for i, turn in enumerate(found):
         # The recording on the left channel: best match within 3 s of when it was played.
         start = max(0, tap.index(plays_unix_s[i]) - RATE_HZ // 2)
-        window = heard[start:start + 3 * RATE_HZ + len(speech)]
+        window = heard[start : start + 3 * RATE_HZ + len(speech)]
         onset = start + int(np.argmax(correlate(window, speech, mode="valid", method="fft")))
-        placed = heard[onset:onset + len(speech)]
+        placed = heard[onset : onset + len(speech)]
         # Bit-exact but for a few samples at the stream's start (measured: <= 3 LSB of 16 bits).
         if placed.size < speech.size or np.max(np.abs(placed - speech)) > 1e-3:
             raise SystemExit(f"turn {i + 1}: the recording was not found intact on the tap's left channel")
@@ -190,15 +216,16 @@ def main(recording: Path, turns: int, policy: str) -> None:
     results: dict[str, list[dict[str, float]]] = {}
     with audio_rig() as rig:
         for module in TAP_MODULES:
-            subprocess.run(["pactl", "load-module", *module.split()], env=rig.env, check=True,
-                           capture_output=True, timeout=30)
+            rig.pactl("load-module", *module.split())
         for command in (["set-default-sink", "tapspk"], ["set-default-source", "tapvmic"]):
-            subprocess.run(["pactl", *command], env=rig.env, check=True, capture_output=True, timeout=30)
+            rig.pactl(*command)
         for mode in ("fixed", policy):
             results[mode] = run_agent(rig, recording, speech, speech_end_in_file_s, turns, mode)
 
-    print(f"{recording.name}: speech ends at {speech_end_in_file_s:.2f} s of {len(speech) / RATE_HZ:.2f} s; "
-          f"{turns} turns per policy (median); seconds after the end of the user's speech on the tap")
+    print(
+        f"{recording.name}: speech ends at {speech_end_in_file_s:.2f} s of {len(speech) / RATE_HZ:.2f} s; "
+        f"{turns} turns per policy (median); seconds after the end of the user's speech on the tap"
+    )
     print(f"{'stage':20} {'fixed timer':>11} {policy:>11} {policy + ' ÷ fixed':>15}")
     for stage in [*STAGES[:-1], "first reply sample", STAGES[-1]]:
         fixed = statistics.median(r[stage] for r in results["fixed"])

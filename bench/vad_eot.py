@@ -37,15 +37,24 @@ DATA = Path(__file__).resolve().parent.parent / "tests" / "data"
 SPEECH = DATA / "speech"
 MANIFEST = json.loads((DATA / "MANIFEST.json").read_text())
 
-SENTENCES = ["spk1_snt1.wav", "spk1_snt2.wav", "spk1_snt3.wav", "spk1_snt4.wav", "spk1_snt5.wav",
-             "stereo_diarization.wav"]
+SENTENCES = [
+    "spk1_snt1.wav",
+    "spk1_snt2.wav",
+    "spk1_snt3.wav",
+    "spk1_snt4.wav",
+    "spk1_snt5.wav",
+    "stereo_diarization.wav",
+]
 RNG = np.random.default_rng(0)
 
 
 def vad_accuracy() -> None:
     y = _load16(DATA / "vad" / "train.wav")[0][1]
-    truth = [(float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
-             for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items() for a, b in ivs]
+    truth = [
+        (float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
+        for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items()
+        for a, b in ivs
+    ]
     t = np.arange(0.0, 4.0, 0.01)
 
     def mask(segments):
@@ -58,13 +67,19 @@ def vad_accuracy() -> None:
     print("VAD frame accuracy on vad/train.wav (0–4 s, 10 ms frames)")
     for threshold in (0.3, 0.5, 0.7):
         vad = SileroVAD(VadOptions(threshold=threshold))
-        probs = np.array([vad.frame_probability(y[i:i + FRAME_SAMPLES])
-                          for i in range(0, len(y) - FRAME_SAMPLES + 1, FRAME_SAMPLES)])
+        probs = np.array(
+            [
+                vad.frame_probability(y[i : i + FRAME_SAMPLES])
+                for i in range(0, len(y) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+            ]
+        )
         frames = probs[np.minimum((t / FRAME_S).astype(int), len(probs) - 1)] >= threshold
         bare = SileroVAD(VadOptions(threshold=threshold, pad_s=0.0, min_silence_s=0.1, min_speech_s=0.1))
-        print(f"  threshold {threshold}: frames {np.mean(frames == ref):.3f}, "
-              f"segments unpadded {np.mean(mask(bare.segments(y)) == ref):.3f}, "
-              f"padded for ASR {np.mean(mask(vad.segments(y)) == ref):.3f}")
+        print(
+            f"  threshold {threshold}: frames {np.mean(frames == ref):.3f}, "
+            f"segments unpadded {np.mean(mask(bare.segments(y)) == ref):.3f}, "
+            f"padded for ASR {np.mean(mask(vad.segments(y)) == ref):.3f}"
+        )
 
 
 def _load16(path: Path) -> list[tuple[str | None, np.ndarray]]:
@@ -87,8 +102,10 @@ def _noise(seconds: float) -> np.ndarray:
 def _stream(name: str, samples: np.ndarray, speech_end_s: float, vad: SileroVAD) -> Stream:
     samples = np.concatenate([samples, _noise(2.0)])
     vad.reset()
-    probs = [vad.frame_probability(samples[i:i + FRAME_SAMPLES])
-             for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    probs = [
+        vad.frame_probability(samples[i : i + FRAME_SAMPLES])
+        for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+    ]
     return Stream(name, samples, speech_end_s, probs)
 
 
@@ -124,10 +141,11 @@ def main(pause_s: float) -> None:
     vad_accuracy()
     asr = make_engine("faster-whisper", AsrOptions(), cache_dir())
     plain, hesitant = streams(pause_s, asr)
-    print(f"\nEnd of turn: {len(plain)} recordings; {len(hesitant)} hesitations of {pause_s} s "
-          "inserted mid-sentence")
-    print(f"{'mode':8} {'recordings: delay':>18} {'cuts':>5} | {'hesitations: cut':>17} {'delay':>6}"
-          f"   (fixed: a silence timer of {EndpointOptions().end_silence_s} s, the baseline)")
+    print(f"\nEnd of turn: {len(plain)} recordings; {len(hesitant)} hesitations of {pause_s} s inserted mid-sentence")
+    print(
+        f"{'mode':8} {'recordings: delay':>18} {'cuts':>5} | {'hesitations: cut':>17} {'delay':>6}"
+        f"   (fixed: a silence timer of {EndpointOptions().end_silence_s} s, the baseline)"
+    )
     baseline = None
     for mode in ("fixed", "prosody", "words"):
         a = [run(s, mode, asr) for s in plain]
@@ -136,9 +154,11 @@ def main(pause_s: float) -> None:
         cut_b = sum(c > 0 for c, _ in b) / len(b)
         delay_b = statistics.mean(d for _, d in b if not np.isnan(d))
         baseline = baseline or (delay_a, cut_b, delay_b)
-        print(f"{mode:8} {delay_a:16.3f} s {sum(c for c, _ in a):5d} | {cut_b:16.0%} {delay_b:5.2f} s"
-              f"   (÷ fixed: delay {delay_a / baseline[0]:.2f}, {delay_b / baseline[2]:.2f}; "
-              f"cut rate {cut_b / baseline[1]:.2f})")
+        print(
+            f"{mode:8} {delay_a:16.3f} s {sum(c for c, _ in a):5d} | {cut_b:16.0%} {delay_b:5.2f} s"
+            f"   (÷ fixed: delay {delay_a / baseline[0]:.2f}, {delay_b / baseline[2]:.2f}; "
+            f"cut rate {cut_b / baseline[1]:.2f})"
+        )
 
 
 if __name__ == "__main__":

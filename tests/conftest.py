@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import subprocess
 import sys
@@ -43,6 +44,14 @@ def faster_engine(cache):
     return make_engine("faster-whisper", AsrOptions(), cache)
 
 
+@functools.cache
+def joe_profile():
+    """The Piper voice joe as the voice module announces it (its row of assets/voices.toml)."""
+    from modules.voice.tts.piper import piper_voices
+
+    return piper_voices()["joe"].profile()
+
+
 @pytest.fixture(scope="session")
 def vad():
     from modules.voice.listen.vad import SileroVAD
@@ -51,10 +60,11 @@ def vad():
 
 
 def load_16k(path: Path) -> np.ndarray:
-    from modules.voice.io.audio import ASR_RATE_HZ, load_audio, resample
+    from modules.voice.io.audio import load_audio, resample
+    from modules.voice.rates import RATE_HZ
 
     audio = load_audio(path)
-    return resample(audio.mono(), audio.rate_hz, ASR_RATE_HZ)
+    return resample(audio.mono(), audio.rate_hz, RATE_HZ)
 
 
 @dataclass
@@ -73,13 +83,19 @@ class CliResult:
 CLI_TIMEOUT_S = 240.0
 
 
-def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S, env: dict | None = None,
-            cwd: Path | None = None) -> CliResult:
+def run_cli(*args: str, timeout: float = CLI_TIMEOUT_S, env: dict | None = None, cwd: Path | None = None) -> CliResult:
     """Run ``python run.py ARGS`` as a user would. A traceback on stderr fails the test; so
     does a run that outlives ``timeout`` seconds (killed, with what it printed so far)."""
     try:
-        proc = subprocess.run([sys.executable, str(ROOT / "run.py"), *args], capture_output=True,
-                              text=True, timeout=timeout, env=env, cwd=cwd or ROOT, check=False)
+        proc = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), *args],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+            cwd=cwd or ROOT,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         out = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
         pytest.fail(f"run.py {' '.join(args)} still running after {timeout:.0f} s; stderr:\n{out}")

@@ -36,9 +36,15 @@ def test_engine_transcribes_jfk_on_the_real_tiny_en_weights(engine, request) -> 
 #: engines make the same errors). LJ050-0131: "there under" for "thereunder" (2);
 #: spk1_snt2: the label's "TUE" for the spoken "two", and openai-whisper's leading "And".
 PIPELINE_WORD_ERRORS = {
-    "LJ050-0131.wav": (2, 2), "jfk.flac": (0, 0), "spk1_snt1.wav": (0, 0), "spk1_snt2.wav": (2, 1),
-    "spk1_snt3.wav": (0, 0), "spk1_snt4.wav": (0, 0), "spk1_snt5.wav": (0, 0),
-    "stereo_diarization.wav/left": (0, 0), "stereo_diarization.wav/right": (0, 0),
+    "LJ050-0131.wav": (2, 2),
+    "jfk.flac": (0, 0),
+    "spk1_snt1.wav": (0, 0),
+    "spk1_snt2.wav": (2, 1),
+    "spk1_snt3.wav": (0, 0),
+    "spk1_snt4.wav": (0, 0),
+    "spk1_snt5.wav": (0, 0),
+    "stereo_diarization.wav/left": (0, 0),
+    "stereo_diarization.wav/right": (0, 0),
 }
 #: the bound's margin: one more word error than measured on any one voice.
 WORD_ERROR_MARGIN = 1
@@ -57,19 +63,24 @@ def pipeline_texts(request, vad, voices_with_transcripts) -> dict[tuple[str, str
     """What the hearing pipeline hears on every voice with a transcript, per engine."""
     from modules.voice.asr.wer import heard_text
 
-    return {(engine, name): heard_text(samples, vad, request.getfixturevalue(fixture))
-            for engine, fixture in ENGINE_FIXTURES.items() for name, _, samples in voices_with_transcripts}
+    return {
+        (engine, name): heard_text(samples, vad, request.getfixturevalue(fixture))
+        for engine, fixture in ENGINE_FIXTURES.items()
+        for name, _, samples in voices_with_transcripts
+    }
 
 
 @pytest.mark.parametrize("engine", list(ENGINE_FIXTURES))
-def test_pipeline_word_errors_per_voice_within_a_word_of_the_measured(engine, pipeline_texts,
-                                                                      voices_with_transcripts) -> None:
+def test_pipeline_word_errors_per_voice_within_a_word_of_the_measured(
+    engine, pipeline_texts, voices_with_transcripts
+) -> None:
     from modules.voice.asr.wer import word_errors
 
     column = list(ENGINE_FIXTURES).index(engine)
     assert {name for name, _, _ in voices_with_transcripts} == set(PIPELINE_WORD_ERRORS)
-    errors = {name: word_errors(reference, pipeline_texts[engine, name])[0]
-              for name, reference, _ in voices_with_transcripts}
+    errors = {
+        name: word_errors(reference, pipeline_texts[engine, name])[0] for name, reference, _ in voices_with_transcripts
+    }
     for name, edits in errors.items():
         measured = PIPELINE_WORD_ERRORS[name][column]
         assert edits <= measured + WORD_ERROR_MARGIN, (name, edits, pipeline_texts[engine, name])
@@ -85,8 +96,7 @@ def test_converted_encoder_matches_ctranslate2_on_the_same_mel(openai_engine, ca
     mel = whisper.log_mel_spectrogram(whisper.pad_or_trim(torch.from_numpy(load_16k(SPEECH / "jfk.flac"))), 80)
     with torch.no_grad():
         ours = openai_engine._model.encoder(mel[None]).numpy()
-    reference = ctranslate2.models.Whisper(str(bundled_folder("tiny.en", cache)), device="cpu",
-                                           compute_type="float32")
+    reference = ctranslate2.models.Whisper(str(bundled_folder("tiny.en", cache)), device="cpu", compute_type="float32")
     theirs = np.array(reference.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(mel[None].numpy()))))
     assert ours.shape == theirs.shape == (1, 1500, 384)
     assert np.abs(ours - theirs).max() < 1e-3 * np.abs(theirs).max()
@@ -140,8 +150,11 @@ def test_a_truncated_model_file_is_refused_clearly(tmp_path, cache) -> None:
     source = bundled_folder("tiny.en", cache) / "model.bin"
     broken = tmp_path / "model.bin"
     broken.write_bytes(source.read_bytes()[:100_000])
-    with pytest.raises(ConversionError, match="truncated"):
+    with pytest.raises(ConversionError, match="truncated") as refused:
         read_ct2_variables(broken)
+    # The machine lacks weights the converter can use (reinstall the package): exit 3.
+    assert refused.value.reason == "model.missing" and refused.value.exit_code == 3
+    assert isinstance(refused.value, RuntimeError)
 
 
 def test_faster_whisper_model_not_here_and_hub_unreachable_gives_one_clear_message(cache, monkeypatch) -> None:
@@ -181,8 +194,11 @@ def test_vad_segments_hold_the_labelled_speech_of_train_wav_with_a_margin(vad, d
     # before the first sound of a word and ends after the last. Measured: ≥ 0.076 s at either
     # end with the default 0.1 s pad (silero alone cuts into the first label by 0.024 s).
     samples = load_16k(data / "vad" / "train.wav")
-    truth = [(float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
-             for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items() for a, b in ivs]
+    truth = [
+        (float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
+        for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items()
+        for a, b in ivs
+    ]
     segments = vad.segments(samples)
     for a, b in truth:
         assert any(s <= a - 0.05 and b + 0.05 <= e for s, e in segments), ((a, b), segments)

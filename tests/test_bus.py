@@ -64,8 +64,9 @@ def test_a_module_that_raises_does_not_stop_the_others_and_is_reported() -> None
     assert stats["faulty"].failed == 20 and stats["faulty"].handled == 0
     assert len(errors) == 20
     assert errors[0].parents == [sent[0].id]
-    assert "faulty failed on utterance scene: RuntimeError: boom on 0" == errors[0].text
-    assert errors[0].context == "module.failed"
+    assert errors[0].error.message == "faulty failed on utterance scene: RuntimeError: boom on 0"
+    assert errors[0].error.reason == "module.failed" and errors[0].error.exit_code == 1
+    assert errors[0].text is None and errors[0].context is None, "an error is not meaning"
 
 
 def test_shutdown_leaves_no_task_running() -> None:
@@ -271,6 +272,7 @@ def test_a_handler_that_fails_on_an_error_scene_publishes_no_further_error() -> 
     """Two modules that fail on every scene, errors included: each failure on the
     utterance is reported once; their failures on each other's error scenes are counted
     but not reported, so they do not answer each other for ever."""
+
     async def main():
         errors = []
 
@@ -291,7 +293,7 @@ def test_a_handler_that_fails_on_an_error_scene_publishes_no_further_error() -> 
         return errors, bus.stats()
 
     errors, stats = run(main())
-    assert sorted(e.text.split()[0] for e in errors) == ["a", "b"]
+    assert sorted(e.error.message.split()[0] for e in errors) == ["a", "b"]
     assert stats["a"].failed == stats["b"].failed == 2  # the utterance and the other's error
     assert stats["a"].handled == stats["b"].handled == 0
 
@@ -347,11 +349,26 @@ def test_a_subscriber_added_after_start_receives_what_is_published_next() -> Non
 
 
 def _rich_scene() -> Scene:
-    return Scene(channel="voice", kind="reply", text="Is it warm?", lexemes=["warm"], vector=[0.5, 0.25],
-                 sound=Sound(f0_median_hz=120.0, timbre=[1.0, 2.0], pause_positions_s=[0.4],
-                             phrases=[Phrase(0.0, 1.0, "Is it warm?", f0_median_hz=118.0)]),
-                 plan=VoicePlan(engine=None, f0_median_hz=110.0, sentence_contours=["rising"],
-                                pauses=[Pause(after_word=1, duration_s=0.2)], emphasis=["warm"]))
+    return Scene(
+        channel="voice",
+        kind="reply",
+        text="Is it warm?",
+        lexemes=["warm"],
+        vector=[0.5, 0.25],
+        sound=Sound(
+            f0_median_hz=120.0,
+            timbre=[1.0, 2.0],
+            pause_positions_s=[0.4],
+            phrases=[Phrase(0.0, 1.0, "Is it warm?", f0_median_hz=118.0)],
+        ),
+        plan=VoicePlan(
+            engine=None,
+            f0_median_hz=110.0,
+            sentence_contours=["rising"],
+            pauses=[Pause(after_word=1, duration_s=0.2)],
+            emphasis=["warm"],
+        ),
+    )
 
 
 async def _vandal(s: Scene) -> None:

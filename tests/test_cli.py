@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import soundfile as sf
 import soxr
-
 from conftest import DATA, ROOT, SPEECH, load_16k, praat_median_f0_hz, run_cli, words_of
 
 pytestmark = pytest.mark.slow
@@ -36,8 +35,9 @@ def assert_spoken_as_planned(scene: dict, wav: Path) -> None:
     sound, plan = scene["sound"], scene["plan"]
     assert abs(semitones(sound["f0_median_hz"], plan["f0_median_hz"])) < F0_VS_PLAN_ST, (sound, plan)
     assert abs(sound["rate_wps"] / plan["rate_wps"] - 1) < RATE_VS_PLAN, (sound, plan)
-    assert scene["fidelity"]["f0_error_st"] == pytest.approx(semitones(sound["f0_median_hz"],
-                                                                       plan["f0_median_hz"]), abs=1e-6)
+    assert scene["fidelity"]["f0_error_st"] == pytest.approx(
+        semitones(sound["f0_median_hz"], plan["f0_median_hz"]), abs=1e-6
+    )
     assert abs(semitones(sound["f0_median_hz"], praat_median_f0_hz(wav))) < F0_VS_PRAAT_ST
 
 
@@ -56,9 +56,14 @@ def test_analyze_prints_one_json_scene_per_utterance_with_text_timing_and_voice(
     sound = child["sound"]
     assert abs(semitones(sound["f0_median_hz"], praat_median_f0_hz(SPEECH / "spk1_snt1.wav"))) < F0_VS_PRAAT_ST
     assert -45 < sound["energy_db"] < -20
-    assert 1.5 < sound["rate_wps"] < 4.0               # 7 words in ~2.8 s
-    assert [h["stage"] for h in child["hops"]][:5] == ["session.out", "voice.in", "voice.decode",
-                                                        "voice.vad", "voice.asr"]
+    assert 1.5 < sound["rate_wps"] < 4.0  # 7 words in ~2.8 s
+    assert [h["stage"] for h in child["hops"]][:5] == [
+        "session.out",
+        "voice.in",
+        "voice.decode",
+        "voice.vad",
+        "voice.asr",
+    ]
 
 
 def test_a_sound_without_words_becomes_a_scene_without_a_transcript() -> None:
@@ -100,8 +105,22 @@ def awkward_files(tmp_path_factory) -> dict[str, Path]:
 
 
 def test_every_awkward_input_is_answered_or_refused_clearly_and_nothing_else_is_lost(awkward_files) -> None:
-    order = ["rate8000", "empty", "rate22050", "header_only", "rate44100", "text", "rate48000", "stereo",
-             "too_low_rate", "flac", "truncated", "mp3", "silence", "missing"]
+    order = [
+        "rate8000",
+        "empty",
+        "rate22050",
+        "header_only",
+        "rate44100",
+        "text",
+        "rate48000",
+        "stereo",
+        "too_low_rate",
+        "flac",
+        "truncated",
+        "mp3",
+        "silence",
+        "missing",
+    ]
     result = run_cli("analyze", *(str(awkward_files[k]) for k in order), timeout=900)
     assert result.code == 2, "a refused file makes the exit non-zero"
     by_source: dict[str, list[dict]] = {}
@@ -118,9 +137,13 @@ def test_every_awkward_input_is_answered_or_refused_clearly_and_nothing_else_is_
     assert "permission is hereby granted" in text_of("mp3").replace(",", "")
     assert [s["kind"] for s in by_source[str(awkward_files["silence"])]] == ["silence"]
     assert "child" in text_of("truncated")  # the first second survives and is heard
-    expected = {"empty": "the file is empty (0 bytes)", "header_only": "not an audio file",
-                "text": "not an audio file", "too_low_rate": "4000 Hz is too low",
-                "missing": "no such file"}
+    expected = {
+        "empty": "the file is empty (0 bytes)",
+        "header_only": "not an audio file",
+        "text": "not an audio file",
+        "too_low_rate": "4000 Hz is too low",
+        "missing": "no such file",
+    }
     assert len(errors) == len(expected), errors
     for key, words in expected.items():
         assert any(str(awkward_files[key]) in e and words in e for e in errors), (key, errors)
@@ -173,20 +196,25 @@ def test_say_writes_the_speech_and_its_measured_scene(tmp_path) -> None:
 
 
 def test_say_refuses_a_malformed_scene_naming_the_field(tmp_path) -> None:
-    result = run_cli("say", '{"schema": 1, "channel": "voice", "kind": "reply", "text": 5}', "-o",
-                     str(tmp_path / "x.wav"))
+    result = run_cli(
+        "say", '{"schema": 1, "channel": "voice", "kind": "reply", "text": 5}', "-o", str(tmp_path / "x.wav")
+    )
     assert result.code == 2
     assert "scene.text: expected a string" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["say", "hello", "-o", "{tmp}/missing/x.wav"], "the folder {tmp}/missing does not exist"),
-    (["say", "hello", "-o", "{tmp}/x.mp3"], "give it a .wav name"),
-    (["say", "-o", "{tmp}/x.wav"], "say needs TEXT"),
-    (["say", "hello", "--mode", "sleepy", "-o", "{tmp}/x.wav"], "mode 'sleepy' has no manner"),
-    (["talk", "--in", str(SPEECH / "jfk.flac"), "--out", "{tmp}/reply.ogg"], "give it a .wav name"),
-    (["say", "{tmp}/typo.json", "-o", "{tmp}/x.wav"], "no such scene file: {tmp}/typo.json"),
-], ids=["missing-folder", "not-wav", "no-text", "unknown-mode", "talk-not-wav", "missing-scene-file"])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["say", "hello", "-o", "{tmp}/missing/x.wav"], "the folder {tmp}/missing does not exist"),
+        (["say", "hello", "-o", "{tmp}/x.mp3"], "give it a .wav name"),
+        (["say", "-o", "{tmp}/x.wav"], "say needs TEXT"),
+        (["say", "hello", "--mode", "sleepy", "-o", "{tmp}/x.wav"], "mode 'sleepy' has no manner"),
+        (["talk", "--in", str(SPEECH / "jfk.flac"), "--out", "{tmp}/reply.ogg"], "give it a .wav name"),
+        (["say", "{tmp}/typo.json", "-o", "{tmp}/x.wav"], "no such scene file: {tmp}/typo.json"),
+    ],
+    ids=["missing-folder", "not-wav", "no-text", "unknown-mode", "talk-not-wav", "missing-scene-file"],
+)
 def test_a_wrong_output_or_request_is_refused_before_any_speech_is_made(tmp_path, args, message) -> None:
     result = run_cli(*[a.format(tmp=tmp_path) for a in args])
     assert result.code == 2, result.stderr
@@ -225,8 +253,9 @@ def models_table(stdout: str) -> dict[tuple[str, str, str], dict[str, str]]:
     import re
 
     row = re.compile(r"^voice\s+(\S+)\s+(\S+)\s+(.+?)\s+(default|option)\s+(yes|NO)\s")
-    return {m.group(1, 2, 3): {"use": m.group(4), "ready": m.group(5)}
-            for m in map(row.match, stdout.splitlines()) if m}
+    return {
+        m.group(1, 2, 3): {"use": m.group(4), "ready": m.group(5)} for m in map(row.match, stdout.splitlines()) if m
+    }
 
 
 def test_models_shows_each_default_engine_ready_and_exits_0() -> None:
@@ -242,8 +271,15 @@ def test_models_shows_each_default_engine_ready_and_exits_0() -> None:
 def _options(tmp_path: Path) -> tuple[list[str], Path]:
     config = tmp_path / "base.toml"
     config.write_text('[modules.voice]\nwhisper_model = "base"\n')
-    return ["--config", str(config), "--set", "modules.voice.bark_precision=int8",
-            "--asr", "faster-whisper", "-v"], config
+    return [
+        "--config",
+        str(config),
+        "--set",
+        "modules.voice.bark_precision=int8",
+        "--asr",
+        "faster-whisper",
+        "-v",
+    ], config
 
 
 @pytest.mark.parametrize("where", ["before", "after"])
@@ -252,11 +288,13 @@ def test_global_options_work_before_and_after_the_command(tmp_path, where) -> No
     result = run_cli(*(options + ["models"] if where == "before" else ["models"] + options))
     assert result.code == 0, result.stderr
     rows = models_table(result.stdout)
-    assert rows[("asr", "faster-whisper", "base")]["use"] == "default"        # --config and --asr
+    assert rows[("asr", "faster-whisper", "base")]["use"] == "default"  # --config and --asr
     assert rows[("asr", "openai-whisper", "base")]["use"] == "option"
-    assert ("tts", "bark", "small (int8)") in rows                             # --set
-    assert (f"INFO scenevoice: config: {ROOT / 'assets' / 'config.toml'} + {config}; overrides: "
-            'modules.voice.bark_precision=int8 modules.voice.asr="faster-whisper"') in result.stderr  # -v
+    assert ("tts", "bark", "small (int8)") in rows  # --set
+    assert (
+        f"INFO scenevoice: config: {ROOT / 'assets' / 'config.toml'} + {config}; overrides: "
+        'modules.voice.bark_precision=int8 modules.voice.asr="faster-whisper"'
+    ) in result.stderr  # -v
 
 
 def test_an_option_given_before_and_after_the_command_takes_the_value_after(tmp_path) -> None:
@@ -322,27 +360,30 @@ def stand_in_plugins(tmp_path) -> dict[str, str]:
     (site / "scenevoice_standin-0.0.0.dist-info").mkdir(parents=True)
     (site / "scenevoice_standin.py").write_text(STAND_IN_MODULES)
     (site / "scenevoice_standin-0.0.0.dist-info" / "METADATA").write_text(
-        "Metadata-Version: 2.1\nName: scenevoice-standin\nVersion: 0.0.0\n")
+        "Metadata-Version: 2.1\nName: scenevoice-standin\nVersion: 0.0.0\n"
+    )
     (site / "scenevoice_standin-0.0.0.dist-info" / "entry_points.txt").write_text(
         "[scenevoice.modules]\nstandin_fails_on_files = scenevoice_standin:StandInFailsOnFiles\n"
-        "standin_fails_to_start = scenevoice_standin:StandInFailsToStart\n")
+        "standin_fails_to_start = scenevoice_standin:StandInFailsToStart\n"
+    )
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)])}
 
 
 def test_stand_in_module_failures_are_exit_1_and_a_module_that_cannot_start_is_left_out(
-        tmp_path, stand_in_plugins) -> None:
+    tmp_path, stand_in_plugins
+) -> None:
     """Exit 1 comes from the real path of an internal error: a module raises, the bus
     reports it as an error scene on the request's lineage, the CLI maps it. No production
     code has a switch to fail on purpose; the faulty modules are test-only stand-ins."""
     config = tmp_path / "c.toml"
-    config.write_text("[modules.voice]\nenabled = false\n[modules.standin_fails_on_files]\nenabled = true\n"
-                      "[modules.standin_fails_to_start]\nenabled = true\n")
+    config.write_text(
+        "[modules.voice]\nenabled = false\n[modules.standin_fails_on_files]\nenabled = true\n"
+        "[modules.standin_fails_to_start]\nenabled = true\n"
+    )
     result = run_cli("analyze", "--config", str(config), str(SPEECH / "spk1_snt1.wav"), env=stand_in_plugins)
     assert result.code == 1, result.stderr
-    assert ("warning: module standin_fails_to_start did not start: OSError: stand-in device is gone"
-            in result.stderr)
-    assert ("error: standin_fails_on_files failed on listen.file scene: RuntimeError: stand-in bug"
-            in result.stderr)
+    assert "warning: module standin_fails_to_start did not start: OSError: stand-in device is gone" in result.stderr
+    assert "error: standin_fails_on_files failed on listen.file scene: RuntimeError: stand-in bug" in result.stderr
 
 
 def test_say_in_a_manner_on_the_auto_engine_holds_the_plan(tmp_path) -> None:
@@ -351,8 +392,9 @@ def test_say_in_a_manner_on_the_auto_engine_holds_the_plan(tmp_path) -> None:
     from modules.voice.tts.bark.models import weights_status
 
     out = tmp_path / "cold.wav"
-    result = run_cli("say", "Is the lamp warm? The room is quiet tonight.", "--manner", "cold",
-                     "--engine", "auto", "-o", str(out))
+    result = run_cli(
+        "say", "Is the lamp warm? The room is quiet tonight.", "--manner", "cold", "--engine", "auto", "-o", str(out)
+    )
     assert result.code == 0, result.stderr
     scene = json.loads(out.with_suffix(".json").read_text())
     plan = scene["plan"]

@@ -6,11 +6,11 @@ import ast
 from pathlib import Path
 
 import pytest
+from conftest import ROOT, run_cli
 
 from agent.config import ConfigError, load_config, parse_override
 from agent.module import Module
 from agent.plugins import discover
-from conftest import ROOT, run_cli
 
 
 def test_defaults_enable_voice_and_mind_with_documented_options() -> None:
@@ -26,19 +26,22 @@ def test_user_file_and_overrides_win_key_by_key(tmp_path: Path) -> None:
     user.write_text('[modules.voice]\nasr = "faster-whisper"\n[modules.mind]\nenabled = false\n')
     config = load_config(user, ["modules.voice.vad_threshold=0.7", "modules.voice.voice=joe"])
     voice = config.module_options("voice")
-    assert voice["asr"] == "faster-whisper"      # from the user file
-    assert voice["vad_threshold"] == 0.7         # from --set, read as TOML
-    assert voice["voice"] == "joe"               # a bare word is a string
-    assert voice["whisper_model"] == "tiny.en"   # untouched default
+    assert voice["asr"] == "faster-whisper"  # from the user file
+    assert voice["vad_threshold"] == 0.7  # from --set, read as TOML
+    assert voice["voice"] == "joe"  # a bare word is a string
+    assert voice["whisper_model"] == "tiny.en"  # untouched default
     assert not config.enabled("mind")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ('[modules.voice]\nenabled = "yes"\n', "enabled must be true or false"),
-    ('[moduls.voice]\nenabled = true\n', "unknown table [moduls]"),
-    ('[modules]\nvoice = 3\n', "must be a table"),
-    ('[modules.voice\n', "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[modules.voice]\nenabled = "yes"\n', "enabled must be true or false"),
+        ("[moduls.voice]\nenabled = true\n", "unknown table [moduls]"),
+        ("[modules]\nvoice = 3\n", "must be a table"),
+        ("[modules.voice\n", "not valid TOML"),
+    ],
+)
 def test_a_wrong_config_is_refused_naming_file_and_key(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
@@ -84,8 +87,10 @@ def _imports(path: Path) -> set[str]:
 
 
 def test_agent_never_imports_modules() -> None:
-    offenders = {str(p.relative_to(ROOT)): sorted(i for i in _imports(p) if i.split(".")[0] == "modules")
-                 for p in (ROOT / "agent").rglob("*.py")}
+    offenders = {
+        str(p.relative_to(ROOT)): sorted(i for i in _imports(p) if i.split(".")[0] == "modules")
+        for p in (ROOT / "agent").rglob("*.py")
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -93,8 +98,7 @@ def test_modules_never_import_each_other() -> None:
     offenders = {}
     for package in (p for p in (ROOT / "modules").iterdir() if p.is_dir() and (p / "__init__.py").exists()):
         for path in package.rglob("*.py"):
-            foreign = sorted(i for i in _imports(path)
-                             if i.startswith("modules.") and i.split(".")[1] != package.name)
+            foreign = sorted(i for i in _imports(path) if i.startswith("modules.") and i.split(".")[1] != package.name)
             if foreign:
                 offenders[str(path.relative_to(ROOT))] = foreign
     assert offenders == {}
@@ -110,9 +114,12 @@ def test_every_test_that_starts_the_cli_is_marked_slow() -> None:
     unmarked = []
     for path in sorted((ROOT / "tests").glob("test_*.py")):
         tree = ast.parse(path.read_text(), filename=str(path))
-        module_slow = any(isinstance(node, ast.Assign) and any(getattr(t, "id", "") == "pytestmark"
-                                                                for t in node.targets)
-                          and "slow" in ast.unparse(node.value) for node in tree.body)
+        module_slow = any(
+            isinstance(node, ast.Assign)
+            and any(getattr(t, "id", "") == "pytestmark" for t in node.targets)
+            and "slow" in ast.unparse(node.value)
+            for node in tree.body
+        )
         for node in ast.walk(tree):
             if not isinstance(node, ast.FunctionDef) or not node.name.startswith("test_"):
                 continue

@@ -16,17 +16,9 @@ import numpy as np
 import pytest
 from conftest import DATA, MANIFEST, SPEECH, load_16k
 
-from modules.voice.listen.endpoint import (
-    FRAME_S,
-    FRAME_SAMPLES,
-    RATE_HZ,
-    EndpointOptions,
-    TurnDetector,
-    finality,
-    replay,
-    text_cue,
-)
+from modules.voice.listen.endpoint import EndpointOptions, TurnDetector, finality, replay, text_cue
 from modules.voice.listen.vad import SileroVAD, VadOptions
+from modules.voice.rates import FRAME_S, FRAME_SAMPLES, RATE_HZ
 
 LABELS = json.loads((DATA / "endpoint" / "labels.json").read_text())
 #: spk1_snt3 ends on a creaky "is … pure" that Praat and the analyser both track an octave
@@ -46,7 +38,7 @@ def room_tone() -> tuple[np.ndarray, float]:
 
     audio = load_audio(SPEECH / "stereo_diarization.wav")
     right = resample(np.ascontiguousarray(audio.samples[:, 1]), audio.rate_hz, RATE_HZ)
-    return right[int(2.7 * RATE_HZ):int(4.9 * RATE_HZ)], _peak(right[:int(2.6 * RATE_HZ)])
+    return right[int(2.7 * RATE_HZ) : int(4.9 * RATE_HZ)], _peak(right[: int(2.6 * RATE_HZ)])
 
 
 @pytest.fixture(scope="module")
@@ -59,17 +51,20 @@ def _turn(speech: np.ndarray, end_s: float, room_tone) -> np.ndarray:
     recorded with."""
     tone, tone_speech_peak = room_tone
     gain = _peak(speech) / tone_speech_peak
-    return np.concatenate([speech[:int(end_s * RATE_HZ)], tone * gain]).astype(np.float32)
+    return np.concatenate([speech[: int(end_s * RATE_HZ)], tone * gain]).astype(np.float32)
 
 
 def _closes(vad, stream: np.ndarray, text: str | None = None) -> tuple[list[float], float]:
     """(times in seconds at which turns closed, end of the VAD's last speech frame)."""
     vad.reset()
-    probs = [vad.frame_probability(stream[k:k + FRAME_SAMPLES])
-             for k in range(0, len(stream) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+    probs = [
+        vad.frame_probability(stream[k : k + FRAME_SAMPLES])
+        for k in range(0, len(stream) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+    ]
     speech = np.flatnonzero(np.array(probs) >= EndpointOptions().threshold)
-    closes = replay(stream, probs, EndpointOptions(), (lambda _: text) if text is not None else None,
-                    text_takes_real_time=False)
+    closes = replay(
+        stream, probs, EndpointOptions(), (lambda _: text) if text is not None else None, text_takes_real_time=False
+    )
     return closes, (speech[-1] + 1) * FRAME_S
 
 
@@ -92,15 +87,22 @@ def _with_final_slope(speech: np.ndarray, st_per_s: float) -> np.ndarray:
 
 def test_silero_frame_decisions_match_the_labelled_speech_of_train_wav() -> None:
     samples = load_16k(DATA / "vad" / "train.wav")
-    truth = [(float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
-             for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items() for a, b in ivs]
+    truth = [
+        (float(w.split("-")[0]) + a, float(w.split("-")[0]) + b)
+        for w, ivs in MANIFEST["vad"]["vad/train.wav"]["speech_seconds"].items()
+        for a, b in ivs
+    ]
     t = np.arange(0.0, 4.0, 0.01)
     ref = np.zeros_like(t, bool)
     for a, b in truth:
         ref |= (t >= a) & (t < b)
     vad = SileroVAD()
-    probs = np.array([vad.frame_probability(samples[i:i + FRAME_SAMPLES])
-                      for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)])
+    probs = np.array(
+        [
+            vad.frame_probability(samples[i : i + FRAME_SAMPLES])
+            for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+        ]
+    )
     decided = probs[np.minimum((t / FRAME_S).astype(int), len(probs) - 1)] >= 0.5
     assert np.mean(decided == ref) >= 0.95
     bare = np.zeros_like(t, bool)
@@ -112,8 +114,16 @@ def test_silero_frame_decisions_match_the_labelled_speech_of_train_wav() -> None
 #: transcripts as Whisper writes them, sorted by a reader (not by the detector).
 FINISHED = ["The child almost hurt the small dog.", "Is it raining?", "Stop!", "At that high level, the air is pure."]
 OPEN = ["Sunday is the best part", "ask not what your country can do for you"]
-UNFINISHED = ["The child almost hurt the", "and then I went to", "He began a confused...", "most hurt the small d-",
-              "ask not what your country can do for", "So I was going to, um", "And then, uh.", "Sunday is the best part of"]
+UNFINISHED = [
+    "The child almost hurt the",
+    "and then I went to",
+    "He began a confused...",
+    "most hurt the small d-",
+    "ask not what your country can do for",
+    "So I was going to, um",
+    "And then, uh.",
+    "Sunday is the best part of",
+]
 
 
 def test_words_that_end_a_sentence_count_as_more_finished_than_words_that_leave_it_open() -> None:
@@ -140,7 +150,9 @@ def test_the_fixed_timer_closes_after_exactly_its_silence() -> None:
     assert abs(silence_frames * FRAME_S - 0.8) <= FRAME_S
 
 
-def test_a_finished_sentence_closes_within_the_configured_silence_after_its_hand_labelled_end(vad, spk1, room_tone) -> None:
+def test_a_finished_sentence_closes_within_the_configured_silence_after_its_hand_labelled_end(
+    vad, spk1, room_tone
+) -> None:
     """Five real sentences, each followed by room tone, judged by prosody alone and with
     their words: one close each, between ``min_silence_s`` and ``max_silence_s`` after
     the VAD's last speech frame, which itself lies within 0.15 s after the labelled end."""
@@ -166,15 +178,19 @@ def test_a_turn_cut_after_a_continuation_word_waits_longer_but_never_past_the_ma
         name = f"speech/spk1_snt{i}.wav"
         label = LABELS[name]
         whole = MANIFEST["speech"][name]["text"].capitalize() + "."
-        for kind, end_s, text in (("whole", label["speech_end_s"], whole),
-                                  ("cut", label["cut_after_continuation_s"], label["words_before_cut"])):
+        for kind, end_s, text in (
+            ("whole", label["speech_end_s"], whole),
+            ("cut", label["cut_after_continuation_s"], label["words_before_cut"]),
+        ):
             closes, vad_end_s = _closes(vad, _turn(speech, end_s, room_tone), text)
             assert len(closes) == 1, (name, kind, closes)
             waits[i, kind] = closes[0] - vad_end_s
     for i in spk1:
         assert waits[i, "cut"] > waits[i, "whole"] + 0.2, waits
         assert waits[i, "cut"] <= o.max_silence_s + FRAME_S, waits
-    assert np.mean([waits[i, "cut"] for i in spk1]) >= o.min_silence_s + 0.75 * (o.max_silence_s - o.min_silence_s), waits
+    assert np.mean([waits[i, "cut"] for i in spk1]) >= o.min_silence_s + 0.75 * (o.max_silence_s - o.min_silence_s), (
+        waits
+    )
 
 
 def test_the_same_words_close_sooner_with_a_final_fall_than_with_a_final_rise(vad, spk1, room_tone) -> None:
@@ -203,7 +219,7 @@ def test_a_pending_transcript_holds_the_close_until_the_maximum_silence_and_no_l
     detector = TurnDetector(o)
     pause_at, closed_at = None, None
     for k in range(len(stream) // FRAME_SAMPLES):
-        frame = stream[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES]
+        frame = stream[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES]
         turn = detector.feed(frame, vad.frame_probability(frame))
         if detector.pause_started:
             pause_at = k
@@ -234,12 +250,18 @@ def test_mid_sentence_pauses_are_cut_far_less_often_and_real_ends_close_sooner(f
             quiet = [rng.normal(0, 10 ** (-70 / 20), int(s * 16000)).astype(np.float32) for s in (0.9, 2.0)]
             stream = np.concatenate([speech[:cut], quiet[0], speech[cut:], quiet[1]])
             vad.reset()
-            probs = [vad.frame_probability(stream[k:k + FRAME_SAMPLES])
-                     for k in range(0, len(stream) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+            probs = [
+                vad.frame_probability(stream[k : k + FRAME_SAMPLES])
+                for k in range(0, len(stream) - FRAME_SAMPLES + 1, FRAME_SAMPLES)
+            ]
             for judged in (False, True):
-                closes = replay(stream, probs, EndpointOptions(prosodic=judged),
-                                (lambda x: faster_engine.transcribe(x).text) if judged else None,
-                                text_takes_real_time=False)
+                closes = replay(
+                    stream,
+                    probs,
+                    EndpointOptions(prosodic=judged),
+                    (lambda x: faster_engine.transcribe(x).text) if judged else None,
+                    text_takes_real_time=False,
+                )
                 # After a premature cut the rest may be too short to be a turn of its own:
                 # then there is no close after the end (the cut is counted already).
                 late = [t - (end_s + 0.9) for t in closes if t >= end_s + 0.9]

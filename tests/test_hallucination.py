@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import DATA, SPEECH, load_16k
 
+from modules.voice.rates import RATE_HZ
+
 pytestmark = pytest.mark.slow
 
-RATE_HZ = 16000
 ENGINE_FIXTURES = ("openai_engine", "faster_engine")
 
 
@@ -43,16 +44,21 @@ def recordings() -> dict[str, tuple[np.ndarray, str]]:
         "short (1.5 s), ends as the file ends": (_cut(jfk, 3.0, 4.52), "ask not"),
         "short (1.3 s), ends as the file ends": (_cut(load_16k(SPEECH / "LJ050-0131.wav"), 6.3), "in this regard"),
         "short (2.5 s), second voice": (_cut(right, 0.1, 2.66), "the horizon seems extremely distant"),
-        "trails into rain at -20 dB": (_with_noise(_cut(load_16k(SPEECH / "spk1_snt5.wav"), 0, 2.5), thunder, 1.0, 20),
-                                       "sunday is the best part of the week"),
-        "trails into street noise at -10 dB": (_with_noise(_cut(load_16k(SPEECH / "spk1_snt4.wav"), 0, 2.45), horn,
-                                                           1.0, 10), "a thin stripe runs down the middle"),
+        "trails into rain at -20 dB": (
+            _with_noise(_cut(load_16k(SPEECH / "spk1_snt5.wav"), 0, 2.5), thunder, 1.0, 20),
+            "sunday is the best part of the week",
+        ),
+        "trails into street noise at -10 dB": (
+            _with_noise(_cut(load_16k(SPEECH / "spk1_snt4.wav"), 0, 2.45), horn, 1.0, 10),
+            "a thin stripe runs down the middle",
+        ),
     }
 
 
 @pytest.mark.parametrize("engine", ENGINE_FIXTURES)
-def test_real_speech_at_the_file_s_end_or_before_noise_gives_only_spoken_words(engine, recordings, vad,
-                                                                               request) -> None:
+def test_real_speech_at_the_file_s_end_or_before_noise_gives_only_spoken_words(
+    engine, recordings, vad, request
+) -> None:
     from modules.voice.asr.wer import heard_text, normalised_words, word_errors
 
     asr = request.getfixturevalue(engine)
@@ -79,10 +85,13 @@ class ClosingHallucination:
         end_s = len(samples_16k) / RATE_HZ
         t0 = max(transcript.words[-1].t_end, end_s - 0.15)
         step = (end_s - t0) / 4
-        extra = [Word(text, t0 + i * step, t0 + (i + 1) * step, 0.6)
-                 for i, text in enumerate(["Thank", "you", "for", "watching."])]
-        return dataclasses.replace(transcript, text=transcript.text + " Thank you for watching.",
-                                   words=transcript.words + extra)
+        extra = [
+            Word(text, t0 + i * step, t0 + (i + 1) * step, 0.6)
+            for i, text in enumerate(["Thank", "you", "for", "watching."])
+        ]
+        return dataclasses.replace(
+            transcript, text=transcript.text + " Thank you for watching.", words=transcript.words + extra
+        )
 
 
 def test_words_timed_after_the_speech_are_dropped_stand_in_hallucination(faster_engine, recordings, vad) -> None:

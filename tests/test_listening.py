@@ -11,9 +11,9 @@ import pytest
 from conftest import DATA, MANIFEST, SPEECH, words_of
 
 from agent.register import voice_register
+from modules.voice.analysis import analyse
 from modules.voice.io.audio import load_audio, resample, voices
 from modules.voice.listen.hearing import hear
-from modules.voice.analysis.prosody import analyse
 
 pytestmark = pytest.mark.slow
 
@@ -48,12 +48,12 @@ def speech_voices() -> dict[str, np.ndarray]:
 @pytest.fixture(scope="session")
 def analysed(speech_voices) -> dict:
     """The analyser's Sound of each whole voice, and the frames it measures (audible)."""
-    from modules.voice.analysis import prosody
+    from modules.voice.analysis import activity_mask, measure, summarise
 
     out = {}
     for name, samples in speech_voices.items():
-        tracks = prosody.measure(samples, 16000)
-        out[name] = (prosody.summarise(tracks), prosody.activity_mask(tracks.level_db))
+        tracks = measure(samples, 16000)
+        out[name] = (summarise(tracks), activity_mask(tracks.level_db))
     return out
 
 
@@ -72,10 +72,13 @@ def _praat(samples: np.ndarray, audible: np.ndarray) -> dict[str, float]:
     lo, hi = np.percentile(fv, [5, 95])
     last = tv >= tv[-1] - 0.5
     harmonicity = sound.to_harmonicity_ac(time_step=0.01, minimum_pitch=75).values[0]
-    return {"median_hz": float(np.median(fv)), "range_st": float(12 * np.log2(hi / lo)),
-            "final_slope": float(np.polyfit(tv[last], 12 * np.log2(fv[last] / np.median(fv)), 1)[0]),
-            "voiced_ratio": float(voiced.sum() / inside.sum()),
-            "hnr_db": float(harmonicity[harmonicity > -200].mean())}
+    return {
+        "median_hz": float(np.median(fv)),
+        "range_st": float(12 * np.log2(hi / lo)),
+        "final_slope": float(np.polyfit(tv[last], 12 * np.log2(fv[last] / np.median(fv)), 1)[0]),
+        "voiced_ratio": float(voiced.sum() / inside.sum()),
+        "hnr_db": float(harmonicity[harmonicity > -200].mean()),
+    }
 
 
 # Bounds are what the analyser achieves on these voices (measured 2026-11, tracker =
@@ -112,7 +115,8 @@ def test_median_f0_range_slope_and_voicing_agree_with_praat(name: str, speech_vo
 def test_hnr_follows_praats_harmonicity_over_all_voices(speech_voices, analysed) -> None:
     ours = {n: analysed[n][0].hnr_db for n in VOICE_NAMES}
     praat = {n: _praat(speech_voices[n], analysed[n][1])["hnr_db"] for n in VOICE_NAMES}
-    assert np.corrcoef([ours[n] for n in VOICE_NAMES], [praat[n] for n in VOICE_NAMES])[0, 1] >= HNR_CORRELATION_VS_PRAAT
+    r = np.corrcoef([ours[n] for n in VOICE_NAMES], [praat[n] for n in VOICE_NAMES])[0, 1]
+    assert r >= HNR_CORRELATION_VS_PRAAT
     # The hum channel is the noisiest voice for both; a studio voice (spk1) beats it by 5 dB.
     assert min(ours, key=ours.get) == min(praat, key=praat.get) == HUM_VOICE
     assert ours["spk1_snt2.wav"] - ours[HUM_VOICE] > 5.0
@@ -121,8 +125,9 @@ def test_hnr_follows_praats_harmonicity_over_all_voices(speech_voices, analysed)
 def test_f0_and_loudness_agree_with_opensmile_egemaps(speech_voices, analysed) -> None:
     import opensmile
 
-    smile = opensmile.Smile(feature_set=opensmile.FeatureSet.eGeMAPSv02,
-                            feature_level=opensmile.FeatureLevel.Functionals)
+    smile = opensmile.Smile(
+        feature_set=opensmile.FeatureSet.eGeMAPSv02, feature_level=opensmile.FeatureLevel.Functionals
+    )
     rows = []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -198,7 +203,7 @@ def test_the_three_sounds_are_described_differently(vad, faster_engine) -> None:
     lexemes = {k: tuple(v[1]) for k, v in described.items()}
     assert len(set(lexemes.values())) == 3, lexemes
     thunder, horn = described["thunderstorm"][0], described["car_horn"][0]
-    assert thunder.centroid_hz < horn.centroid_hz   # thunder rumbles low, the horn is bright
+    assert thunder.centroid_hz < horn.centroid_hz  # thunder rumbles low, the horn is bright
     assert "long" in lexemes["thunderstorm"]
 
 
@@ -217,8 +222,9 @@ def test_a_two_speaker_recording_is_heard_as_two_voices(faster_engine, vad) -> N
     texts = {}
     for label, mono in voices(audio):
         samples = resample(mono, audio.rate_hz, 16000)
-        texts[label] = " ".join(h.text for h in hear(samples, vad.segments(samples), faster_engine, False,
-                                                     speaker=label))
+        texts[label] = " ".join(
+            h.text for h in hear(samples, vad.segments(samples), faster_engine, False, speaker=label)
+        )
     assert set(texts) == {"left", "right"}
     for side in ("left", "right"):
         expected = words_of(info[f"text_{side}"])
@@ -238,8 +244,9 @@ def test_whisper_base_hears_the_german_half_as_german(engine, cache, vad, speech
     assert {"die", "der"} & words_of(" ".join(h.text for h in german))
 
 
-def _respoken(samples: np.ndarray, range_k: float = 1.0, tempo: float = 1.0,
-              final_rise_st: float = 0.0, shift_st: float = 0.0) -> np.ndarray:
+def _respoken(
+    samples: np.ndarray, range_k: float = 1.0, tempo: float = 1.0, final_rise_st: float = 0.0, shift_st: float = 0.0
+) -> np.ndarray:
     """The same real recording spoken differently, by Praat's PSOLA resynthesis: pitch
     range scaled by ``range_k`` around its mean, tempo scaled, a final rise added, the
     whole shifted by ``shift_st`` semitones."""
@@ -269,11 +276,13 @@ def test_the_same_sentence_spoken_differently_reads_as_praat_changed_it(faster_e
     about 1.7 times the syllables per second, a final rise of 14 st as a rise, a voice
     lowered by 6 st 6 st lower with its range kept."""
     original = speech_voices["spk1_snt1.wav"]
-    variants = {"as recorded": original,
-                "wide and fast": _respoken(original, range_k=2.0, tempo=1.7),
-                "flat and fast": _respoken(original, range_k=0.5, tempo=2.0),
-                "rising at the end": _respoken(original, final_rise_st=14),
-                "6 st lower": _respoken(original, shift_st=-6.0)}
+    variants = {
+        "as recorded": original,
+        "wide and fast": _respoken(original, range_k=2.0, tempo=1.7),
+        "flat and fast": _respoken(original, range_k=0.5, tempo=2.0),
+        "rising at the end": _respoken(original, final_rise_st=14),
+        "6 st lower": _respoken(original, shift_st=-6.0),
+    }
     heard, modes = {}, {}
     for name, samples in variants.items():
         (turn,) = hear(samples, vad.segments(samples), faster_engine, True)
@@ -301,10 +310,10 @@ def test_the_same_sentence_spoken_differently_reads_as_praat_changed_it(faster_e
 
 
 def test_rate_counts_spoken_words_as_the_planner_does() -> None:
-    """"Meet me at 5 pm, room 12." is spoken as 7 words (five, twelve): the analyser counts
+    """ "Meet me at 5 pm, room 12." is spoken as 7 words (five, twelve): the analyser counts
     them as ``agent.words`` does for the planner, with timings or from the text alone."""
     from agent.words import count_words
-    from modules.voice.analysis.prosody import rhythm, rhythm_from_text
+    from modules.voice.analysis.rhythm import rhythm, rhythm_from_text
 
     text = "Meet me at 5 pm, room 12."
     level_db = np.full(300, -20.0)

@@ -11,8 +11,9 @@ import time
 import numpy as np
 import pytest
 import soundfile as sf
-from audio_rig import audio_rig
 from conftest import ROOT, SPEECH, load_16k, words_of
+
+from modules.voice.io.virtual_devices import audio_rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.audio_rig]
 
@@ -59,23 +60,32 @@ class _Lines:
 
 def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tmp_path, faster_engine) -> None:
     with audio_rig() as rig:
-        agent = subprocess.Popen([sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1"],
-                                 env=rig.env, cwd=tmp_path, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
+        agent = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1"],
+            env=rig.env,
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         err, out = _Lines(agent.stderr), _Lines(agent.stdout)
         speaker = None
         try:
             if not err.wait_for("listening on", READY_TIMEOUT_S):
-                pytest.fail(f"the agent never listened (exit code {agent.poll()}, "
-                            f"{READY_TIMEOUT_S:.0f} s bound):\n{err.text()[-3000:]}")
+                pytest.fail(
+                    f"the agent never listened (exit code {agent.poll()}, "
+                    f"{READY_TIMEOUT_S:.0f} s bound):\n{err.text()[-3000:]}"
+                )
             speaker = rig.record_speaker(tmp_path / "speaker.wav")
             time.sleep(1.0)  # parecord is slow to start (AUDIO_RIG.md)
             rig.play_into_mic(SPEECH / "spk1_snt1.wav")
             try:
                 agent.wait(timeout=REPLY_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                pytest.fail(f"no reply within {REPLY_TIMEOUT_S:.0f} s of speaking; stdout:\n{out.text()}\n"
-                            f"stderr:\n{err.text()[-3000:]}")
+                pytest.fail(
+                    f"no reply within {REPLY_TIMEOUT_S:.0f} s of speaking; stdout:\n{out.text()}\n"
+                    f"stderr:\n{err.text()[-3000:]}"
+                )
             out.closed.wait(10)
             err.closed.wait(10)
             time.sleep(0.5)
@@ -93,7 +103,9 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tm
     assert [s["kind"] for s in scenes] == ["turn", "reply", "spoken"]
     turn, reply, spoken = scenes
     assert {"child", "hurt", "small", "dog"} <= words_of(turn["text"])
-    assert turn["source"] != "" and spoken["source"] == "speaker"
+    assert turn["source"] != "" and spoken["source"] is None
+    assert spoken["result"]["device"] and spoken["result"]["path"] is None  # played on the speaker
+    assert spoken["act"] == reply["act"] and spoken["context"] == reply["context"]
     recorded, _rate = sf.read(tmp_path / "speaker.wav", dtype="float32")
     level_db = 20 * np.log10(np.sqrt(np.mean(recorded**2)) + 1e-12)
     assert level_db > -45, f"the speaker stayed silent ({level_db:.1f} dBFS)"

@@ -6,6 +6,7 @@ import asyncio
 import math
 
 import pytest
+from conftest import joe_profile
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -19,6 +20,7 @@ from agent.melody import (
     plan_voice,
 )
 from agent.mind import Mind, SessionMemory, compose_reply
+from agent.module import ModuleConfigError
 from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
@@ -50,10 +52,8 @@ def test_a_long_statement_is_echoed_in_at_most_24_words() -> None:
     assert len(reply.split(":", 1)[1].split()) <= 25
 
 
-def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_field() -> None:
-    heard = Scene(channel="voice", kind="turn", text="The child almost hurt the small dog.",
-                  core="hurt+dog+child", mode="calm", register="bodily",
-                  sound=Sound(f0_median_hz=207.5, rate_wps=2.5))
+def _replies_of(*published: Scene) -> list[Scene]:
+    """The replies a Mind on a real bus publishes after ``published`` (from "voice")."""
 
     async def main():
         replies = []
@@ -61,17 +61,32 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
         async def collect(s):
             replies.append(s)
 
-        mind = Mind({"voice": "piper.joe"})
+        mind = Mind({})
         bus = SceneBus()
         bus.subscribe("mind", mind.handle, mind.wants)
         bus.subscribe("out", collect, lambda s: s.kind == "reply")
         async with bus:
             await mind.start(bus)
-            await bus.publish(heard, source="voice")
+            for scene in published:
+                await bus.publish(scene, source="voice")
             await asyncio.sleep(0.1)
         return replies
 
-    (reply,) = asyncio.run(main())
+    return asyncio.run(main())
+
+
+def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_field() -> None:
+    heard = Scene(
+        channel="voice",
+        kind="turn",
+        text="The child almost hurt the small dog.",
+        core="hurt+dog+child",
+        mode="calm",
+        register="bodily",
+        sound=Sound(f0_median_hz=207.5, rate_wps=2.5),
+    )
+
+    (reply,) = _replies_of(Scene(channel="voice", kind="voice.profile", voice=joe_profile()), heard)
     assert reply.parents == [heard.id]
     assert (reply.core, reply.mode, reply.register) == ("hurt+dog+child", "calm", "bodily")
     plan = reply.plan
@@ -80,7 +95,10 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
     # The same-field rule against the same reply planned for nobody: half-way toward
     # 207.5 Hz is far more than the default 4 st, so the shift is capped at 4 st; the
     # rate moves half-way toward 2.5 words/s (well inside a quarter).
-    alone = plan_voice(Scene(channel="voice", kind="reply", text=reply.text, register="bodily", mode="calm"))
+    alone = plan_voice(
+        Scene(channel="voice", kind="reply", text=reply.text, register="bodily", mode="calm"), own=joe_profile()
+    )
+    assert plan.voice == "joe", "planned for the voice the voice module announced"
     assert 0.5 * 12 * math.log2(207.5 / alone.f0_median_hz) > 4.0
     assert 12 * math.log2(plan.f0_median_hz / alone.f0_median_hz) == pytest.approx(4.0, abs=0.01)
     assert plan.rate_wps == pytest.approx(alone.rate_wps + 0.5 * (2.5 - alone.rate_wps), abs=1e-3)
@@ -88,10 +106,28 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
     assert [h.stage for h in reply.hops] == ["voice.out", "mind.in", "mind.out", "out.in"]
 
 
-@pytest.mark.parametrize(("heard_hz", "pull", "expected_st"), [
-    (96.0 * 2 ** (2 / 12), 0.5, 1.0), (96.0 * 2 ** (-2 / 12), 0.5, -1.0),
-    (400.0, 0.5, 4.0), (40.0, 1.0, -4.0), (150.0, 0.0, 0.0),
-])
+def test_before_a_voice_is_announced_the_mind_leaves_the_plan_to_the_speaking_module() -> None:
+    heard = Scene(channel="voice", kind="turn", text="Hello there.", sound=Sound(f0_median_hz=120.0))
+
+    (reply,) = _replies_of(heard)
+    assert reply.text and reply.plan is None and reply.act == "greeting" and reply.context is None
+
+
+def test_the_mind_refuses_its_old_voice_option_and_names_where_the_voice_is_chosen() -> None:
+    with pytest.raises(ModuleConfigError, match="modules.voice.voice"):
+        Mind({"voice": "piper.joe"})
+
+
+@pytest.mark.parametrize(
+    ("heard_hz", "pull", "expected_st"),
+    [
+        (96.0 * 2 ** (2 / 12), 0.5, 1.0),
+        (96.0 * 2 ** (-2 / 12), 0.5, -1.0),
+        (400.0, 0.5, 4.0),
+        (40.0, 1.0, -4.0),
+        (150.0, 0.0, 0.0),
+    ],
+)
 def test_pitch_follows_the_speaker_by_pull_within_bounds(heard_hz, pull, expected_st) -> None:
     got = follow_pitch_hz(96.0, heard_hz, FieldRule(pull=pull, max_shift_st=4.0))
     assert 12 * math.log2(got / 96.0) == pytest.approx(expected_st, abs=1e-9)
@@ -103,12 +139,20 @@ def test_rate_follows_the_speaker_within_a_quarter_and_not_when_switched_off() -
     assert follow_rate_wps(4.0, 1.0, rule) == pytest.approx(3.0)
     assert follow_rate_wps(4.0, 9.0, rule) == pytest.approx(5.0)
     assert follow_rate_wps(4.0, 2.0, FieldRule(follow_speaker=False)) == 4.0
-    plan = plan_voice(Scene(channel="voice", kind="reply", text="Are you there?"),
-                      Sound(f0_median_hz=200, rate_wps=2), rule=FieldRule(follow_speaker=False))
+    plan = plan_voice(
+        Scene(channel="voice", kind="reply", text="Are you there?"),
+        Sound(f0_median_hz=200, rate_wps=2),
+        own=joe_profile(),
+        rule=FieldRule(follow_speaker=False),
+    )
     assert not plan.follows_speaker and plan.contour == "rising"
     for other in (None, Sound(f0_median_hz=90, rate_wps=5)):  # switched off: the heard voice changes nothing
-        again = plan_voice(Scene(channel="voice", kind="reply", text="Are you there?"), other,
-                           rule=FieldRule(follow_speaker=False))
+        again = plan_voice(
+            Scene(channel="voice", kind="reply", text="Are you there?"),
+            other,
+            own=joe_profile(),
+            rule=FieldRule(follow_speaker=False),
+        )
         assert (again.f0_median_hz, again.rate_wps) == (plan.f0_median_hz, plan.rate_wps)
 
 
@@ -116,10 +160,10 @@ def test_rate_follows_the_speaker_within_a_quarter_and_not_when_switched_off() -
 def test_followed_pitch_moves_toward_the_heard_voice_never_past_it_nor_past_the_cap(own, heard, pull, cap) -> None:
     got = follow_pitch_hz(own, heard, FieldRule(pull=pull, max_shift_st=cap))
     shift, distance = 12 * math.log2(got / own), 12 * math.log2(heard / own)
-    assert abs(shift) <= cap + 1e-9                                  # the cap
+    assert abs(shift) <= cap + 1e-9  # the cap
     assert shift * distance >= -1e-12 and abs(shift) <= abs(distance) + 1e-9  # toward it, never beyond
     more = follow_pitch_hz(own, heard, FieldRule(pull=min(1.0, pull + 0.1), max_shift_st=cap))
-    assert abs(12 * math.log2(more / own)) >= abs(shift) - 1e-9       # a stronger pull moves no less
+    assert abs(12 * math.log2(more / own)) >= abs(shift) - 1e-9  # a stronger pull moves no less
 
 
 @given(own=st.floats(1, 6), heard=st.floats(0.5, 9), pull=st.floats(0, 1), change=st.floats(0, 0.5))
@@ -129,9 +173,15 @@ def test_followed_rate_moves_toward_the_heard_rate_within_its_bounds(own, heard,
     assert (got - own) * (heard - own) >= -1e-12 and abs(got - own) <= abs(heard - own) + 1e-9
 
 
-def _plan(register: str, manner: str | None = None, text: str = "The road was long, and the night was cold.",
-          heard: Sound | None = None):
-    return plan_voice(Scene(channel="voice", kind="reply", text=text, register=register), heard, manner=manner)
+def _plan(
+    register: str,
+    manner: str | None = None,
+    text: str = "The road was long, and the night was cold.",
+    heard: Sound | None = None,
+):
+    return plan_voice(
+        Scene(channel="voice", kind="reply", text=text, register=register), heard, own=joe_profile(), manner=manner
+    )
 
 
 def test_a_question_ends_rising_in_every_register_and_manner() -> None:
@@ -188,14 +238,24 @@ def test_manners_change_a_register_the_way_the_seed_names_them() -> None:
 
 def test_core_picks_the_rarest_and_most_repeated_content_words() -> None:
     assert core_of("The child almost hurt the small dog.") == "hurt+dog+child"
-    assert core_of("And so my fellow Americans ask not what your country can do for you "
-                   "ask what you can do for your country") == "ask+country+fellow"
+    assert (
+        core_of(
+            "And so my fellow Americans ask not what your country can do for you ask what you can do for your country"
+        )
+        == "ask+country+fellow"
+    )
     assert core_of("and so it is") is None
     assert text_lexemes("The dog, the DOG and the cat!") == ["dog", "cat"]
 
 
 def test_a_sound_without_words_is_described_by_lexemes_from_its_measures() -> None:
-    assert sound_lexemes(Sound(energy_db=-12, f0_median_hz=480, voiced_ratio=0.5, duration_s=5,
-                               roughness=0.1, onset_rate_hz=0.2)) == ["loud", "high", "long", "smooth", "steady"]
-    assert sound_lexemes(Sound(energy_db=-45, centroid_hz=500, duration_s=0.5, roughness=0.6,
-                               onset_rate_hz=4)) == ["faint", "low", "brief", "rough", "pulsing"]
+    assert sound_lexemes(
+        Sound(energy_db=-12, f0_median_hz=480, voiced_ratio=0.5, duration_s=5, roughness=0.1, onset_rate_hz=0.2)
+    ) == ["loud", "high", "long", "smooth", "steady"]
+    assert sound_lexemes(Sound(energy_db=-45, centroid_hz=500, duration_s=0.5, roughness=0.6, onset_rate_hz=4)) == [
+        "faint",
+        "low",
+        "brief",
+        "rough",
+        "pulsing",
+    ]

@@ -54,9 +54,14 @@ def _apt_packages() -> list[str]:
 def _checkout(tmp_path: Path, lend: list[Path]) -> tuple[Path, dict[str, str]]:
     """A temporary checkout with a copy of setup.sh, the probe project and a pip-less venv
     that sees the ``lend`` folders through a .pth file; returns (root, environment)."""
-    missing = [p for p in _apt_packages()
-               if "install ok installed" not in subprocess.run(
-                   ["dpkg-query", "-W", "-f=${Status}", p], check=False, capture_output=True, text=True).stdout]
+    missing = [
+        p
+        for p in _apt_packages()
+        if "install ok installed"
+        not in subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", p], check=False, capture_output=True, text=True
+        ).stdout
+    ]
     if missing:
         pytest.fail(f"run scripts/setup.sh first: apt packages {missing} are missing")
     (tmp_path / "scripts").mkdir()
@@ -73,15 +78,28 @@ def _checkout(tmp_path: Path, lend: list[Path]) -> tuple[Path, dict[str, str]]:
         (guard / tool).write_text(f"#!/bin/sh\necho 'test_setup: {tool} must not run here' >&2\nexit 97\n")
         (guard / tool).chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(PATH=f"{guard}:{env['PATH']}", PYTHON=sys.executable, PYTHONDONTWRITEBYTECODE="1",
-               PIP_CONFIG_FILE=os.devnull, PIP_NO_INDEX="1", PIP_NO_CACHE_DIR="1",
-               PIP_NO_BUILD_ISOLATION="0")  # "0" turns isolation off (pip's inverted --no-* switches)
+    env.update(
+        PATH=f"{guard}:{env['PATH']}",
+        PYTHON=sys.executable,
+        PYTHONDONTWRITEBYTECODE="1",
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_NO_INDEX="1",
+        PIP_NO_CACHE_DIR="1",
+        PIP_NO_BUILD_ISOLATION="0",
+    )  # "0" turns isolation off (pip's inverted --no-* switches)
     return tmp_path, env
 
 
 def _run_setup(root: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(root / "scripts" / "setup.sh"), "--test"], cwd=root, env=env,
-                          check=False, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        ["bash", str(root / "scripts" / "setup.sh"), "--test"],
+        cwd=root,
+        env=env,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 @pytest.mark.slow

@@ -12,29 +12,32 @@ import pytest
 import soundfile as sf
 from conftest import run_cli
 
-from agent.melody import (
-    MANNERS,
-    melody_table,
-    natural_voice,
-    plan_pauses,
-    plan_voice,
-    sentences_of,
-)
+from agent.melody import MANNERS, melody_table, plan_pauses, sentences_of
+from agent.melody import plan_voice as plan_for
+from agent.parts import Result
 from agent.register import REGISTERS
 from agent.scene import Scene
 from agent.sound import Sound
 from agent.voiceplan import VoicePlan
-from modules.voice.speak import nonverbal
-from modules.voice.analysis import prosody
-from modules.voice.speak import realiser
+from modules.voice import analysis
 from modules.voice.io.audio import resample
+from modules.voice.speak import nonverbal, realiser
 from modules.voice.speak.voicing import F0_TOLERANCE_ST, RATE_TOLERANCE, Voicing, measure
+from modules.voice.tts.piper import piper_voices
+
+#: the voice the module announces by default (``assets/voices.toml``, ``[piper.joe]``).
+JOE = piper_voices()["joe"].profile()
 
 TEXT = "The river was cold this morning, and the road was long. Will you walk with me?"
 
 
 def reply(text: str = TEXT, **kw) -> Scene:
     return Scene(channel="voice", kind="reply", text=text, **kw)
+
+
+def plan_voice(scene: Scene, heard: Sound | None = None, **kw) -> VoicePlan:
+    """A plan for the default voice, as the voice module plans a reply that came without one."""
+    return plan_for(scene, heard, own=JOE, **kw)
 
 
 # --- the plan table --------------------------------------------------------------------------
@@ -60,9 +63,9 @@ def test_every_register_and_manner_gives_a_valid_and_different_plan() -> None:
 def test_the_seeds_bodily_example_is_deep_warm_slow_and_rising_then_falling() -> None:
     plain = plan_voice(reply("A shiver at the threshold, and silence.", register="logical"))
     bodily = plan_voice(reply("A shiver at the threshold, and silence.", register="bodily"))
-    assert bodily.f0_median_hz < plain.f0_median_hz and bodily.brightness < 0       # deep, warm
+    assert bodily.f0_median_hz < plain.f0_median_hz and bodily.brightness < 0  # deep, warm
     assert bodily.rate_wps < plain.rate_wps and bodily.pause_ratio > plain.pause_ratio  # slow, pauses
-    assert bodily.contour == "rise-fall"                                               # rising → falling
+    assert bodily.contour == "rise-fall"  # rising → falling
 
 
 def test_the_heard_mode_picks_the_manner_unless_one_is_given() -> None:
@@ -83,7 +86,7 @@ def test_pauses_fall_after_clauses_and_real_sentence_ends_only() -> None:
 
 
 def test_a_plan_stays_inside_the_voices_usable_pitch_range() -> None:
-    voice = natural_voice("piper", "joe")
+    voice = JOE
     low = plan_voice(reply(register="archetypal"), Sound(f0_median_hz=60.0))
     high = plan_voice(reply(register="emotional"), Sound(f0_median_hz=400.0))
     for plan in (low, high):
@@ -116,16 +119,18 @@ def piper():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("shift_st", "factor", "contour"), [(3.0, 1.3, "falling"), (-2.0, 0.8, "rising"),
-                                                              (0.0, 1.0, "rise-fall")])
+@pytest.mark.parametrize(
+    ("shift_st", "factor", "contour"), [(3.0, 1.3, "falling"), (-2.0, 0.8, "rising"), (0.0, 1.0, "rise-fall")]
+)
 def test_psola_puts_real_speech_on_the_planned_pitch_contour_and_duration(piper, shift_st, factor, contour) -> None:
     speech = realiser.trim(np.concatenate(list(piper.sentences("A thin stripe runs down the middle."))), piper.rate_hz)
-    own = prosody.analyse(resample(speech, piper.rate_hz, 16000), 16000).f0_median_hz
+    own = analysis.analyse(resample(speech, piper.rate_hz, 16000), 16000).f0_median_hz
     # As the planner would ask: inside the voice's usable range (the analyser must follow it).
-    target, _ = natural_voice("piper", "joe").fit_pitch(own * 2 ** (shift_st / 12), 6.0, min_range_st=6.0)
-    out = realiser.impose(speech, piper.rate_hz, target, 6.0, contour,
-                          realiser.Stretch([(0.0, len(speech) / piper.rate_hz)], factor))
-    got = prosody.analyse(resample(out, piper.rate_hz, 16000), 16000)
+    target, _ = JOE.fit_pitch(own * 2 ** (shift_st / 12), 6.0, min_range_st=6.0)
+    out = realiser.impose(
+        speech, piper.rate_hz, target, 6.0, contour, realiser.Stretch([(0.0, len(speech) / piper.rate_hz)], factor)
+    )
+    got = analysis.analyse(resample(out, piper.rate_hz, 16000), 16000)
     assert abs(12 * math.log2(got.f0_median_hz / target)) < 1.0
     assert len(out) / len(speech) == pytest.approx(factor, rel=0.02)
     direction = {"falling": "down", "rise-fall": "down", "rising": "up", "fall-rise": "up", "flat": "level"}
@@ -146,7 +151,7 @@ def rendered(piper):
         voicing = Voicing(piper)
         pieces = list(voicing.sentences(TEXT, plan))
         voiced = voicing.finish(pieces, TEXT, plan)
-        sentences = pieces[len(pieces) - len(voiced.sentences):]
+        sentences = pieces[len(pieces) - len(voiced.sentences) :]
         out[register] = plan, voiced, [measure(p, piper.rate_hz, r.text) for p, r in zip(sentences, voiced.sentences)]
     return out
 
@@ -177,11 +182,10 @@ def test_every_register_is_rendered_within_the_closed_loops_own_tolerances(rende
 @pytest.mark.slow
 def test_the_closed_loop_realises_again_exactly_the_sentences_that_missed(rendered) -> None:
     corrected = 0
-    for plan, voiced, measured in rendered.values():
+    for _plan, voiced, _measured in rendered.values():
         for report in voiced.sentences:
             assert report.first_f0_error_st is not None and report.first_rate_error is not None
-            missed = (abs(report.first_f0_error_st) > F0_TOLERANCE_ST
-                      or abs(report.first_rate_error) > RATE_TOLERANCE)
+            missed = abs(report.first_f0_error_st) > F0_TOLERANCE_ST or abs(report.first_rate_error) > RATE_TOLERANCE
             assert report.attempts == (2 if missed else 1), report
             corrected += missed
         assert voiced.corrections == sum(r.attempts - 1 for r in voiced.sentences)
@@ -212,8 +216,9 @@ def test_a_breath_cue_is_voiced_before_the_words_and_not_measured_as_speech(pipe
 
 @pytest.mark.parametrize("contour", ["falling", "rising"])
 def test_a_hum_follows_the_planned_pitch_and_contour(contour) -> None:
-    plan = VoicePlan(nonverbal="hum", duration_s=1.6, f0_median_hz=120.0, f0_range_st=6.0, contour=contour,
-                     energy_db=-24.0)
+    plan = VoicePlan(
+        nonverbal="hum", duration_s=1.6, f0_median_hz=120.0, f0_range_st=6.0, contour=contour, energy_db=-24.0
+    )
     sound = measure(nonverbal.render(plan, 22050), 22050, "")
     assert abs(12 * math.log2(sound.f0_median_hz / 120.0)) < 1.0
     assert sound.contour == contour
@@ -286,7 +291,13 @@ def test_plot_never_follows_a_scene_file_out_of_its_folder(tmp_path) -> None:
     sf.write(outside, np.zeros(16000, np.float32), 16000)
     folder = tmp_path / "scenes"
     folder.mkdir()
-    scene = Scene(channel="voice", kind="spoken", text="x", source="../secret.wav", plan=VoicePlan(f0_median_hz=100.0))
+    scene = Scene(
+        channel="voice",
+        kind="spoken",
+        text="x",
+        result=Result(path="../secret.wav"),
+        plan=VoicePlan(f0_median_hz=100.0),
+    )
     (folder / "evil.json").write_text(scene.to_json())
     result = run_cli("plot", str(folder / "evil.json"))
     assert result.code == 2

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from agent.errors import MachineError
+from agent.files import write_atomically
 
 #: Bumped whenever the conversion's output changes, so stale caches are rebuilt.
 CONVERTER_VERSION = 1
@@ -31,8 +32,15 @@ CONVERTER_VERSION = 1
 _DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
 
 
-class ConversionError(RuntimeError):
-    """The CTranslate2 folder is missing, malformed, or not a Whisper model."""
+class ConversionError(MachineError):
+    """The CTranslate2 folder is missing, malformed, or not a Whisper model.
+
+    Reason ``model.missing`` (exit 3), not ``internal``: the folder comes from a package
+    installed on this machine, and a truncated, foreign or newer-format ``model.bin`` means
+    the machine lacks weights this converter can use; the fix is to reinstall the package
+    (the message says so), not to change the program. A ``RuntimeError`` as before."""
+
+    reason = "model.missing"
 
 
 class _Reader:
@@ -165,14 +173,16 @@ def ct2_to_openai_whisper(folder: Path) -> dict:
 
     def block(dst: str, src: str, cross: bool) -> None:
         norm(f"{dst}.attn_ln", f"{src}/self_attention/layer_norm")
-        fused([f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"],
-              f"{src}/self_attention/linear_0", no_bias={"key"})
+        fused(
+            [f"{dst}.attn.query", f"{dst}.attn.key", f"{dst}.attn.value"],
+            f"{src}/self_attention/linear_0",
+            no_bias={"key"},
+        )
         linear(f"{dst}.attn.out", f"{src}/self_attention/linear_1")
         if cross:
             norm(f"{dst}.cross_attn_ln", f"{src}/attention/layer_norm")
             linear(f"{dst}.cross_attn.query", f"{src}/attention/linear_0")
-            fused([f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"],
-                  f"{src}/attention/linear_1", no_bias={"key"})
+            fused([f"{dst}.cross_attn.key", f"{dst}.cross_attn.value"], f"{src}/attention/linear_1", no_bias={"key"})
             linear(f"{dst}.cross_attn.out", f"{src}/attention/linear_2")
         norm(f"{dst}.mlp_ln", f"{src}/ffn/layer_norm")
         linear(f"{dst}.mlp.0", f"{src}/ffn/linear_0")
@@ -227,12 +237,4 @@ def convert_to_cache(folder: Path, cache_dir: Path, model_name: str) -> Path:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     checkpoint = ct2_to_openai_whisper(folder)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            torch.save(checkpoint, handle)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
+    return write_atomically(target, lambda partial: torch.save(checkpoint, partial))

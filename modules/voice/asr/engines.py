@@ -108,10 +108,13 @@ def transcript_of(segments: list[Segment], language: str | None, o: AsrOptions) 
     non-speech (``_is_non_speech``) are dropped and counted; the kept segments' text and
     words make the transcript."""
     kept = [seg for seg in segments if not _is_non_speech(seg, o)]
-    return Transcript(" ".join(t for t in (seg.text.strip() for seg in kept) if t),
-                      [w for seg in kept for w in seg.words], language,
-                      max((seg.no_speech_prob for seg in kept), default=None),
-                      len(segments) - len(kept))
+    return Transcript(
+        " ".join(t for t in (seg.text.strip() for seg in kept) if t),
+        [w for seg in kept for w in seg.words],
+        language,
+        max((seg.no_speech_prob for seg in kept), default=None),
+        len(segments) - len(kept),
+    )
 
 
 class OpenAIWhisper:
@@ -132,15 +135,29 @@ class OpenAIWhisper:
         o = self.options
         with self._lock:
             result = self._model.transcribe(
-                np.ascontiguousarray(samples_16k, dtype=np.float32), fp16=False,
-                language=_language(o), word_timestamps=True, condition_on_previous_text=False,
-                temperature=(0.0, 0.2, 0.4), beam_size=o.beam_size if o.beam_size > 1 else None,
-                no_speech_threshold=o.no_speech_threshold, logprob_threshold=o.logprob_threshold,
-                verbose=None)
-        segments = [Segment(seg["text"], float(seg["no_speech_prob"]), float(seg["avg_logprob"]),
-                            tuple(Word(w["word"].strip(), float(w["start"]), float(w["end"]),
-                                       float(w["probability"])) for w in seg.get("words", [])))
-                    for seg in result["segments"]]
+                np.ascontiguousarray(samples_16k, dtype=np.float32),
+                fp16=False,
+                language=_language(o),
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                temperature=(0.0, 0.2, 0.4),
+                beam_size=o.beam_size if o.beam_size > 1 else None,
+                no_speech_threshold=o.no_speech_threshold,
+                logprob_threshold=o.logprob_threshold,
+                verbose=None,
+            )
+        segments = [
+            Segment(
+                seg["text"],
+                float(seg["no_speech_prob"]),
+                float(seg["avg_logprob"]),
+                tuple(
+                    Word(w["word"].strip(), float(w["start"]), float(w["end"]), float(w["probability"]))
+                    for w in seg.get("words", [])
+                ),
+            )
+            for seg in result["segments"]
+        ]
         return transcript_of(segments, result.get("language"), o)
 
 
@@ -159,15 +176,33 @@ class FasterWhisper:
         o = self.options
         with self._lock:
             segments, info = self._model.transcribe(
-                np.ascontiguousarray(samples_16k, dtype=np.float32), language=_language(o),
-                beam_size=o.beam_size, word_timestamps=True, condition_on_previous_text=False,
-                temperature=(0.0, 0.2, 0.4), no_speech_threshold=o.no_speech_threshold,
-                log_prob_threshold=o.logprob_threshold, vad_filter=False)
+                np.ascontiguousarray(samples_16k, dtype=np.float32),
+                language=_language(o),
+                beam_size=o.beam_size,
+                word_timestamps=True,
+                condition_on_previous_text=False,
+                temperature=(0.0, 0.2, 0.4),
+                no_speech_threshold=o.no_speech_threshold,
+                log_prob_threshold=o.logprob_threshold,
+                vad_filter=False,
+            )
             segments = list(segments)
-        return transcript_of([Segment(seg.text, float(seg.no_speech_prob), float(seg.avg_logprob),
-                                      tuple(Word(w.word.strip(), float(w.start), float(w.end),
-                                                 float(w.probability)) for w in (seg.words or [])))
-                              for seg in segments], info.language, o)
+        return transcript_of(
+            [
+                Segment(
+                    seg.text,
+                    float(seg.no_speech_prob),
+                    float(seg.avg_logprob),
+                    tuple(
+                        Word(w.word.strip(), float(w.start), float(w.end), float(w.probability))
+                        for w in (seg.words or [])
+                    ),
+                )
+                for seg in segments
+            ],
+            info.language,
+            o,
+        )
 
 
 def make_engine(engine: str, options: AsrOptions, cache: Path) -> AsrEngine:

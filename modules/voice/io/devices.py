@@ -1,7 +1,7 @@
 """Microphone and speaker through PortAudio (sounddevice).
 
 On machines without a sound card, a PulseAudio server with virtual devices stands in
-(see ``tests/audio_rig.py``); the code here is the same either way.
+(see ``virtual_devices.py``); the code here is the same either way.
 """
 
 from __future__ import annotations
@@ -14,16 +14,20 @@ from collections.abc import AsyncIterator
 
 import numpy as np
 
-MIC_RATE_HZ = 16000
-MIC_FRAME_SAMPLES = 512
+from agent.errors import MachineError
+from modules.voice.rates import FRAME_SAMPLES, RATE_HZ
+
 #: a microphone that delivers nothing for this long is treated as gone.
 STALL_S = 3.0
 #: the first stream of a process can take up to ~2 s to deliver (AUDIO_RIG.md).
 FIRST_FRAME_TIMEOUT_S = 10.0
 
 
-class DeviceError(RuntimeError):
-    """No usable audio device, or the device went away. The message says which and why."""
+class DeviceError(MachineError):
+    """No usable audio device, or the device went away. The message says which and why.
+    A ``RuntimeError`` (through :class:`~agent.errors.MachineError`); reason ``device.missing``."""
+
+    reason = "device.missing"
 
 
 def _sounddevice():
@@ -50,7 +54,8 @@ def device_name(kind: str, device: str | int | None = None) -> str:
 
 
 class Microphone:
-    """A 16 kHz mono input stream delivering 512-sample float32 frames.
+    """A mono input stream at ``rates.RATE_HZ`` (16 kHz) delivering ``rates.FRAME_SAMPLES``-sample
+    (32 ms) float32 frames.
 
     Use ``async with Microphone() as mic: async for frame in mic.frames(): ...``.
     Entering waits for the first frame, so audio played after it is not missed.
@@ -82,9 +87,14 @@ class Microphone:
             loop.call_soon_threadsafe(self._push, indata[:, 0].copy())
 
         try:
-            self._stream = sd.InputStream(samplerate=MIC_RATE_HZ, channels=1, dtype="float32",
-                                          blocksize=MIC_FRAME_SAMPLES, device=self.device,
-                                          callback=callback)
+            self._stream = sd.InputStream(
+                samplerate=RATE_HZ,
+                channels=1,
+                dtype="float32",
+                blocksize=FRAME_SAMPLES,
+                device=self.device,
+                callback=callback,
+            )
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open microphone {self.name!r}: {exc}") from None
@@ -92,8 +102,9 @@ class Microphone:
             first = await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
         except TimeoutError:
             await self.__aexit__()
-            raise DeviceError(f"microphone {self.name!r} opened but delivered no audio "
-                              f"in {FIRST_FRAME_TIMEOUT_S:.0f} s") from None
+            raise DeviceError(
+                f"microphone {self.name!r} opened but delivered no audio in {FIRST_FRAME_TIMEOUT_S:.0f} s"
+            ) from None
         del first  # audio from before the caller was ready is not part of the session
         return self
 
@@ -105,13 +116,14 @@ class Microphone:
             self._stream = None
 
     async def frames(self) -> AsyncIterator[np.ndarray]:
-        """512-sample float32 frames, in order, until the stream ends or stalls."""
+        """``FRAME_SAMPLES``-sample float32 frames, in order, until the stream ends or stalls."""
         while True:
             try:
                 frame = await asyncio.wait_for(self._queue.get(), STALL_S)
             except TimeoutError:
-                raise DeviceError(f"microphone {self.name!r} stopped delivering audio "
-                                  f"for {STALL_S:.0f} s (device removed?)") from None
+                raise DeviceError(
+                    f"microphone {self.name!r} stopped delivering audio for {STALL_S:.0f} s (device removed?)"
+                ) from None
             yield frame
 
 
@@ -134,13 +146,14 @@ class Speaker:
         self._stream = None
         self._thread: threading.Thread | None = None
         self._error: Exception | None = None
+        #: the output device's name, once entered.
+        self.name = ""
 
     def __enter__(self) -> Speaker:
         sd = _sounddevice()
-        name = device_name("output", self.device)
+        self.name = name = device_name("output", self.device)
         try:
-            self._stream = sd.OutputStream(samplerate=self.rate_hz, channels=1, dtype="float32",
-                                           device=self.device)
+            self._stream = sd.OutputStream(samplerate=self.rate_hz, channels=1, dtype="float32", device=self.device)
             self._stream.start()
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open speaker {name!r}: {exc}") from None

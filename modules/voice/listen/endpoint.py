@@ -35,11 +35,9 @@ import numpy as np
 
 from agent.lexicon import read_word_list
 from agent.paths import ASSETS
-from modules.voice.analysis.prosody import HOP_S, level_track_db, pitch_track_hz
+from modules.voice.analysis import HOP_S, level_track_db, pitch_track_hz
+from modules.voice.rates import FRAME_S, FRAME_SAMPLES, RATE_HZ
 
-RATE_HZ = 16000
-FRAME_SAMPLES = 512
-FRAME_S = FRAME_SAMPLES / RATE_HZ
 CONTINUATION_WORDS = ASSETS / "lexicon" / "continuation_en.txt"
 #: filled pauses as Whisper spells them: a turn that stops on one is not over.
 FILLED_PAUSES = frozenset({"um", "umm", "uh", "uhm", "er", "erm", "ah", "hmm", "mm"})
@@ -141,7 +139,7 @@ def finality(pitch: float, energy: float, text: float | None, speech_s: float, o
 
 
 class TurnDetector:
-    """Feed 512-sample frames with their speech probability; get :class:`Turn` objects.
+    """Feed ``FRAME_SAMPLES``-sample (32 ms) frames with their speech probability; get :class:`Turn` objects.
 
     After a ``feed`` that starts a pause, :attr:`pause_started` is True: the caller may
     transcribe :meth:`speech_so_far` and hand the text to :meth:`judge_text` (after
@@ -247,13 +245,18 @@ class TurnDetector:
         return Turn(np.concatenate(frames), t_start, speech_s, score, silence_s, pause_frame * FRAME_SAMPLES)
 
 
-def replay(samples: np.ndarray, speech_probs: Sequence[float], options: EndpointOptions,
-           transcribe: Callable[[np.ndarray], str] | None = None, text_takes_real_time: bool = True) -> list[float]:
+def replay(
+    samples: np.ndarray,
+    speech_probs: Sequence[float],
+    options: EndpointOptions,
+    transcribe: Callable[[np.ndarray], str] | None = None,
+    text_takes_real_time: bool = True,
+) -> list[float]:
     """Run a recorded stream through a detector as the live loop does; returns the times
     (seconds from the stream's start) at which turns closed.
 
     Args:
-        samples: 16 kHz mono, frame ``k`` is ``samples[512 k : 512 (k + 1)]``.
+        samples: 16 kHz mono, frame ``k`` is ``samples[FRAME_SAMPLES k : FRAME_SAMPLES (k + 1)]``.
         speech_probs: the VAD's probability for each frame.
         transcribe: when given, the speech so far is transcribed at every pause onset and
             the text judged, like the live loop's word cue.
@@ -264,7 +267,7 @@ def replay(samples: np.ndarray, speech_probs: Sequence[float], options: Endpoint
     closes: list[float] = []
     arrival, text = None, ""
     for k, prob in enumerate(speech_probs):
-        turn = detector.feed(samples[k * FRAME_SAMPLES:(k + 1) * FRAME_SAMPLES], prob)
+        turn = detector.feed(samples[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES], prob)
         if transcribe is not None and detector.pause_started:
             started = time.perf_counter()
             text = transcribe(detector.speech_so_far())

@@ -17,14 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.bus import Trace
 from agent.lexicon import core_of, sound_lexemes, text_lexemes
 from agent.register import voice_register
 from agent.scene import Scene
 from agent.sound import Sound
+from modules.voice.analysis import Tracks, analyse_non_speech, measure, summarise
 from modules.voice.asr.engines import AsrEngine, Transcript, Word
-from modules.voice.analysis.prosody import Tracks, analyse_non_speech, measure, summarise
+from modules.voice.rates import RATE_HZ
 
-RATE_HZ = 16000
 #: audio whose loudest 30 ms frame is below this is silence, not a sound.
 SILENCE_DB = -60.0
 #: margin of audio kept around speech for Whisper, seconds.
@@ -60,8 +61,9 @@ def _no_mark(stage: str) -> None:
     pass
 
 
-def groups(speech: list[tuple[float, float]], gap_s: float = GROUP_GAP_S,
-           max_s: float = GROUP_MAX_S) -> list[list[int]]:
+def groups(
+    speech: list[tuple[float, float]], gap_s: float = GROUP_GAP_S, max_s: float = GROUP_MAX_S
+) -> list[list[int]]:
     """Indices of speech segments grouped for one Whisper call each: a group ends at a gap
     of ``gap_s`` or more, or before it would grow past ``max_s``."""
     out: list[list[int]] = []
@@ -95,8 +97,9 @@ def _spoken(words: list[Word], text: str, speech_end_s: float) -> tuple[list[Wor
     return kept, " ".join(w.text for w in kept).strip()
 
 
-def _transcribe(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
-                per_group: bool) -> list[tuple[list[int], _Heard]]:
+def _transcribe(
+    samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine, per_group: bool
+) -> list[tuple[list[int], _Heard]]:
     """Whisper over each group of segments (one group unless ``per_group``); word times
     moved onto the samples' clock; speech that runs to the end of the samples gets
     ``END_PAD_S`` of silence after it; words after the group's speech are dropped (``_spoken``)."""
@@ -126,9 +129,15 @@ def _assign(words: list[Word], segments: list[tuple[float, float]]) -> list[list
     return assigned
 
 
-def hear(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
-         one_turn: bool, mark: Callable[[str], None] = _no_mark, speaker: str | None = None,
-         transcript: Transcript | None = None) -> list[Heard]:
+def hear(
+    samples: np.ndarray,
+    speech: list[tuple[float, float]],
+    asr: AsrEngine,
+    one_turn: bool,
+    mark: Callable[[str], None] = _no_mark,
+    speaker: str | None = None,
+    transcript: Transcript | None = None,
+) -> list[Heard]:
     """Turn 16 kHz mono samples (one voice) into heard stretches.
 
     Args:
@@ -163,39 +172,58 @@ def hear(samples: np.ndarray, speech: list[tuple[float, float]], asr: AsrEngine,
     return out
 
 
-def _stretches(samples: np.ndarray, tracks: Tracks, speech: list[tuple[float, float]],
-               heard: list[tuple[list[int], _Heard]], one_turn: bool, speaker: str | None) -> list[Heard]:
+def _stretches(
+    samples: np.ndarray,
+    tracks: Tracks,
+    speech: list[tuple[float, float]],
+    heard: list[tuple[list[int], _Heard]],
+    one_turn: bool,
+    speaker: str | None,
+) -> list[Heard]:
     floor_db = tracks.noise_floor_db()
     if one_turn:
         words = [w for _, h in heard for w in h.words]
         text = " ".join(h.text for _, h in heard if h.text)
         by_words = max(heard, key=lambda item: len(item[1].words))[1]
-        return [_stretch("turn", tracks, speech[0][0], speech[-1][1], words, speech,
-                         by_words.language, speaker, floor_db, text)]
+        return [
+            _stretch(
+                "turn", tracks, speech[0][0], speech[-1][1], words, speech, by_words.language, speaker, floor_db, text
+            )
+        ]
     out: list[Heard] = []
     for part, h in heard:
         segments = [speech[i] for i in part]
         for (s, e), words in zip(segments, _assign(h.words, segments)):
             if words:
-                out.append(_stretch("utterance", tracks, s, e, words, [(s, e)], h.language, speaker,
-                                    floor_db))
+                out.append(_stretch("utterance", tracks, s, e, words, [(s, e)], h.language, speaker, floor_db))
             else:
                 out.append(_non_speech(samples, tracks, s, e, speaker))
     return out
 
 
-def _stretch(kind: str, tracks: Tracks, t_start: float, t_end: float, words: list[Word],
-             speech: list[tuple[float, float]], language: str | None, speaker: str | None,
-             floor_db: float, text: str | None = None) -> Heard:
-    sound = summarise(tracks.slice(t_start, t_end),
-                      [(w.text, w.t_start - t_start, w.t_end - t_start) for w in words],
-                      [(max(0.0, s - t_start), e - t_start) for s, e in speech], floor_db)
+def _stretch(
+    kind: str,
+    tracks: Tracks,
+    t_start: float,
+    t_end: float,
+    words: list[Word],
+    speech: list[tuple[float, float]],
+    language: str | None,
+    speaker: str | None,
+    floor_db: float,
+    text: str | None = None,
+) -> Heard:
+    sound = summarise(
+        tracks.slice(t_start, t_end),
+        [(w.text, w.t_start - t_start, w.t_end - t_start) for w in words],
+        [(max(0.0, s - t_start), e - t_start) for s, e in speech],
+        floor_db,
+    )
     text = text if text is not None else " ".join(w.text for w in words).strip()
     return Heard(kind, t_start, t_end, text, words, sound, language, speaker)
 
 
-def _non_speech(samples: np.ndarray, tracks: Tracks, t_start: float, t_end: float,
-                speaker: str | None) -> Heard:
+def _non_speech(samples: np.ndarray, tracks: Tracks, t_start: float, t_end: float, speaker: str | None) -> Heard:
     piece = samples[int(t_start * RATE_HZ) : int(t_end * RATE_HZ)]
     part = tracks.slice(t_start, t_end)
     peak_db = float(part.level_db.max()) if part.n_frames else -120.0
@@ -206,11 +234,13 @@ def _non_speech(samples: np.ndarray, tracks: Tracks, t_start: float, t_end: floa
     return Heard("sound", t_start, t_end, "", [], sound, speaker=speaker)
 
 
-def to_scene(heard: Heard, parent: Scene, source: str, t_offset_s: float = 0.0) -> Scene:
-    """The scene of a heard stretch, derived from the request ``parent``; register and
-    mode come from the voice (``agent.register.voice_register``).
+def to_scene(heard: Heard, parent: Scene | Trace, source: str, t_offset_s: float = 0.0) -> Scene:
+    """The scene of a heard stretch, derived from the request ``parent`` (or from its
+    trace, so the scene carries the stages marked on it); register and mode come from the
+    voice (``agent.register.voice_register``).
 
-    ``t_offset_s`` moves the stretch onto the session clock (0 for a file)."""
+    ``source`` is the file or device heard; ``t_offset_s`` moves the stretch onto the
+    session clock (0 for a file)."""
     register = mode = None
     if heard.kind == "silence":
         lexemes, core = ["silence"], "silence"
@@ -220,8 +250,18 @@ def to_scene(heard: Heard, parent: Scene, source: str, t_offset_s: float = 0.0) 
     else:
         lexemes, core = text_lexemes(heard.text), core_of(heard.text, language=heard.language)
         register, mode = voice_register(heard.sound, heard.text)
-    return parent.derive(channel="voice", kind=heard.kind, source=source, speaker=heard.speaker,
-                         t_start=round(heard.t_start + t_offset_s, 3),
-                         t_end=round(heard.t_end + t_offset_s, 3),
-                         text=heard.text or None, language=heard.language, core=core,
-                         lexemes=lexemes, sound=heard.sound, register=register, mode=mode)
+    return parent.derive(
+        channel="voice",
+        kind=heard.kind,
+        source=source,
+        speaker=heard.speaker,
+        t_start=round(heard.t_start + t_offset_s, 3),
+        t_end=round(heard.t_end + t_offset_s, 3),
+        text=heard.text or None,
+        language=heard.language,
+        core=core,
+        lexemes=lexemes,
+        sound=heard.sound,
+        register=register,
+        mode=mode,
+    )

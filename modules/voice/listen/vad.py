@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RATE_HZ = 16000
-#: samples per frame the model takes at 16 kHz (32 ms).
-FRAME_SAMPLES = 512
+from modules.voice.rates import FRAME_SAMPLES, RATE_HZ
 
 
 @dataclass
@@ -57,15 +55,18 @@ class SileroVAD:
         with self._lock:
             stamps = get_speech_timestamps(
                 torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
-                self._file_model, threshold=o.threshold, sampling_rate=RATE_HZ,
+                self._file_model,
+                threshold=o.threshold,
+                sampling_rate=RATE_HZ,
                 min_speech_duration_ms=int(o.min_speech_s * 1000),
                 min_silence_duration_ms=int(o.min_silence_s * 1000),
-                speech_pad_ms=int(o.pad_s * 1000))
+                speech_pad_ms=int(o.pad_s * 1000),
+            )
             self._file_model.reset_states()
         return [(s["start"] / RATE_HZ, s["end"] / RATE_HZ) for s in stamps]
 
     def frame_probability(self, frame: np.ndarray) -> float:
-        """Speech probability (0..1) of the next 512-sample frame of a live stream."""
+        """Speech probability (0..1) of the next ``FRAME_SAMPLES``-sample (32 ms) frame of a live stream."""
         import torch
 
         return float(self._stream_model(torch.from_numpy(np.asarray(frame, np.float32)), RATE_HZ).item())

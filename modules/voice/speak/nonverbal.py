@@ -64,7 +64,7 @@ def render(plan: VoicePlan, rate_hz: int = 22050, seed: int = 0) -> np.ndarray:
     kind = plan.nonverbal
     if kind not in KINDS:
         raise ValueError(f"nonverbal {kind!r}: choose one of {', '.join(KINDS)}")
-    n = int(round((plan.duration_s or 1.0) * rate_hz))
+    n = round((plan.duration_s or 1.0) * rate_hz)
     if kind == "silence":
         return np.zeros(n, np.float32)
     rng = np.random.default_rng(seed)
@@ -72,15 +72,19 @@ def render(plan: VoicePlan, rate_hz: int = 22050, seed: int = 0) -> np.ndarray:
     f0 = plan.f0_median_hz or 110.0
     if kind == "hum":
         x = np.clip(t / max(t[-1], 1e-6), 0, 1)
-        pitch = f0 * 2 ** ((plan.f0_range_st or 4.0) * contour_shape(plan.contour, x) / 12
-                           + 0.2 * np.sin(2 * np.pi * 5.0 * t) / 12)  # a gentle vibrato
+        pitch = f0 * 2 ** (
+            (plan.f0_range_st or 4.0) * contour_shape(plan.contour, x) / 12 + 0.2 * np.sin(2 * np.pi * 5.0 * t) / 12
+        )  # a gentle vibrato
         source = _voice_source(pitch, rate_hz)
         nasal = _resonator(source, rate_hz, 250.0, 80.0) + 0.1 * _resonator(source, rate_hz, 2200.0, 300.0)
         out = nasal * _envelope(n, rate_hz, 0.12, 0.35)
     elif kind == "sigh":
         noise = rng.standard_normal(n)
-        tract = (_resonator(noise, rate_hz, 750.0, 200.0) + 0.6 * _resonator(noise, rate_hz, 1250.0, 250.0)
-                 + 0.3 * _resonator(noise, rate_hz, 2600.0, 400.0))
+        tract = (
+            _resonator(noise, rate_hz, 750.0, 200.0)
+            + 0.6 * _resonator(noise, rate_hz, 1250.0, 250.0)
+            + 0.3 * _resonator(noise, rate_hz, 2600.0, 400.0)
+        )
         pitch = f0 * 2 ** (-6.0 * t / max(t[-1], 1e-6) / 12)
         voice = _resonator(_voice_source(pitch, rate_hz), rate_hz, 700.0, 250.0)
         voice *= np.std(tract) / max(np.std(voice), 1e-9) * 0.5

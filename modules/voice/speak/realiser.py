@@ -17,6 +17,7 @@ pitch, more intelligible, and faster (docs/benchmarks.md).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,7 +40,7 @@ PITCH_FLOOR_HZ, PITCH_CEILING_HZ = 60.0, 500.0  # Praat's analysis range for the
 #: resynthesis makes a rendering reproducible (the same words and plan, the same audio).
 PRAAT_SEED = 20261122
 #: a chunk's edges quieter than its loud level (90th percentile of 10 ms frames) by this
-#: much are trimmed: the analyser's own rule for what is pause (prosody.pauses_s), so an
+#: much are trimmed: the analyser's own rule for what is pause (analysis.pauses_s), so an
 #: inserted pause measures as planned. ``TRIM_HANGOVER_S`` is kept after the last loud frame.
 TRIM_BELOW_DB = 25.0
 TRIM_HANGOVER_S = 0.02
@@ -96,7 +97,7 @@ def trim(samples: np.ndarray, rate_hz: int, below_db: float = TRIM_BELOW_DB) -> 
 def _levels_db(samples: np.ndarray, rate_hz: int) -> np.ndarray:
     """The analyser's own level track (30 ms windows every 10 ms, dBFS): sound and silence
     are told apart here exactly as the analyser will tell them apart in the result."""
-    from modules.voice.analysis.prosody import level_track_db
+    from modules.voice.analysis import level_track_db
 
     return level_track_db(np.asarray(samples, np.float32), rate_hz) if len(samples) else np.zeros(0)
 
@@ -108,8 +109,13 @@ def loud_level_db(chunks: list[np.ndarray], rate_hz: int) -> float:
     return float(np.percentile(levels, 90)) if levels.size else -120.0
 
 
-def sounding_spans(samples: np.ndarray, rate_hz: int, loud_db: float | None = None,
-                   below_db: float = TRIM_BELOW_DB, bridge_s: float = 0.04) -> list[tuple[float, float]]:
+def sounding_spans(
+    samples: np.ndarray,
+    rate_hz: int,
+    loud_db: float | None = None,
+    below_db: float = TRIM_BELOW_DB,
+    bridge_s: float = 0.04,
+) -> list[tuple[float, float]]:
     """The sounding stretches of speech (frames of the analyser's level track within
     ``below_db`` of ``loud_db``, by default the samples' own loud level), in seconds;
     silent gaps shorter than ``bridge_s`` are bridged."""
@@ -150,18 +156,23 @@ def join(chunks: list[np.ndarray], pauses_s: list[float], rate_hz: int, loud_db:
         pieces.append(speech)
         sound = sounding_spans(speech, rate_hz, loud_db)
         spans += [(t + a, t + b) for a, b in sound]
-        gaps += [(t + a[1], t + b[0]) for a, b in zip(sound, sound[1:])]
+        gaps += [(t + a[1], t + b[0]) for a, b in itertools.pairwise(sound)]
         t += len(speech) / rate_hz
         if i < len(pauses_s):
-            gap = np.zeros(int(round(pauses_s[i] * rate_hz)), np.float32)
+            gap = np.zeros(round(pauses_s[i] * rate_hz), np.float32)
             pieces.append(gap)
             pauses.append((t, t + len(gap) / rate_hz))
             t += len(gap) / rate_hz
     return Joined(np.concatenate(pieces) if pieces else np.zeros(0, np.float32), spans, gaps, pauses)
 
 
-def stretch_for_rate(spans: list[tuple[float, float]], gaps: list[tuple[float, float]], pauses_s: list[float],
-                     n_words: int, rate_wps: float | None) -> Stretch:
+def stretch_for_rate(
+    spans: list[tuple[float, float]],
+    gaps: list[tuple[float, float]],
+    pauses_s: list[float],
+    n_words: int,
+    rate_wps: float | None,
+) -> Stretch:
     """The factor for the sounding ``spans`` that makes ``n_words`` over the whole reply
     (sound, the capped ``gaps`` and the planned ``pauses_s``) come out at ``rate_wps``,
     clamped to ``STRETCH_LIMITS``."""
@@ -201,15 +212,14 @@ def contour_shape(contour: str | None, x: np.ndarray) -> np.ndarray:
     return _raw_shape(contour, x) - float(np.median(_raw_shape(contour, _GRID)))
 
 
-def planned_st(times_s: np.ndarray, own_hz: np.ndarray, range_st: float | None,
-               contour: str | None) -> np.ndarray:
+def planned_st(times_s: np.ndarray, own_hz: np.ndarray, range_st: float | None, contour: str | None) -> np.ndarray:
     """Target pitch in semitones from the planned median at pitch-point ``times_s``: the
     planned contour over ``range_st``, plus ``KEEP_DETAIL`` of the voice's own local
     movement (``own_hz`` minus its ``TREND_S`` moving median), faded out over the last
     ``BOUNDARY_S`` seconds."""
     own_st = 12.0 * np.log2(own_hz / np.median(own_hz))
     step = np.median(np.diff(times_s)) if len(times_s) > 1 else 0.01
-    half = max(1, int(round(TREND_S / max(step, 1e-3) / 2)))
+    half = max(1, round(TREND_S / max(step, 1e-3) / 2))
     padded = np.pad(own_st, half, mode="edge")
     from numpy.lib.stride_tricks import sliding_window_view
 
@@ -219,8 +229,14 @@ def planned_st(times_s: np.ndarray, own_hz: np.ndarray, range_st: float | None,
     return keep * (own_st - trend) + (range_st or 0.0) * contour_shape(contour, x)
 
 
-def impose(samples: np.ndarray, rate_hz: int, f0_hz: float | None, range_st: float | None,
-           contour: str | None, stretch: Stretch) -> np.ndarray:
+def impose(
+    samples: np.ndarray,
+    rate_hz: int,
+    f0_hz: float | None,
+    range_st: float | None,
+    contour: str | None,
+    stretch: Stretch,
+) -> np.ndarray:
     """One PSOLA resynthesis (Praat): the pitch moved to ``f0_hz`` median with the planned
     ``contour`` over ``range_st`` semitones (keeping ``KEEP_DETAIL`` of the voice's own
     local movement), the sounding spans stretched by ``stretch.factor``, unplanned gaps
@@ -264,16 +280,21 @@ def impose(samples: np.ndarray, rate_hz: int, f0_hz: float | None, range_st: flo
     return out.values[0].astype(np.float32)
 
 
-def shorten_unplanned_pauses(samples: np.ndarray, rate_hz: int, planned_s: list[tuple[float, float]] = (),
-                             max_gap_s: float = MAX_GAP_S, crossfade_s: float = 0.01,
-                             floor_db: float = -120.0) -> np.ndarray:
-    """Shorten every pause the analyser would hear (``prosody.pauses_s`` on its own level
+def shorten_unplanned_pauses(
+    samples: np.ndarray,
+    rate_hz: int,
+    planned_s: list[tuple[float, float]] = (),
+    max_gap_s: float = MAX_GAP_S,
+    crossfade_s: float = 0.01,
+    floor_db: float = -120.0,
+) -> np.ndarray:
+    """Shorten every pause the analyser would hear (``analysis.pauses_s`` on its own level
     track) that does not overlap a ``planned_s`` interval, to ``max_gap_s``, cutting its
     quiet middle with a short crossfade. This makes the measured pauses those of the plan:
     stretching slow speech can push a weak consonant (/θ/) or a closure over the pause
     threshold. ``floor_db`` is the rendering's noise floor (digital silence), as the
     rendering is measured (``voicing.RENDERED_FLOOR_DB``)."""
-    from modules.voice.analysis.prosody import HOP_S, level_track_db, pauses_s
+    from modules.voice.analysis import HOP_S, level_track_db, pauses_s
 
     if len(samples) == 0:
         return samples
@@ -299,7 +320,7 @@ def shorten_unplanned_pauses(samples: np.ndarray, rate_hz: int, planned_s: list[
         if len(head) >= fade and b + fade <= len(samples):
             ramp = np.linspace(1.0, 0.0, fade, dtype=np.float32)
             head = head.copy()
-            head[-fade:] = head[-fade:] * ramp + samples[b:b + fade] * (1 - ramp)
+            head[-fade:] = head[-fade:] * ramp + samples[b : b + fade] * (1 - ramp)
             tail_start = b + fade
         out.append(head)
         last = tail_start
@@ -331,8 +352,14 @@ def set_brightness(samples: np.ndarray, rate_hz: int, brightness: float | None) 
     w0 = 2 * np.pi * f0 / rate_hz
     alpha = np.sin(w0) / 2 * np.sqrt(2.0)
     cos = np.cos(w0)
-    b = [a * ((a + 1) + (a - 1) * cos + 2 * np.sqrt(a) * alpha), -2 * a * ((a - 1) + (a + 1) * cos),
-         a * ((a + 1) + (a - 1) * cos - 2 * np.sqrt(a) * alpha)]
-    den = [(a + 1) - (a - 1) * cos + 2 * np.sqrt(a) * alpha, 2 * ((a - 1) - (a + 1) * cos),
-           (a + 1) - (a - 1) * cos - 2 * np.sqrt(a) * alpha]
+    b = [
+        a * ((a + 1) + (a - 1) * cos + 2 * np.sqrt(a) * alpha),
+        -2 * a * ((a - 1) + (a + 1) * cos),
+        a * ((a + 1) + (a - 1) * cos - 2 * np.sqrt(a) * alpha),
+    ]
+    den = [
+        (a + 1) - (a - 1) * cos + 2 * np.sqrt(a) * alpha,
+        2 * ((a - 1) - (a + 1) * cos),
+        (a + 1) - (a - 1) * cos - 2 * np.sqrt(a) * alpha,
+    ]
     return lfilter(np.array(b) / den[0], np.array(den) / den[0], samples).astype(np.float32)

@@ -24,10 +24,10 @@ from agent.melody import words_of
 from agent.sound import Sound
 from agent.voiceplan import Fidelity, VoicePlan, fidelity
 from agent.words import count_words
-from modules.voice.speak import nonverbal
-from modules.voice.analysis import prosody
-from modules.voice.speak import realiser
-from modules.voice.io.audio import ASR_RATE_HZ, resample
+from modules.voice import analysis
+from modules.voice.io.audio import resample
+from modules.voice.rates import RATE_HZ
+from modules.voice.speak import nonverbal, realiser
 
 #: a realised sentence this far off its pitch (semitones) or rate (fraction) is redone once.
 F0_TOLERANCE_ST = 0.5
@@ -95,7 +95,7 @@ def speech_span_s(level_db: np.ndarray, below_loud_db: float = 35.0) -> tuple[fl
     active = np.flatnonzero(level_db > np.percentile(level_db, 95) - below_loud_db)
     if len(active) == 0:
         return None
-    return active[0] * prosody.HOP_S, (active[-1] + 1) * prosody.HOP_S
+    return active[0] * analysis.HOP_S, (active[-1] + 1) * analysis.HOP_S
 
 
 #: the noise floor of a rendering is digital silence, known rather than estimated: the
@@ -107,12 +107,12 @@ RENDERED_FLOOR_DB = -120.0
 def measure(samples: np.ndarray, rate_hz: int, text: str) -> Sound:
     """The listening analyser on a rendering whose words are known: every feature family,
     with rate and pauses over the span from the first sound to the last."""
-    y16 = resample(samples, rate_hz, ASR_RATE_HZ)
-    tracks = prosody.measure(y16, ASR_RATE_HZ)
+    y16 = resample(samples, rate_hz, RATE_HZ)
+    tracks = analysis.measure(y16, RATE_HZ)
     span = speech_span_s(tracks.level_db)
-    sound = prosody.summarise(tracks, (), [span] if span else None, RENDERED_FLOOR_DB)
+    sound = analysis.summarise(tracks, (), [span] if span else None, RENDERED_FLOOR_DB)
     if text:
-        pace = prosody.rhythm_from_text(text, tracks.level_db, span, RENDERED_FLOOR_DB)
+        pace = analysis.rhythm_from_text(text, tracks.level_db, span, RENDERED_FLOOR_DB)
         sound.rate_wps, sound.rate_sps = pace.rate_wps, pace.rate_sps
         sound.pause_ratio, sound.pause_positions_s = pace.pause_ratio, pace.pause_positions_s
     return sound
@@ -181,10 +181,10 @@ class Voicing:
         cue = self._cue_kind(plan)
         if cue is None:
             return None
-        sound = VoicePlan(nonverbal=cue[0], duration_s=cue[1], f0_median_hz=plan.f0_median_hz,
-                          energy_db=plan.energy_db)
-        return np.concatenate([nonverbal.render(sound, self.engine.rate_hz),
-                               np.zeros(int(0.15 * self.engine.rate_hz), np.float32)])
+        sound = VoicePlan(nonverbal=cue[0], duration_s=cue[1], f0_median_hz=plan.f0_median_hz, energy_db=plan.energy_db)
+        return np.concatenate(
+            [nonverbal.render(sound, self.engine.rate_hz), np.zeros(int(0.15 * self.engine.rate_hz), np.float32)]
+        )
 
     def sentences(self, text: str, plan: VoicePlan) -> Iterator[np.ndarray]:
         """The realised reply, one sentence (and the pause after it) at a time."""
@@ -197,14 +197,17 @@ class Voicing:
         if cue is not None:
             yield cue
         units = sentence_plans(text, plan)
-        raw = [[self.engine.render(c, plan, first=(i == 0 and j == 0)) for j, c in enumerate(u.clauses)]
-               for i, u in enumerate(units)]
+        raw = [
+            [self.engine.render(c, plan, first=(i == 0 and j == 0)) for j, c in enumerate(u.clauses)]
+            for i, u in enumerate(units)
+        ]
         loud_db = realiser.loud_level_db([c for chunks in raw for c in chunks], rate)
         joined = [realiser.join(chunks, u.clause_pauses_s, rate, loud_db) for chunks, u in zip(raw, units)]
         n_words = sum(u.n_words for u in units)
         pauses = [p for u in units for p in u.clause_pauses_s] + [u.pause_after_s for u in units[:-1]]
-        factor = realiser.stretch_for_rate([s for j in joined for s in j.spans], [g for j in joined for g in j.gaps],
-                                           pauses, n_words, plan.rate_wps).factor
+        factor = realiser.stretch_for_rate(
+            [s for j in joined for s in j.spans], [g for j in joined for g in j.gaps], pauses, n_words, plan.rate_wps
+        ).factor
         for unit, part in zip(units, joined):
             sentence = self._realise(part, unit, factor, plan)
             yield np.concatenate([sentence, np.zeros(round(unit.pause_after_s * rate), np.float32)])
@@ -224,8 +227,9 @@ class Voicing:
             if plan.rate_wps and wanted_rate is None:
                 sounding_s = sum(b - a for a, b in part.spans)
                 gaps_before = sum(b - a for a, b in part.gaps)
-                wanted_rate = unit.n_words / (len(part.samples) / rate + sounding_s * (stretch.factor - 1)
-                                              - gaps_before + stretch.gaps_s())
+                wanted_rate = unit.n_words / (
+                    len(part.samples) / rate + sounding_s * (stretch.factor - 1) - gaps_before + stretch.gaps_s()
+                )
                 report.target_rate_wps = wanted_rate
             planned = [(stretch.output_time(a), stretch.output_time(b)) for a, b in part.pauses]
             out = realiser.impose(part.samples, rate, f0, plan.f0_range_st, unit.contour, stretch)
@@ -260,5 +264,4 @@ class Voicing:
         has_cue = spoken and self._cue_kind(plan) is not None
         measured = np.concatenate(pieces[1:]) if has_cue and len(pieces) > 1 else samples
         sound = measure(measured, self.engine.rate_hz, text if spoken else "")
-        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections,
-                      list(self.reports))
+        return Voiced(samples, self.engine.rate_hz, sound, fidelity(plan, sound), self.corrections, list(self.reports))

@@ -1,9 +1,11 @@
 """Speech synthesis with Piper (fast, CPU, offline): text in, sentences of audio out.
 
-The voice table ``assets/voices.toml`` names each voice's model and its natural pitch and
-rate; :class:`PiperTTS` turns a plan's target rate into Piper's ``length_scale`` with
-them. Synthesis is deterministic (``noise_scale = noise_w_scale = 0``), so the same text
-and plan give the same samples.
+The voice table ``assets/voices.toml`` names each voice's model and its natural pitch,
+rate and usable pitch range. The voice module owns it: :meth:`PiperVoiceInfo.profile` is
+what the module announces on the bus (a :class:`~agent.parts.VoiceProfile`, which the
+planner anchors every plan to), and :class:`PiperTTS` turns a plan's target rate into
+Piper's ``length_scale`` with it. Synthesis is deterministic (``noise_scale =
+noise_w_scale = 0``), so the same text and plan give the same samples.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agent.errors import MachineError
+from agent.parts import VoiceProfile
 from agent.paths import ASSETS
 
 VOICES_TOML = ASSETS / "voices.toml"
@@ -24,12 +28,27 @@ VOICES_TOML = ASSETS / "voices.toml"
 LENGTH_SCALE_RANGE = (0.6, 1.8)
 
 
-class VoiceMissing(RuntimeError):
-    """The voice's model file or package is not installed."""
+class VoiceMissing(MachineError):
+    """The voice's model file or package is not installed, or the voice table has no such
+    voice. A ``RuntimeError`` (through :class:`~agent.errors.MachineError`); reason
+    ``model.missing``."""
+
+    reason = "model.missing"
 
 
 @dataclass
 class PiperVoiceInfo:
+    """One ``[piper.<name>]`` row of the voice table.
+
+    Attributes:
+        name: the voice's name (``joe``).
+        model: ``package:<module>`` (a pip package carrying the voice) or a path to an .onnx.
+        natural_f0_hz: median pitch left alone (Hz).
+        natural_rate_wps: speaking rate at ``length_scale`` 1 (words per second).
+        rate_exponent: words per second scale as ``length_scale ** -rate_exponent``.
+        min_f0_hz, max_f0_hz: the lowest and highest pitch a plan may ask of it (Hz).
+    """
+
     name: str
     model: str
     natural_f0_hz: float
@@ -38,6 +57,19 @@ class PiperVoiceInfo:
     min_f0_hz: float = 60.0
     max_f0_hz: float = 400.0
 
+    def profile(self, engine: str = "piper", voice: str | None = None) -> VoiceProfile:
+        """What this voice sounds like left alone, as the module announces it and the
+        planner anchors plans to. ``engine``/``voice`` name who speaks with these numbers
+        (Bark's presets have no row of their own and borrow the configured Piper voice's)."""
+        return VoiceProfile(
+            engine=engine,
+            voice=voice or self.name,
+            f0_hz=self.natural_f0_hz,
+            rate_wps=self.natural_rate_wps,
+            min_f0_hz=self.min_f0_hz,
+            max_f0_hz=self.max_f0_hz,
+        )
+
     def model_path(self) -> Path:
         """The .onnx file. Raises :class:`VoiceMissing` naming the package to install."""
         if self.model.startswith("package:"):
@@ -45,8 +77,10 @@ class PiperVoiceInfo:
             try:
                 return Path(importlib.import_module(module).model_path())
             except ImportError:
-                raise VoiceMissing(f"Piper voice {self.name!r} needs the package "
-                                   f"{module.replace('_', '-')} (pip install {module.replace('_', '-')})") from None
+                raise VoiceMissing(
+                    f"Piper voice {self.name!r} needs the package "
+                    f"{module.replace('_', '-')} (pip install {module.replace('_', '-')})"
+                ) from None
         path = Path(self.model).expanduser()
         if not path.is_file():
             raise VoiceMissing(f"Piper voice {self.name!r}: model file {path} not found")
@@ -58,6 +92,18 @@ def piper_voices(table: Path = VOICES_TOML) -> dict[str, PiperVoiceInfo]:
     with open(table, "rb") as handle:
         data = tomllib.load(handle)
     return {name: PiperVoiceInfo(name=name, **fields) for name, fields in data.get("piper", {}).items()}
+
+
+def piper_voice(name: str, table: Path = VOICES_TOML) -> PiperVoiceInfo:
+    """The voice table's row ``[piper.<name>]``.
+
+    Raises:
+        VoiceMissing: the table has no such voice (the message lists the known ones).
+    """
+    voices = piper_voices(table)
+    if name not in voices:
+        raise VoiceMissing(f"no Piper voice {name!r} in {table.name} (known: {', '.join(voices)})", subject=name)
+    return voices[name]
 
 
 class PiperTTS:
@@ -97,8 +143,7 @@ class PiperTTS:
         peak-normalised to ``volume``. The first arrives before later ones are computed."""
         from piper import SynthesisConfig
 
-        config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0,
-                                 volume=volume)
+        config = SynthesisConfig(length_scale=length_scale, noise_scale=0.0, noise_w_scale=0.0, volume=volume)
         with self._lock:
             for chunk in self._voice.synthesize(text, config):
                 yield chunk.audio_float_array

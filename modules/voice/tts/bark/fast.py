@@ -39,7 +39,7 @@ from modules.voice.tts.bark.imports import bark_generation
 LogitsHook = Callable[[str, int, torch.Tensor], None]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Sampling:
     """How the next token is chosen: ``greedy`` takes the argmax; otherwise stock's
     temperature, top-k and top-p rules."""
@@ -48,6 +48,10 @@ class Sampling:
     top_k: int | None = None
     top_p: float | None = None
     greedy: bool = False
+
+
+#: stock Bark's sampling (temperature 0.7, no top-k or top-p).
+STOCK_SAMPLING = Sampling()
 
 
 PRECISIONS = ("float32", "bfloat16", "int8")
@@ -96,8 +100,15 @@ class KVCache:
     for positions that hold merged ids).
     """
 
-    def __init__(self, n_layer: int, n_head: int, head_dim: int, max_len: int,
-                 dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu") -> None:
+    def __init__(
+        self,
+        n_layer: int,
+        n_head: int,
+        head_dim: int,
+        max_len: int,
+        dtype: torch.dtype = torch.float32,
+        device: torch.device | str = "cpu",
+    ) -> None:
         shape = (n_layer, 1, n_head, max_len, head_dim)
         self.k = torch.zeros(shape, dtype=dtype, device=device)
         self.v = torch.zeros(shape, dtype=dtype, device=device)
@@ -124,10 +135,10 @@ def _block(block, x: torch.Tensor, cache: KVCache, layer: int, start: int) -> to
     hs = c // attn.n_head
     q, k, v = attn.c_attn(block.ln_1(x)).split(attn.n_embd, dim=2)
     q = q.view(b, t, attn.n_head, hs).transpose(1, 2)
-    cache.k[layer, :, :, start:start + t] = k.view(b, t, attn.n_head, hs).transpose(1, 2)
-    cache.v[layer, :, :, start:start + t] = v.view(b, t, attn.n_head, hs).transpose(1, 2)
-    keys = cache.k[layer, :, :, :start + t]
-    values = cache.v[layer, :, :, :start + t]
+    cache.k[layer, :, :, start : start + t] = k.view(b, t, attn.n_head, hs).transpose(1, 2)
+    cache.v[layer, :, :, start : start + t] = v.view(b, t, attn.n_head, hs).transpose(1, 2)
+    keys = cache.k[layer, :, :, : start + t]
+    values = cache.v[layer, :, :, : start + t]
     if start == 0:
         y = F.scaled_dot_product_attention(q, keys, values, is_causal=True)
     elif t == 1:
@@ -139,8 +150,7 @@ def _block(block, x: torch.Tensor, cache: KVCache, layer: int, start: int) -> to
     return x + block.mlp(block.ln_2(x))
 
 
-def forward_cached(model, tokens: list[int], cache: KVCache, rows: slice,
-                   merge_context: bool = False) -> torch.Tensor:
+def forward_cached(model, tokens: list[int], cache: KVCache, rows: slice, merge_context: bool = False) -> torch.Tensor:
     """Feed ``tokens`` to a Bark ``GPT`` after what ``cache`` holds; returns the last
     position's logits for ``rows`` of the vocabulary (1-D).
 
@@ -184,10 +194,18 @@ def _sample(logits: torch.Tensor, sampling: Sampling) -> tuple[int, torch.Tensor
     probs = F.softmax(logits / sampling.temp, dim=-1)
     return int(torch.multinomial(probs, num_samples=1)), probs
 
-def generate_semantic(text_model, tokenizer, text: str, history_prompt=None, sampling: Sampling = Sampling(),
-                      min_eos_p: float | None = 0.2, max_gen_duration_s: float | None = None,
-                      allow_early_stop: bool = True,
-                      on_logits: LogitsHook | None = None) -> np.ndarray:
+
+def generate_semantic(
+    text_model,
+    tokenizer,
+    text: str,
+    history_prompt=None,
+    sampling: Sampling = STOCK_SAMPLING,
+    min_eos_p: float | None = 0.2,
+    max_gen_duration_s: float | None = None,
+    allow_early_stop: bool = True,
+    on_logits: LogitsHook | None = None,
+) -> np.ndarray:
     """Text → semantic tokens, as ``bark.generation.generate_text_semantic``."""
     g = bark_generation()
     text = g._normalize_whitespace(text)
@@ -213,8 +231,9 @@ def generate_semantic(text_model, tokenizer, text: str, history_prompt=None, sam
             if on_logits is not None:
                 on_logits("semantic", step, usable)
             token, probs = _sample(usable, sampling)
-            if allow_early_stop and (token == vocab or (min_eos_p is not None and probs is not None
-                                                        and float(probs[-1]) >= min_eos_p)):
+            if allow_early_stop and (
+                token == vocab or (min_eos_p is not None and probs is not None and float(probs[-1]) >= min_eos_p)
+            ):
                 break
             out.append(token)
             duration_s += 1 / g.SEMANTIC_RATE_HZ
@@ -224,9 +243,15 @@ def generate_semantic(text_model, tokenizer, text: str, history_prompt=None, sam
     return np.array(out, dtype=np.int64)
 
 
-def generate_coarse(coarse_model, semantic: np.ndarray, history_prompt=None, sampling: Sampling = Sampling(),
-                    max_coarse_history: int = 630, sliding_window_len: int = 60,
-                    on_logits: LogitsHook | None = None) -> np.ndarray:
+def generate_coarse(
+    coarse_model,
+    semantic: np.ndarray,
+    history_prompt=None,
+    sampling: Sampling = STOCK_SAMPLING,
+    max_coarse_history: int = 630,
+    sliding_window_len: int = 60,
+    on_logits: LogitsHook | None = None,
+) -> np.ndarray:
     """Semantic tokens → the first two EnCodec codebooks, as ``bark.generation.generate_coarse``;
     returns an int array of shape (2, n_frames)."""
     g = bark_generation()
@@ -236,15 +261,16 @@ def generate_coarse(coarse_model, semantic: np.ndarray, history_prompt=None, sam
         prompt = g._load_history_prompt(history_prompt)
         sem_hist = prompt["semantic_prompt"]
         coarse_hist = g._flatten_codebooks(prompt["coarse_prompt"]) + g.SEMANTIC_VOCAB_SIZE
-        n_sem = int(np.min([max_semantic_history, len(sem_hist) - len(sem_hist) % 2,
-                            int(np.floor(len(coarse_hist) / ratio))]))
-        n_coarse = int(round(n_sem * ratio))
+        n_sem = int(
+            np.min([max_semantic_history, len(sem_hist) - len(sem_hist) % 2, int(np.floor(len(coarse_hist) / ratio))])
+        )
+        n_coarse = round(n_sem * ratio)
         sem_hist = sem_hist[-n_sem:].astype(np.int32)
         coarse_hist = coarse_hist[-n_coarse:].astype(np.int32)[:-2]  # stock's time-alignment trim
     else:
         sem_hist = np.array([], dtype=np.int32)
         coarse_hist = np.array([], dtype=np.int32)
-    n_steps = int(round(np.floor(len(semantic) * ratio / g.N_COARSE_CODEBOOKS) * g.N_COARSE_CODEBOOKS))
+    n_steps = round(np.floor(len(semantic) * ratio / g.N_COARSE_CODEBOOKS) * g.N_COARSE_CODEBOOKS)
     if n_steps <= 0:
         raise ValueError("too few semantic tokens for one coarse frame")
     all_semantic = [int(v) for v in np.hstack([sem_hist, semantic])]
@@ -254,10 +280,10 @@ def generate_coarse(coarse_model, semantic: np.ndarray, history_prompt=None, sam
     step = 0
     with torch.inference_mode():
         for _ in range(int(np.ceil(n_steps / sliding_window_len))):
-            sem_idx = base + int(round(step / ratio))
-            window = all_semantic[max(0, sem_idx - max_semantic_history):][:256]
+            sem_idx = base + round(step / ratio)
+            window = all_semantic[max(0, sem_idx - max_semantic_history) :][:256]
             window += [g.COARSE_SEMANTIC_PAD_TOKEN] * (256 - len(window))
-            x_in = window + [g.COARSE_INFER_TOKEN] + coarse[-max_coarse_history:]
+            x_in = [*window, g.COARSE_INFER_TOKEN, *coarse[-max_coarse_history:]]
             reuse = min(cache.common_prefix(x_in), len(x_in) - 1)
             cache.tokens = cache.tokens[:reuse]
             pending = x_in[reuse:]
@@ -273,7 +299,7 @@ def generate_coarse(coarse_model, semantic: np.ndarray, history_prompt=None, sam
                 coarse.append(token)
                 pending = [token]
                 step += 1
-    out = np.array(coarse[len(coarse_hist):]).reshape(-1, g.N_COARSE_CODEBOOKS).T - g.SEMANTIC_VOCAB_SIZE
+    out = np.array(coarse[len(coarse_hist) :]).reshape(-1, g.N_COARSE_CODEBOOKS).T - g.SEMANTIC_VOCAB_SIZE
     for n in range(1, g.N_COARSE_CODEBOOKS):
         out[n, :] -= n * g.CODEBOOK_SIZE
     return out
@@ -294,8 +320,9 @@ def _fine_logits(fine_model, pred_idx: int, codes: torch.Tensor) -> torch.Tensor
     return fine_model.lm_heads[pred_idx - fine_model.config.n_codes_given](x)
 
 
-def generate_fine(fine_model, coarse: np.ndarray, history_prompt=None, temp: float | None = 0.5,
-                  on_logits: LogitsHook | None = None) -> np.ndarray:
+def generate_fine(
+    fine_model, coarse: np.ndarray, history_prompt=None, temp: float | None = 0.5, on_logits: LogitsHook | None = None
+) -> np.ndarray:
     """Coarse codes (shape (n_coarse, n_frames)) → all eight codebooks, as
     ``bark.generation.generate_fine``; ``temp=None`` is greedy. Returns shape (8, n_frames)."""
     g = bark_generation()
@@ -317,7 +344,7 @@ def generate_fine(fine_model, coarse: np.ndarray, history_prompt=None, temp: flo
             start = min(n * 512, codes.shape[0] - 1024)
             fill = min(n_history + n * 512, codes.shape[0] - 512)
             rel = fill - start
-            window = codes[start:start + 1024][None].clone()
+            window = codes[start : start + 1024][None].clone()
             for nn in range(n_coarse, n_fine):
                 logits = _fine_logits(fine_model, nn, window)[0, rel:, :size].float()
                 if on_logits is not None:
@@ -326,6 +353,6 @@ def generate_fine(fine_model, coarse: np.ndarray, history_prompt=None, temp: flo
                     window[0, rel:, nn] = logits.argmax(-1)
                 else:
                     window[0, rel:, nn] = torch.multinomial(F.softmax(logits / temp, -1), 1)[:, 0]
-            codes[fill:fill + (1024 - rel), n_coarse:] = window[0, rel:, n_coarse:]
+            codes[fill : fill + (1024 - rel), n_coarse:] = window[0, rel:, n_coarse:]
     out = codes.cpu().numpy().T[:, n_history:]
-    return out[:, :out.shape[1] - n_pad] if n_pad else out
+    return out[:, : out.shape[1] - n_pad] if n_pad else out

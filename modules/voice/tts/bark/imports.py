@@ -15,6 +15,8 @@ import sys
 import types
 from functools import cache
 
+from agent.errors import MachineError
+
 
 class TorchaudioUnavailable(AttributeError):
     """Something used torchaudio, which cannot load here (an AttributeError so that
@@ -23,12 +25,16 @@ class TorchaudioUnavailable(AttributeError):
 
 class _Placeholder(types.ModuleType):
     def __getattr__(self, name: str):
-        raise TorchaudioUnavailable(f"torchaudio.{name}: torchaudio cannot load beside this torch "
-                                    "build, and scenevoice never needs it")
+        raise TorchaudioUnavailable(
+            f"torchaudio.{name}: torchaudio cannot load beside this torch build, and scenevoice never needs it"
+        )
 
 
-class BarkMissing(RuntimeError):
-    """The bark / encodec packages are not installed."""
+class BarkMissing(MachineError):
+    """The bark / encodec packages are not installed. A ``RuntimeError`` (through
+    :class:`~agent.errors.MachineError`); reason ``model.missing``."""
+
+    reason = "model.missing"
 
 
 @cache

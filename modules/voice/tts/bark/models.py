@@ -26,14 +26,17 @@ from typing import Any
 
 import numpy as np
 
+from agent.errors import MachineError
 from modules.voice.tts.bark.imports import bark_generation
 
 #: (layers, heads, width) of each size; "tiny" exists only as random weights.
 ARCHITECTURES = {"tiny": (2, 2, 64), "small": (12, 12, 768), "full": (24, 16, 1024)}
 #: input and output vocabulary of each model (token ids are constants in Bark's code).
 VOCABULARIES = {"text": (129_600, 10_048), "coarse": (12_096, 12_096), "fine": (1_056, 1_056)}
-CHECKPOINTS = {"small": {"text": "text.pt", "coarse": "coarse.pt", "fine": "fine.pt"},
-               "full": {"text": "text_2.pt", "coarse": "coarse_2.pt", "fine": "fine_2.pt"}}
+CHECKPOINTS = {
+    "small": {"text": "text.pt", "coarse": "coarse.pt", "fine": "fine.pt"},
+    "full": {"text": "text_2.pt", "coarse": "coarse_2.pt", "fine": "fine_2.pt"},
+}
 HUB_REPO = "suno/bark"
 TOKENIZER = "bert-base-multilingual-cased"
 #: bert-base-multilingual-cased has 119 547 entries; a fallback has 5.
@@ -41,8 +44,11 @@ MIN_TOKENIZER_VOCAB = 100_000
 ENCODEC_FILE = "encodec_24khz-d7cc33bc.th"
 
 
-class BarkWeightsMissing(RuntimeError):
-    """Bark's real weights are not here; the message lists what is missing and the fix."""
+class BarkWeightsMissing(MachineError):
+    """Bark's real weights are not here; the message lists what is missing and the fix.
+    A ``RuntimeError`` (through :class:`~agent.errors.MachineError`); reason ``model.missing``."""
+
+    reason = "model.missing"
 
 
 @dataclass
@@ -110,8 +116,9 @@ def model_from_checkpoint(kind: str, checkpoint: dict):
     wanted = {k for k in model.state_dict() if not k.endswith(".attn.bias")}
     given = {k for k in state if not k.endswith(".attn.bias")}
     if wanted != given:
-        raise ValueError(f"Bark {kind} checkpoint: missing {sorted(wanted - given)[:3]}, "
-                         f"unexpected {sorted(given - wanted)[:3]}")
+        raise ValueError(
+            f"Bark {kind} checkpoint: missing {sorted(wanted - given)[:3]}, unexpected {sorted(given - wanted)[:3]}"
+        )
     model.load_state_dict(state, strict=False)
     return model.eval()
 
@@ -146,12 +153,16 @@ def load_tokenizer(allow_download: bool = False):
     try:
         tokenizer = BertTokenizer.from_pretrained(TOKENIZER, local_files_only=local_only)
     except (OSError, ValueError) as exc:
-        raise BarkWeightsMissing(f"Bark's tokenizer {TOKENIZER} is not in the Hugging Face cache "
-                                 f"({type(exc).__name__}); run once with network") from None
+        raise BarkWeightsMissing(
+            f"Bark's tokenizer {TOKENIZER} is not in the Hugging Face cache "
+            f"({type(exc).__name__}); run once with network"
+        ) from None
     if len(tokenizer) < MIN_TOKENIZER_VOCAB:
-        raise BarkWeightsMissing(f"Bark's tokenizer {TOKENIZER} loaded with a {len(tokenizer)}-token "
-                                 "vocabulary: every word would become [UNK] (an offline fallback); "
-                                 "run once with network to cache the real one")
+        raise BarkWeightsMissing(
+            f"Bark's tokenizer {TOKENIZER} loaded with a {len(tokenizer)}-token "
+            "vocabulary: every word would become [UNK] (an offline fallback); "
+            "run once with network to cache the real one"
+        )
     return tokenizer
 
 
@@ -175,16 +186,19 @@ def load_codec():
     try:
         codec = EncodecModel.encodec_model_24khz(pretrained=True)
     except OSError as exc:  # URLError: no network, no cached file
-        raise BarkWeightsMissing(f"EnCodec 24 kHz weights are not at {encodec_path()} and could not be "
-                                 f"downloaded ({type(exc).__name__}); run once with network") from None
+        raise BarkWeightsMissing(
+            f"EnCodec 24 kHz weights are not at {encodec_path()} and could not be "
+            f"downloaded ({type(exc).__name__}); run once with network"
+        ) from None
     codec.set_target_bandwidth(6.0)
     return codec.eval()
 
 
 def weights_status(size: str) -> list[tuple[str, Path, bool]]:
     """(what, where, present) for each file Bark ``size`` needs, without loading anything."""
-    rows = [(f"{kind} model", bark_dir() / name, (bark_dir() / name).is_file())
-            for kind, name in CHECKPOINTS[size].items()]
+    rows = [
+        (f"{kind} model", bark_dir() / name, (bark_dir() / name).is_file()) for kind, name in CHECKPOINTS[size].items()
+    ]
     rows.append(("EnCodec 24 kHz", encodec_path(), encodec_path().is_file()))
     return rows
 
@@ -203,24 +217,37 @@ def load_models(size: str = "small", allow_download: bool = True) -> BarkModels:
         from huggingface_hub import hf_hub_download
 
         if not hub_reachable():
-            raise BarkWeightsMissing(f"Bark {size} weights are missing "
-                                     f"({', '.join(str(p) for _, p in missing)}) and the hub that has "
-                                     f"them ({HUB_REPO}) cannot be reached. Run once with network, or "
-                                     "use the piper engine.")
-        for what, path in missing:
+            raise BarkWeightsMissing(
+                f"Bark {size} weights are missing "
+                f"({', '.join(str(p) for _, p in missing)}) and the hub that has "
+                f"them ({HUB_REPO}) cannot be reached. Run once with network, or "
+                "use the piper engine."
+            )
+        for _what, path in missing:
             try:
                 hf_hub_download(repo_id=HUB_REPO, filename=path.name, local_dir=bark_dir())
             except Exception as exc:  # no network (LocalEntryNotFoundError, ConnectError…)
                 names = ", ".join(str(p) for _, p in missing)
-                raise BarkWeightsMissing(f"Bark {size} weights are missing ({names}) and could not be "
-                                         f"downloaded from {HUB_REPO} ({type(exc).__name__}). Run once "
-                                         "with network, or use the piper engine.") from None
+                raise BarkWeightsMissing(
+                    f"Bark {size} weights are missing ({names}) and could not be "
+                    f"downloaded from {HUB_REPO} ({type(exc).__name__}). Run once "
+                    "with network, or use the piper engine."
+                ) from None
     elif missing:
         raise BarkWeightsMissing(f"Bark {size} weights are missing: {', '.join(str(p) for _, p in missing)}")
-    models = {kind: model_from_checkpoint(kind, load_checkpoint(bark_dir() / name))
-              for kind, name in CHECKPOINTS[size].items()}
-    return BarkModels(models["text"], models["coarse"], models["fine"], load_codec(),
-                      load_tokenizer(allow_download), size, random_weights=False)
+    models = {
+        kind: model_from_checkpoint(kind, load_checkpoint(bark_dir() / name))
+        for kind, name in CHECKPOINTS[size].items()
+    }
+    return BarkModels(
+        models["text"],
+        models["coarse"],
+        models["fine"],
+        load_codec(),
+        load_tokenizer(allow_download),
+        size,
+        random_weights=False,
+    )
 
 
 class Tokenizer:
@@ -245,9 +272,19 @@ def random_models(size: str = "tiny", seed: int = 0) -> BarkModels:
         for kind, (vocab_in, vocab_out) in VOCABULARIES.items():
             config_cls, model_cls = _model_classes(kind)
             extra = {"n_codes_total": 8, "n_codes_given": 1} if kind == "fine" else {}
-            built[kind] = model_cls(config_cls(block_size=1024, n_layer=layers, n_head=heads, n_embd=width,
-                                               dropout=0.0, bias=False, input_vocab_size=vocab_in,
-                                               output_vocab_size=vocab_out, **extra)).eval()
+            built[kind] = model_cls(
+                config_cls(
+                    block_size=1024,
+                    n_layer=layers,
+                    n_head=heads,
+                    n_embd=width,
+                    dropout=0.0,
+                    bias=False,
+                    input_vocab_size=vocab_in,
+                    output_vocab_size=vocab_out,
+                    **extra,
+                )
+            ).eval()
         from encodec import EncodecModel
 
         codec = EncodecModel.encodec_model_24khz(pretrained=False)
@@ -256,14 +293,18 @@ def random_models(size: str = "tiny", seed: int = 0) -> BarkModels:
             layer._codebook.embed.data.normal_()
     finally:
         torch.random.set_rng_state(generator_state)
-    return BarkModels(built["text"], built["coarse"], built["fine"], codec.eval(), Tokenizer(), size,
-                      random_weights=True)
+    return BarkModels(
+        built["text"], built["coarse"], built["fine"], codec.eval(), Tokenizer(), size, random_weights=True
+    )
 
 
 def lowered(models: BarkModels, precision: str) -> BarkModels:
     """The same models in a lower (lossy) precision: see ``tts.bark.fast.lower_precision``."""
     from modules.voice.tts.bark.fast import lower_precision
 
-    return replace(models, text=lower_precision(models.text, precision),
-                   coarse=lower_precision(models.coarse, precision),
-                   fine=lower_precision(models.fine, precision))
+    return replace(
+        models,
+        text=lower_precision(models.text, precision),
+        coarse=lower_precision(models.coarse, precision),
+        fine=lower_precision(models.fine, precision),
+    )

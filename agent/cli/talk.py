@@ -1,0 +1,82 @@
+"""``run.py talk``: turn by turn through the microphone, or one turn from a file (``--in``)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+
+from agent.cli.common import emit, one_turn, report_error, report_failed, say
+from agent.config import Config, load_config
+from agent.errors import EXIT_MACHINE, EXIT_OK
+from agent.parts import Request
+from agent.paths import ASSETS
+from agent.scene import Scene
+from agent.session import Session
+
+#: the recording the main job answers when there is no microphone.
+BUNDLED_TURN = ASSETS / "audio" / "jfk.flac"
+FALLBACK_REPLY = Path("reply.wav")
+
+
+def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    p = sub.add_parser(
+        "talk", parents=[common], help="one turn from a file (--in), or turn by turn through the microphone"
+    )
+    p.add_argument("--in", dest="input", metavar="FILE", help="answer this recording instead of the microphone")
+    p.add_argument("--out", metavar="FILE", help="write the reply here (default: the speaker, or reply.wav)")
+    p.add_argument("--turns", type=int, help="stop after this many spoken replies")
+
+
+async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
+    """Returns (exit code, the message if no microphone could be used)."""
+    spoken = 0
+    async with Session(config) as session:
+        report_failed(session)
+        request = Scene(channel="voice", kind="listen.live")
+        lineage = session.request(request, until=lambda s: False, timeout_s=float("inf"))
+        async with contextlib.aclosing(lineage) as scenes:
+            async for scene in scenes:
+                if scene.kind == "error":
+                    problem = scene.error
+                    if problem is not None and problem.reason == "device.missing" and scene.parents == [request.id]:
+                        return EXIT_MACHINE, problem.message
+                    report_error(scene)
+                    continue
+                if scene.kind == "listening":
+                    device = scene.result.device if scene.result else "the microphone"
+                    say(f"listening on {device} — speak; Ctrl-C ends")
+                    continue
+                emit(scene)
+                if scene.kind == "spoken":
+                    spoken += 1
+                    if turns is not None and spoken >= turns:
+                        break
+    return EXIT_OK, None
+
+
+def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
+    if args.input:
+        out = args.out or str(FALLBACK_REPLY)
+        config = load_config(args.config, [*overrides, f"modules.voice.output={json.dumps(out)}"])
+        request = Scene(channel="voice", kind="listen.turn", request=Request(path=args.input))
+        code, _ = asyncio.run(one_turn(config, request, "spoken"))
+        if code == EXIT_OK:
+            say(f"reply written to {out}")
+        return code
+    try:
+        code, no_mic = asyncio.run(_live(config, args.turns))
+    except KeyboardInterrupt:
+        return EXIT_OK
+    if no_mic is None:
+        return code
+    out = args.out or str(FALLBACK_REPLY)
+    say(
+        f"No microphone to listen to: {no_mic}\n"
+        f"Running one turn on the bundled recording {BUNDLED_TURN} instead; "
+        f"the reply goes to {Path(out).resolve()}."
+    )
+    args.input, args.out = str(BUNDLED_TURN), out
+    return run(config, args, overrides)

@@ -1,0 +1,103 @@
+"""Speaking a reply: plan (if it came without one), render, play or write, measure.
+
+The work of a ``reply`` scene on a worker thread. The plan is the reply's own, or one the
+module makes for its announced voice (``agent.melody.plan_voice`` with ``own`` = the
+module's :class:`~agent.parts.VoiceProfile`). The engine the plan (or the config) names
+speaks it through :class:`~modules.voice.speak.voicing.Voicing` (realiser, closed loop);
+on the speaker each sentence plays while the next is realised. The ``spoken`` scene
+carries the plan it was spoken with (naming its engine), the measured ``sound`` and the
+``fidelity``, the reply's meaning (text, core, mode, context, act, register), and
+``result``: the WAV written or the speaker played on. Stages marked on the trace:
+``tts.first`` (the first sound is ready), ``played`` (all heard or written), ``measure``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from agent.bus import Trace
+from agent.melody import plan_voice
+from agent.parts import Result, VoiceProfile
+from agent.scene import Scene
+from agent.voiceplan import VoicePlan
+from modules.voice.engines import VoiceEngines
+from modules.voice.io.audio import check_wav_path, write_wav
+from modules.voice.io.devices import Speaker
+from modules.voice.options import VoiceOptions
+from modules.voice.speak.voicing import Voiced, Voicing
+
+
+def render(text: str, plan: VoicePlan, engines: VoiceEngines, o: VoiceOptions, trace: Trace) -> tuple[Voiced, Result]:
+    """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
+    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence).
+
+    Returns:
+        what was voiced, and where it went (``Result.path`` or ``Result.device``).
+
+    Raises:
+        DeviceError: no speaker, or it failed while playing.
+        OSError: the WAV cannot be written (a full disk, a read-only folder).
+        VoiceMissing, BarkWeightsMissing, BarkMissing: the engine's model is not here.
+    """
+    engine = engines.engine(plan.engine or engines.engine_name(plan))
+    voicing = Voicing(engine)
+    if o.writes_file:
+        voiced = voicing.render(text, plan)
+        trace.mark("tts.first")
+        write_wav(o.output, voiced.samples, voiced.rate_hz)
+        trace.mark("played")
+        return voiced, Result(path=o.output)
+    pieces: list[np.ndarray] = []
+    lead = np.zeros(int(o.lead_silence_s * engine.rate_hz), np.float32)
+    with Speaker(engine.rate_hz, o.device("output")) as speaker:
+        for i, piece in enumerate(voicing.sentences(text, plan)):
+            if i == 0:
+                trace.mark("tts.first")
+                speaker.play(lead)
+            speaker.play(piece)
+            pieces.append(piece)
+    trace.mark("played")
+    return voicing.finish(pieces, text, plan), Result(device=speaker.name)
+
+
+def speak_reply(trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: VoiceOptions) -> Scene:
+    """The ``spoken`` scene of the trace's reply, once it has been heard or written.
+
+    Args:
+        trace: the reply's trace (``trace.cause`` is the reply).
+        own: the voice the module announced; a reply without a plan is planned for it.
+        engines, o: the module's engines and options.
+
+    Raises:
+        OutputPathError: ``o.output`` cannot be a WAV file (checked before synthesis).
+        as :func:`render`.
+    """
+    reply = trace.cause
+    if o.writes_file:
+        check_wav_path(o.output)  # before any synthesis is spent on it
+    plan = reply.plan or plan_voice(reply, None, own=own)
+    # The spoken scene's own plan names the engine that spoke; the reply's plan is left
+    # as it was published (other readers hold it too).
+    plan = dataclasses.replace(plan, engine=engines.engine_name(plan))
+    voiced, result = render(reply.text or "", plan, engines, o, trace)
+    trace.mark("measure")
+    return trace.derive(
+        kind="spoken",
+        channel="voice",
+        text=reply.text,
+        core=reply.core,
+        lexemes=reply.lexemes,
+        mode=reply.mode,
+        context=reply.context,
+        act=reply.act,
+        register=reply.register,
+        language=reply.language,
+        plan=plan,
+        sound=voiced.sound,
+        fidelity=voiced.fidelity,
+        result=result,
+        t_start=0.0,
+        t_end=round(len(voiced.samples) / voiced.rate_hz, 3),
+    )
