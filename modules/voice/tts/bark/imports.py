@@ -15,12 +15,15 @@ import sys
 import types
 from functools import cache
 
-from agent.errors import MachineError
+from agent.errors import MachineError, ScenevoiceError
 
 
-class TorchaudioUnavailable(AttributeError):
+class TorchaudioUnavailable(ScenevoiceError, AttributeError):
     """Something used torchaudio, which cannot load here (an AttributeError so that
-    probes like ``hasattr(module, "__file__")`` keep working)."""
+    probes like ``hasattr(module, "__file__")`` keep working). Reaching it is a bug:
+    scenevoice never calls the parts of Bark or EnCodec that need torchaudio."""
+
+    reason = "internal"
 
 
 class _Placeholder(types.ModuleType):
