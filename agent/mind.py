@@ -6,7 +6,9 @@ recall both later in the session. The reply keeps the heard scene's core, mode a
 register (it answers in the same field) and carries the voice plan the melody planner
 writes from the speaker's measured voice, anchored to the voice a speaking module
 announced (a ``voice.profile`` scene). Before any voice is announced it sends the reply
-without a plan, and the speaking module plans it for its own voice.
+without a plan, and the speaking module plans it for its own voice. A name a memory module
+remembers from an earlier session (a ``memory`` ``fact`` or ``recall`` scene whose context is
+``name``) is known from then on, unless the user gives another.
 """
 
 from __future__ import annotations
@@ -112,11 +114,17 @@ class Mind(Module):
         self.voice: VoiceProfile | None = None
 
     def wants(self, scene: Scene) -> bool:
+        if scene.channel == "memory" and scene.kind in ("fact", "recall"):
+            return scene.context == "name" and bool(scene.text)
         return scene.kind == "turn" or (scene.kind == "voice.profile" and scene.voice is not None)
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind == "voice.profile":
             self.voice = scene.voice
+            return
+        if scene.channel == "memory":  # the user's name, remembered from an earlier session
+            if self.memory.name is None and scene.text:
+                self.memory.name = scene.text.strip().capitalize()
             return
         if not (scene.text or "").strip():
             return

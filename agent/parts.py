@@ -38,15 +38,19 @@ class Result:
         device: the sound device used (the speaker a reply played on, the microphone
             ``listening`` opened).
         count: how many scenes a request produced (``done`` after ``listen.file``).
+        cut_at_s: for a reply an interrupt cut short, the seconds of it that were heard.
     """
 
     path: str | None = None
     device: str | None = None
     count: int | None = None
+    cut_at_s: float | None = None
 
     def _check(self, path: str) -> None:
         if self.count is not None and self.count < 0:
             fail(f"{path}.count", f"{self.count} must not be negative")
+        if self.cut_at_s is not None and self.cut_at_s < 0:
+            fail(f"{path}.cut_at_s", f"{self.cut_at_s} must not be negative")
 
 
 @dataclass(frozen=True)

@@ -30,9 +30,12 @@ from typing import Any, Literal
 
 from agent.codec import SchemaError, fail, from_dict, private_copy, to_dict
 from agent.errors import Problem
+from agent.odor import Odor
 from agent.parts import Request, Result, VoiceProfile
 from agent.register import Register
+from agent.sight import Sight
 from agent.sound import Sound
+from agent.touch import Touch
 from agent.voiceplan import Fidelity, VoicePlan
 
 SCHEMA_VERSION = 2
@@ -89,6 +92,9 @@ class Scene:
         act: the dialogue act of a reply (``greeting``, ``answer``, ``recall``…).
         register: how the scene unfolds (logical, poetic, emotional, archetypal, bodily).
         sound: timbre and prosody measured from audio.
+        sight: what a picture or a video frame shows, measured.
+        odor: a smell reading (sensor values or descriptor labels).
+        touch: a touch, gesture, pose or motion as sensed.
         plan: the voice plan of a scene that is to be (or was) spoken.
         fidelity: for a spoken scene, how the measured ``sound`` met the ``plan``.
         color, gesture, smell: the scene in other channels (``#RRGGBB``, free text).
@@ -122,6 +128,9 @@ class Scene:
     act: str | None = None
     register: Register | None = None
     sound: Sound | None = None
+    sight: Sight | None = None
+    odor: Odor | None = None
+    touch: Touch | None = None
     plan: VoicePlan | None = None
     fidelity: Fidelity | None = None
     color: str | None = None

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,10 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# What the agent remembers (MemoryAnchor's SQLite file) goes to a folder of this test run,
+# never to the user's own data folder: every CLI the tests start inherits this.
+os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="scenevoice-test-data-")
 DATA = Path(__file__).resolve().parent / "data"
 SPEECH = DATA / "speech"
 MANIFEST = json.loads((DATA / "MANIFEST.json").read_text())

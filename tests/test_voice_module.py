@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 from conftest import ROOT
+from module_harness import run_module
 
 from agent.bus import SceneBus, error_scene
 from agent.errors import ScenevoiceError
@@ -55,30 +56,8 @@ def test_an_error_scene_from_each_module_error_carries_its_reason_and_exit_code(
 
 
 async def _run(scenes: list[Scene], until: Callable[[Scene], bool], **options) -> list[Scene]:
-    """Start a VoiceModule (``options``) on a bus, publish ``scenes``, and return every
-    scene the module publishes until one that ``until`` accepts."""
-    bus = SceneBus()
-    seen: list[Scene] = []
-    finished = asyncio.Event()
-
-    async def watch(scene: Scene) -> None:
-        seen.append(scene)
-        if until(scene):
-            finished.set()
-
-    module = VoiceModule({"tts": "piper", **options})
-    bus.subscribe("voice", module.handle, module.wants)
-    bus.subscribe("watch", watch)
-    await bus.start()
-    try:
-        await module.start(bus)
-        for scene in scenes:
-            await bus.publish(scene, source="watch")
-        await asyncio.wait_for(finished.wait(), 120)
-    finally:
-        await bus.stop()
-        await module.stop()
-    return seen
+    """Every scene on the bus until one ``until`` accepts, around a VoiceModule (Piper)."""
+    return await run_module(VoiceModule({"tts": "piper", **options}), scenes, until, timeout_s=120)
 
 
 def test_the_voice_profile_is_announced_on_start_with_the_voice_tables_numbers() -> None:

@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from agent.cli import analyze, models, modules, plot, say, talk
+from agent.cli import analyze, memory, models, modules, plot, say, talk
 from agent.cli.common import REQUEST_TIMEOUT_S
 from agent.cli.common import say as tell
 from agent.config import load_config
@@ -20,7 +20,15 @@ from agent.errors import EXIT_INTERNAL, EXIT_OK, ScenevoiceError
 log = logging.getLogger("scenevoice")
 
 #: the commands, each a file of this package with ``add_parser`` and ``run``.
-COMMANDS = {"modules": modules, "models": models, "analyze": analyze, "say": say, "plot": plot, "talk": talk}
+COMMANDS = {
+    "modules": modules,
+    "models": models,
+    "analyze": analyze,
+    "say": say,
+    "plot": plot,
+    "talk": talk,
+    "memory": memory,
+}
 
 
 #: the options every command takes, before or after the command's name.

@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
@@ -79,6 +80,10 @@ class VoiceModule(Module):
         self.profile: VoiceProfile | None = None
         self._live_task: asyncio.Task | None = None
         self._warm_task: asyncio.Task | None = None
+        #: replies being spoken or waiting their turn, and the event that cuts each short.
+        self._replies: set[asyncio.Task] = set()
+        self._stops: dict[str, threading.Event] = {}
+        self._speaking = asyncio.Lock()
 
     # --- bus ----------------------------------------------------------------------------------
 
@@ -87,6 +92,8 @@ class VoiceModule(Module):
             return True
         if scene.kind == "reply":
             return scene.channel == "voice"
+        if scene.kind == "interrupt":  # a touch, a word: stop the reply it names
+            return True
         # An error about a turn we await means no reply will come: listen again.
         return scene.kind == "error" and bool(self.floor.awaited_by(scene.parents))
 
@@ -97,7 +104,17 @@ class VoiceModule(Module):
             if self._live_task is None or self._live_task.done():
                 self._live_task = asyncio.create_task(self._live(scene), name="voice:live")
         elif scene.kind == "reply":
-            await self._reply(scene)
+            # Spoken on a task of its own, so that an interrupt is handled while it plays;
+            # replies still speak one at a time, in order (the lock is fair).
+            stop = self._stops[scene.id] = threading.Event()
+            task = asyncio.create_task(self._reply(scene, stop), name=f"voice:reply:{scene.id}")
+            self._replies.add(task)
+            task.add_done_callback(self._replies.discard)
+        elif scene.kind == "interrupt":
+            for reply_id in scene.parents:
+                if reply_id in self._stops:
+                    log.info("voice: reply %s interrupted", reply_id)
+                    self._stops[reply_id].set()
         elif scene.kind == "plot":
             await self._plot(scene)
         elif scene.kind == "error":
@@ -114,6 +131,8 @@ class VoiceModule(Module):
         await self.publish(Scene(channel="voice", kind="voice.profile", voice=self.profile, source=self.name))
 
     async def stop(self) -> None:
+        if self._replies:  # let replies already asked for finish (a say, a talk --in)
+            await asyncio.gather(*self._replies, return_exceptions=True)
         if self._live_task is not None:
             self._live_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -186,7 +205,15 @@ class VoiceModule(Module):
 
     # --- speaking -----------------------------------------------------------------------------
 
-    async def _reply(self, reply: Scene) -> None:
+    async def _reply(self, reply: Scene, stop: threading.Event) -> None:
+        try:
+            async with self._speaking:
+                if not stop.is_set():  # interrupted while it waited its turn: never spoken
+                    await self._speak(reply, stop)
+        finally:
+            self._stops.pop(reply.id, None)
+
+    async def _speak(self, reply: Scene, stop: threading.Event) -> None:
         awaited = self.floor.awaited_by(reply.parents)
         try:
             if self.profile is None:
@@ -196,7 +223,7 @@ class VoiceModule(Module):
             trace = self._trace(reply)
             spoken = await self._guarded(
                 reply,
-                asyncio.to_thread(speak_reply, trace, self.profile, self.loaded, self.o),
+                asyncio.to_thread(speak_reply, trace, self.profile, self.loaded, self.o, stop),
                 writing=self.o.output if self.o.writes_file else None,
             )
         finally:

