@@ -8,7 +8,9 @@ writes from the speaker's measured voice, anchored to the voice a speaking modul
 announced (a ``voice.profile`` scene). Before any voice is announced it sends the reply
 without a plan, and the speaking module plans it for its own voice. A name a memory module
 remembers from an earlier session (a ``memory`` ``fact`` or ``recall`` scene whose context is
-``name``) is known from then on, unless the user gives another.
+``name``) is known from then on, unless the user gives another. A turn heard while other
+channels perceived something (a sight, a smell, a gesture within ``fusion_window_s``) is
+first fused with them (``agent/fusion.py``) and the fused scene is answered.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from agent.fusion import Fusion, noticed
 from agent.lexicon import text_lexemes
 from agent.melody import FieldRule, plan_voice
 from agent.module import Module, ModuleConfigError
@@ -104,16 +107,22 @@ class Mind(Module):
                 "speaks with; choose it with modules.voice.voice"
             )
         try:
+            self.fusion = Fusion(float(o.pop("fusion_window_s", 10.0)))
+        except (TypeError, ValueError) as exc:
+            raise ModuleConfigError(f"modules.mind.fusion_window_s: {exc}") from None
+        try:
             self.rule = FieldRule(**o)
         except TypeError as exc:
             raise ModuleConfigError(
-                f"modules.mind: {exc} (options: follow_speaker, pull, max_shift_st, max_rate_change)"
+                f"modules.mind: {exc} (options: follow_speaker, pull, max_shift_st, max_rate_change, fusion_window_s)"
             ) from None
         self.memory = SessionMemory()
         #: the voice replies are planned for, as the speaking module last announced it.
         self.voice: VoiceProfile | None = None
 
     def wants(self, scene: Scene) -> bool:
+        if self.fusion.wants(scene):
+            return True
         if scene.channel == "memory" and scene.kind in ("fact", "recall"):
             return scene.context == "name" and bool(scene.text)
         return scene.kind == "turn" or (scene.kind == "voice.profile" and scene.voice is not None)
@@ -126,10 +135,20 @@ class Mind(Module):
             if self.memory.name is None and scene.text:
                 self.memory.name = scene.text.strip().capitalize()
             return
+        if self.fusion.wants(scene):
+            self.fusion.keep(scene)
+            return
         if not (scene.text or "").strip():
             return
         text, act = compose_reply(scene.text or "", self.memory, scene.core)
+        fused = self.fusion.fuse(scene)
+        if fused is not None:  # the turn with what the other channels perceived around it
+            await self.publish(fused)
+            scene = fused
+            if act == "statement":
+                text = f"{text} {noticed(fused)}".strip()
         reply = scene.derive(
+            channel="voice",
             kind="reply",
             text=text,
             core=scene.core,

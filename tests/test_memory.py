@@ -72,14 +72,31 @@ def test_a_wrong_option_is_refused_by_name() -> None:
 def test_migrations_run_once_and_the_version_is_recorded(tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite3"
     first = MemoryStore(db)
-    assert first.applied == [1] and first.version == 1
+    assert first.applied == [1, 2] and first.version == 2
     first.close()
     second = MemoryStore(db)
-    assert second.applied == [] and second.version == 1
+    assert second.applied == [] and second.version == 2
     rows = second.conn.execute("SELECT version FROM schema_version").fetchall()
-    assert rows == [(1,)]
+    assert rows == [(1,), (2,)]
     assert second.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     second.close()
+
+
+def test_a_version_1_database_is_upgraded_to_2_keeping_what_it_holds(tmp_path: Path) -> None:
+    from modules.memory import migrations
+
+    db = tmp_path / "v1.sqlite3"
+    conn = sqlite3.connect(db, isolation_level=None)
+    assert migrations.migrate(conn, upto=1) == [1]  # as the first release left it
+    conn.execute("INSERT INTO sessions (id, started) VALUES ('old', '2026-01-01T00:00:00Z')")
+    conn.close()
+    store = MemoryStore(db)
+    assert store.applied == [2] and store.version == 2
+    assert store.speakers() == [] and store.counts()["sessions"] == 1
+    store.close()
+    again = MemoryStore(db)
+    assert again.applied == [] and again.version == 2
+    again.close()
 
 
 def test_a_second_session_recalls_the_name_the_first_heard(tmp_path: Path) -> None:
@@ -151,7 +168,7 @@ def test_show_forget_and_export(tmp_path: Path) -> None:
     done = got[-1]
     assert done.kind == "done" and done.result.path == str(out) and done.result.count == 2
     exported = json.loads(out.read_text())
-    assert exported["schema_version"] == 1 and len(exported["scenes"]) == 2
+    assert exported["schema_version"] == 2 and len(exported["scenes"]) == 2
     assert {(f["subject"], f["kind"], f["value"]) for f in exported["facts"]} == {
         ("left", "name", "Anna"),
         ("right", "place", "Oslo"),
@@ -166,7 +183,7 @@ def test_show_forget_and_export(tmp_path: Path) -> None:
     store.close()
     got = asyncio.run(_session(db, [Scene(channel="memory", kind="memory.forget")], "done", embeddings=False))
     store = MemoryStore(db)
-    assert store.counts() == {"scenes": 0, "sessions": 0, "facts": 0, "speakers": 0, "embedded": 0}
+    assert store.counts() == {"scenes": 0, "sessions": 0, "facts": 0, "speakers": 0, "voices": 0, "embedded": 0}
     assert b"Oslo" not in db.read_bytes()  # secure_delete + checkpoint: erased, not just unlinked
     store.close()
 

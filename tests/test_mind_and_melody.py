@@ -259,3 +259,49 @@ def test_a_sound_without_words_is_described_by_lexemes_from_its_measures() -> No
         "rough",
         "pulsing",
     ]
+
+
+def test_a_turn_heard_while_other_channels_perceived_something_is_fused_and_answered() -> None:
+    from agent.odor import Odor
+    from agent.sight import Sight
+    from agent.touch import Touch
+
+    sight = Scene(
+        channel="vision",
+        kind="sight",
+        color="#1F2E4D",
+        core="dark+cold",
+        lexemes=["dark", "cold"],
+        sight=Sight(dominant_colors=["#1F2E4D"], color_shares=[1.0], brightness=0.2),
+    )
+    smell = Scene(
+        channel="smell",
+        kind="smell",
+        smell="smoke and damp",
+        core="smoke+damp",
+        lexemes=["smoke", "damp"],
+        odor=Odor(voc_index=380.0, humidity_pct=78.0),
+    )
+    tap = Scene(channel="tactile", kind="gesture", gesture="tap", core="touch+short", touch=Touch(kind="tap"))
+    turn = Scene(
+        channel="voice", kind="turn", text="The kitchen is quiet tonight.", core="kitchen+tonight", mode="calm"
+    )
+    (reply,) = _replies_of(Scene(channel="voice", kind="voice.profile", voice=joe_profile()), sight, smell, tap, turn)
+    assert reply.channel == "voice" and reply.plan is not None
+    assert "I also notice smoke and damp, and see dark and cold, and feel a tap." in reply.text, reply.text
+    # The reply answers the fused scene, which lists every source and carries each channel.
+    assert len(reply.parents) == 1 and reply.core == "kitchen+tonight+smoke+dark"
+
+
+def test_nothing_is_fused_outside_the_window() -> None:
+    from agent.fusion import Fusion
+
+    fusion = Fusion(window_s=5.0)
+    smell = Scene(channel="smell", kind="smell", smell="coffee", core="coffee", lexemes=["coffee"])
+    fusion.keep(smell, now_s=100.0)
+    turn = Scene(channel="voice", kind="turn", text="Good morning.", core="morning")
+    assert fusion.fuse(turn, now_s=105.0 + 1e-6) is None
+    fused = fusion.fuse(turn, now_s=104.0)
+    assert fused is not None and fused.parents == [turn.id, smell.id] and fused.smell == "coffee"
+    assert fused.text == turn.text and fused.core == "morning+coffee" and fused.kind == "fused"
+    assert Fusion(window_s=0.0).fuse(turn) is None

@@ -52,6 +52,9 @@ def _describe(scene: Scene) -> str | None:
         return f"{whose}{scene.context} = {scene.text} ({scene.trust})"
     if scene.kind == "counts":
         return scene.text
+    if scene.kind == "speaker":
+        heard = scene.result.count if scene.result is not None else None
+        return f"voice {scene.speaker}: heard {heard} times ({scene.trust})"
     return None
 
 

@@ -53,6 +53,18 @@ MIGRATIONS: list[list[str]] = [
             scene_id TEXT NOT NULL,
             PRIMARY KEY (fact_id, scene_id)) WITHOUT ROWID""",
     ],
+    # 2: voices recognised by timbre (modules.memory.speakers). ``id`` is ``speaker-N``
+    # for ever; ``name`` is set once a name fact is heard from that voice.
+    [
+        """CREATE TABLE speakers (
+            id TEXT PRIMARY KEY,
+            name TEXT,
+            timbre BLOB NOT NULL,
+            count INTEGER NOT NULL,
+            first_wall TEXT NOT NULL,
+            last_wall TEXT NOT NULL)""",
+        "CREATE INDEX speakers_name ON speakers(name)",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)
@@ -65,8 +77,9 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(row[0] or 0)
 
 
-def migrate(conn: sqlite3.Connection) -> list[int]:
-    """Run the migrations ``conn``'s database lacks, each in its own transaction
+def migrate(conn: sqlite3.Connection, upto: int = LATEST) -> list[int]:
+    """Run the migrations ``conn``'s database lacks, up to version ``upto`` (the latest by
+    default; a lower one builds an old database for tests), each in its own transaction
     (``BEGIN IMMEDIATE``: two processes opening a new database do not both migrate).
 
     Returns:
@@ -86,7 +99,7 @@ def migrate(conn: sqlite3.Connection) -> list[int]:
         raise
     if current > LATEST:
         raise RuntimeError(f"schema version {current} is newer than this program's {LATEST}")
-    for version in range(current + 1, LATEST + 1):
+    for version in range(current + 1, min(upto, LATEST) + 1):
         conn.execute("BEGIN IMMEDIATE")
         try:
             if schema_version(conn) >= version:  # another process got there first

@@ -11,16 +11,23 @@ Scenes it handles:
 every scene (but its own requests)
     kept, one small transaction each. ``turn``/``utterance`` scenes with text also give
     facts (name, likes, places, people) and an embedding.
+``turn``/``utterance`` with ``sound.timbre``
+    first a ``memory``/``speaker`` scene (parent = the heard scene): ``speaker`` = who spoke
+    (an enrolled voice recognised by timbre, or a new one enrolled: ``speaker-N``, or its
+    name once a name fact was heard from it), ``text`` = the name if known,
+    ``result.count`` = how often the voice was heard, ``trust`` = ``anchor`` once it was
+    recognised ``anchor_confirmations`` times (see ``speakers.py``).
 ``turn`` with text
     then ``memory``/``recall`` scenes: facts (``text`` = value, ``context`` = kind,
     ``trust`` = ``anchor`` once confirmed ``anchor_confirmations`` times) and past scenes.
 ``memory.show``
-    one ``memory``/``fact`` scene per fact, a ``memory``/``counts`` scene, then ``done``
+    one ``memory``/``fact`` scene per fact, one ``memory``/``speaker`` scene per enrolled
+    voice, a ``memory``/``counts`` scene, then ``done``
     with ``result.count`` = the scenes kept.
 ``memory.search`` (``text`` = the query)
     ``memory``/``recall`` scenes, then ``done`` with ``result.count`` = how many.
 ``memory.forget`` (``speaker`` = whose, or none for everything)
-    erases; ``done`` with ``result.count`` = the scenes erased.
+    erases (a voice's profile too); ``done`` with ``result.count`` = the scenes erased.
 ``memory.export`` (``request.out_path`` = a JSON file)
     writes everything kept, atomically; ``done`` with ``result.path`` and ``result.count``.
 
@@ -35,6 +42,7 @@ import logging
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import numpy as np
@@ -48,7 +56,7 @@ from modules.memory.embedding import Embedder
 from modules.memory.facts import extract_facts, sentence
 from modules.memory.options import MemoryOptions
 from modules.memory.recall import recall, recall_scene
-from modules.memory.store import HEARD_KINDS, MemoryStore, MemoryStoreError
+from modules.memory.store import HEARD_KINDS, MemoryStore, MemoryStoreError, StoredSpeaker
 
 log = logging.getLogger(__name__)
 
@@ -151,15 +159,45 @@ class MemoryAnchor(Module):
     async def _keep(self, scene: Scene) -> None:
         assert self.store is not None
         heard = scene.kind in HEARD_KINDS and bool((scene.text or "").strip())
+        facts = extract_facts(scene.text, scene.speaker) if heard else []
+        timbre = scene.sound.timbre if scene.sound is not None else None
+        if scene.kind in HEARD_KINDS and timbre and self.o.speaker_threshold > 0:
+            voice, recognised = await self._on_db(self._recognise, scene, timbre, facts)
+            who = self._speaker_scene(scene, voice, recognised)
+            # Kept too (the bus does not hand memory its own scenes): who spoke which scene,
+            # erased with the voice by ``memory.forget``.
+            await self._on_db(self.store.add_scene, who, self.session)
+            await self.publish(who)
         if not heard:
             await self._on_db(self.store.add_scene, scene, self.session)
             return
-        facts = extract_facts(scene.text, scene.speaker)
         stated = await self._on_db(self._keep_heard, scene, facts)
         query = await self._embed_scene(scene)
         if scene.kind == "turn":
             for item in await self._recall(scene, scene.text or "", query, {scene.id}, set(stated)):
                 await self.publish(item)
+
+    def _recognise(self, scene: Scene, timbre: list[float], facts: list) -> tuple[StoredSpeaker, bool]:
+        """Who spoke ``scene`` (recognised or enrolled); a name fact in it names the voice."""
+        assert self.store is not None
+        voice, recognised = self.store.identify_speaker(timbre, scene.wall_start, self.o.speaker_threshold)
+        name = next((f.value for f in facts if f.kind == "name"), None)
+        if name and name != voice.name:
+            self.store.name_speaker(voice.id, name)
+            voice = replace(voice, name=name)
+        return voice, recognised
+
+    def _speaker_scene(self, cause: Scene, voice: StoredSpeaker, recognised: bool) -> Scene:
+        matches = voice.count - 1  # times recognised after enrolment
+        return cause.derive(
+            channel="memory",
+            kind="speaker",
+            speaker=voice.label,
+            text=voice.name,
+            context="recognised" if recognised else "enrolled",
+            trust="anchor" if matches >= self.o.anchor_confirmations else "hypothesis",
+            result=Result(count=voice.count),
+        )
 
     def _keep_heard(self, scene: Scene, facts: list) -> list[int]:
         assert self.store is not None
@@ -256,16 +294,31 @@ class MemoryAnchor(Module):
         assert self.store is not None
         facts = await self._on_db(self.store.facts)
         counts = await self._on_db(self.store.counts)
+        voices = await self._on_db(self.store.speakers)
         for fact in facts:
             item = recall_scene(scene, _as_item(fact), self.o.anchor_confirmations, kind="fact")
             await self.publish(item)
+        for voice in voices:
+            await self.publish(
+                scene.derive(
+                    channel="memory",
+                    kind="speaker",
+                    speaker=voice.label,
+                    text=voice.name,
+                    context="voice",
+                    trust="anchor" if voice.count - 1 >= self.o.anchor_confirmations else "hypothesis",
+                    result=Result(count=voice.count),
+                )
+            )
+        heard_from = ", ".join(f"{v.label} ×{v.count}" for v in voices)
         await self.publish(
             scene.derive(
                 kind="counts",
                 channel="memory",
                 text=(
                     f"{counts['scenes']} scenes in {counts['sessions']} sessions from {counts['speakers']} "
-                    f"speakers; {counts['facts']} facts; {counts['embedded']} scenes embedded"
+                    f"speakers; {counts['facts']} facts; {counts['embedded']} scenes embedded; "
+                    f"{counts['voices']} voices" + (f": {heard_from}" if heard_from else "")
                 ),
                 result=Result(count=counts["scenes"]),
             )

@@ -14,6 +14,7 @@ from typing import Any
 
 from agent.codec import SchemaError, from_dict
 from agent.module import ModuleConfigError
+from modules.memory.speakers import THRESHOLD
 
 SYNCHRONOUS = ("normal", "full")
 DB_NAME = "memory.sqlite3"
@@ -41,6 +42,9 @@ class MemoryOptions:
         recall_facts: at most this many facts recalled per heard turn.
         recall_scenes: at most this many past scenes recalled per heard turn.
         min_similarity: the least score (cosine, or lexeme overlap 0–1) a recalled item needs.
+        speaker_threshold: the largest timbre distance at which a heard voice is taken for an
+            enrolled one (see :mod:`modules.memory.speakers` for the measurements); 0 turns
+            voice recognition off.
     """
 
     path: str = ""
@@ -51,6 +55,7 @@ class MemoryOptions:
     recall_facts: int = 3
     recall_scenes: int = 3
     min_similarity: float = 0.35
+    speaker_threshold: float = THRESHOLD
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> MemoryOptions:
@@ -71,6 +76,8 @@ class MemoryOptions:
             raise ModuleConfigError("modules.memory.recall_facts and recall_scenes must not be negative")
         if not 0.0 <= parsed.min_similarity <= 1.0:
             raise ModuleConfigError("modules.memory.min_similarity must be between 0 and 1")
+        if parsed.speaker_threshold < 0:
+            raise ModuleConfigError("modules.memory.speaker_threshold must not be negative (0 turns it off)")
         if parsed.busy_timeout_s < 0:
             raise ModuleConfigError("modules.memory.busy_timeout_s must not be negative")
         return parsed

@@ -26,6 +26,7 @@ from agent.scene import Scene, now_iso
 from modules.memory.embedding import DIM, from_blob, to_blob
 from modules.memory.facts import Fact
 from modules.memory.migrations import migrate, schema_version
+from modules.memory.speakers import nearest
 
 #: scene kinds whose text is the user's speech: facts come from them, recall searches them.
 HEARD_KINDS = ("turn", "utterance")
@@ -73,6 +74,38 @@ class StoredScene:
     speaker: str | None
     text: str | None
     core: str | None
+
+
+@dataclass(frozen=True)
+class StoredSpeaker:
+    """A voice as kept (migration 2): who, the running mean of its timbre profiles, how often heard.
+
+    Attributes:
+        id: ``speaker-N``, never changed.
+        name: the name a name fact heard from this voice gave, or None.
+        timbre: the mean of the ``sound.timbre`` vectors heard from it (float32).
+        count: how many heard scenes it spoke.
+        first_wall, last_wall: when it was first and last heard (ISO 8601 UTC).
+    """
+
+    id: str
+    name: str | None
+    timbre: np.ndarray
+    count: int
+    first_wall: str
+    last_wall: str
+
+    @property
+    def label(self) -> str:
+        """What scenes call this voice: its name once known, else its id."""
+        return self.name or self.id
+
+
+_SPEAKER_COLUMNS = "id, name, timbre, count, first_wall, last_wall"
+
+
+def _speaker(row: tuple) -> StoredSpeaker:
+    return StoredSpeaker(row[0], row[1], np.frombuffer(row[2], np.float32).copy(), row[3], row[4], row[5])
 
 
 _FACT_COLUMNS = "id, subject, kind, relation, value, source_scene, first_wall, last_wall, confirmations"
@@ -230,6 +263,46 @@ class MemoryStore:
             self._write("record facts", write)
         return ids
 
+    def identify_speaker(self, timbre: list[float], wall: str, threshold: float) -> tuple[StoredSpeaker, bool]:
+        """The voice that spoke a heard scene whose ``sound.timbre`` is ``timbre``: the nearest
+        enrolled voice within ``threshold`` (:func:`~modules.memory.speakers.distance`), its
+        mean and count updated; else a new voice ``speaker-N`` enrolled. One transaction.
+
+        Returns:
+            (the voice after this scene, whether it was recognised rather than enrolled).
+        """
+        vector = np.asarray(timbre, np.float32)
+        out: list[tuple[StoredSpeaker, bool]] = []
+
+        def write(c: sqlite3.Connection) -> None:
+            known = [_speaker(r) for r in c.execute(f"SELECT {_SPEAKER_COLUMNS} FROM speakers ORDER BY rowid")]
+            found = nearest([k.timbre for k in known], vector)
+            if found is not None and found[1] <= threshold:
+                old = known[found[0]]
+                mean = ((old.timbre.astype(np.float64) * old.count + vector) / (old.count + 1)).astype(np.float32)
+                c.execute(
+                    "UPDATE speakers SET timbre = ?, count = count + 1, last_wall = ? WHERE id = ?",
+                    (mean.tobytes(), wall, old.id),
+                )
+                out.append((StoredSpeaker(old.id, old.name, mean, old.count + 1, old.first_wall, wall), True))
+                return
+            numbers = [int(k.id.split("-")[1]) for k in known if k.id.startswith("speaker-") and k.id[8:].isdigit()]
+            new = StoredSpeaker(f"speaker-{max(numbers, default=0) + 1}", None, vector, 1, wall, wall)
+            c.execute(
+                f"INSERT INTO speakers ({_SPEAKER_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)",
+                (new.id, None, vector.tobytes(), 1, wall, wall),
+            )
+            out.append((new, False))
+
+        self._write("recognise a voice", write)
+        return out[0]
+
+    def name_speaker(self, speaker_id: str, name: str) -> None:
+        """Give the voice ``speaker_id`` the name a name fact heard from it stated."""
+        self._write(
+            "name a voice", lambda c: c.execute("UPDATE speakers SET name = ? WHERE id = ?", (name, speaker_id))
+        )
+
     def set_embedding(self, scene_id: str, vector: np.ndarray) -> None:
         """Store a scene's embedding (float32, :data:`~modules.memory.embedding.DIM` numbers)."""
         vector = np.asarray(vector, np.float32).reshape(DIM)
@@ -253,9 +326,9 @@ class MemoryStore:
         return [(r[0], r[1]) for r in rows]
 
     def forget(self, speaker: str | None) -> tuple[int, int]:
-        """Erase ``speaker``'s scenes and facts (``user`` also means scenes without a
-        speaker), or everything when ``speaker`` is None; the WAL is then checkpointed and
-        truncated so no copy stays in it.
+        """Erase ``speaker``'s scenes, facts and voice profile (``speaker`` is a voice's id or
+        name; ``user`` also means scenes without a speaker), or everything when ``speaker``
+        is None; the WAL is then checkpointed and truncated so no copy stays in it.
 
         Returns:
             (scenes erased, facts erased).
@@ -270,14 +343,22 @@ class MemoryStore:
                 where, args = "(speaker = ? OR speaker IS NULL)", (speaker,)
                 fwhere, fargs = "subject = ?", (speaker,)
             else:
-                where, args = "speaker = ?", (speaker,)
-                fwhere, fargs = "subject = ?", (speaker,)
+                # A voice is forgotten under its id and its name (scenes named it by either).
+                names = {speaker}
+                for row in c.execute("SELECT id, name FROM speakers WHERE id = ? OR name = ?", (speaker, speaker)):
+                    names.update(n for n in row if n)
+                marks = ",".join("?" * len(names))
+                where, args = f"speaker IN ({marks})", tuple(sorted(names))
+                fwhere, fargs = f"subject IN ({marks})", tuple(sorted(names))
             c.execute(f"DELETE FROM lexemes WHERE scene_id IN (SELECT id FROM scenes WHERE {where})", args)
             c.execute(f"DELETE FROM fact_sources WHERE fact_id IN (SELECT id FROM facts WHERE {fwhere})", fargs)
             counts.append(c.execute(f"DELETE FROM scenes WHERE {where}", args).rowcount)
             counts.append(c.execute(f"DELETE FROM facts WHERE {fwhere}", fargs).rowcount)
             if speaker is None:
                 c.execute("DELETE FROM sessions")
+                c.execute("DELETE FROM speakers")
+            else:
+                c.execute("DELETE FROM speakers WHERE id = ? OR name = ?", (speaker, speaker))
 
         self._write("forget", write)
         try:
@@ -298,14 +379,21 @@ class MemoryStore:
         ).fetchall()
         return [StoredFact(*r) for r in rows]
 
+    def speakers(self) -> list[StoredSpeaker]:
+        """Every enrolled voice, most heard first."""
+        rows = self.conn.execute(f"SELECT {_SPEAKER_COLUMNS} FROM speakers ORDER BY count DESC, rowid").fetchall()
+        return [_speaker(r) for r in rows]
+
     def counts(self) -> dict[str, int]:
-        """``{"scenes", "sessions", "facts", "speakers", "embedded"}``: how much is kept."""
+        """``{"scenes", "sessions", "facts", "speakers", "voices", "embedded"}``: how much is
+        kept (``speakers``: distinct ``speaker`` fields of scenes; ``voices``: enrolled voices)."""
         one = lambda sql: int(self.conn.execute(sql).fetchone()[0])  # noqa: E731
         return {
             "scenes": one("SELECT COUNT(*) FROM scenes"),
             "sessions": one("SELECT COUNT(*) FROM sessions"),
             "facts": one("SELECT COUNT(*) FROM facts"),
             "speakers": one("SELECT COUNT(DISTINCT COALESCE(speaker, 'user')) FROM scenes"),
+            "voices": one("SELECT COUNT(*) FROM speakers"),
             "embedded": one("SELECT COUNT(*) FROM scenes WHERE embedding IS NOT NULL"),
         }
 
@@ -369,7 +457,8 @@ class MemoryStore:
 
     def export(self, out_path: str | Path) -> tuple[Path, int]:
         """Write everything kept as one JSON file, whole or not at all:
-        ``{"schema_version", "exported", "sessions": [...], "facts": [...], "scenes": [...]}``.
+        ``{"schema_version", "exported", "sessions": [...], "facts": [...], "speakers": [...],
+        "scenes": [...]}``.
 
         Returns:
             (the file, the number of scenes in it).
@@ -390,6 +479,7 @@ class MemoryStore:
             "exported": now_iso(),
             "sessions": sessions,
             "facts": [asdict(f) for f in self.facts()],
+            "speakers": [{**asdict(v), "timbre": [float(x) for x in v.timbre]} for v in self.speakers()],
             "scenes": scenes,
         }
 
