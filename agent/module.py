@@ -16,13 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from agent.codec import SchemaError, from_dict
 from agent.errors import ScenevoiceError
 from agent.scene import Scene
 
 if TYPE_CHECKING:
     from agent.bus import Policy, SceneBus
+
+
+T = TypeVar("T")
 
 
 class ModuleConfigError(ScenevoiceError, ValueError):
@@ -99,3 +103,17 @@ class Module:
     @classmethod
     def prepare(cls, options: Mapping[str, Any]) -> None:
         """One-time preparation of models for ``options`` (conversion, caching). Idempotent."""
+
+
+def parse_options(cls: type[T], options: Mapping[str, Any], module: str) -> T:
+    """``[modules.<module>]`` (without ``enabled``) as the options dataclass ``cls``, every
+    field checked against its type hint (:func:`agent.codec.from_dict`).
+
+    Raises:
+        ModuleConfigError: an unknown option or a wrong type, named by its dotted path
+            (``modules.voice.vad_treshold: unknown field``).
+    """
+    try:
+        return from_dict(cls, dict(options), f"modules.{module}")
+    except SchemaError as exc:
+        raise ModuleConfigError(str(exc)) from None

@@ -172,10 +172,13 @@ class MemoryAnchor(Module):
             await self._on_db(self.store.add_scene, scene, self.session)
             return
         stated = await self._on_db(self._keep_heard, scene, facts)
+        if scene.kind != "turn":
+            # Kept without a vector: embedding needs the model (seconds to load), which a
+            # file's analysis should not wait for; the next turn embeds the backlog.
+            return
         query = await self._embed_scene(scene)
-        if scene.kind == "turn":
-            for item in await self._recall(scene, scene.text or "", query, {scene.id}, set(stated)):
-                await self.publish(item)
+        for item in await self._recall(scene, scene.text or "", query, {scene.id}, set(stated)):
+            await self.publish(item)
 
     def _recognise(self, scene: Scene, timbre: list[float], facts: list) -> tuple[StoredSpeaker, bool]:
         """Who spoke ``scene`` (recognised or enrolled); a name fact in it names the voice."""

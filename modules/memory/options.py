@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agent.codec import SchemaError, from_dict
-from agent.module import ModuleConfigError
+from agent.module import ModuleConfigError, parse_options
 from modules.memory.speakers import THRESHOLD
 
 SYNCHRONOUS = ("normal", "full")
@@ -64,10 +63,7 @@ class MemoryOptions:
         Raises:
             ModuleConfigError: an unknown option, a wrong type, choice or range.
         """
-        try:
-            parsed = from_dict(cls, dict(options), "modules.memory")
-        except SchemaError as exc:
-            raise ModuleConfigError(str(exc)) from None
+        parsed = parse_options(cls, options, "memory")
         if parsed.synchronous not in SYNCHRONOUS:
             raise ModuleConfigError(f"modules.memory.synchronous = {parsed.synchronous!r}: choose normal or full")
         if parsed.anchor_confirmations < 1:

@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.codec import SchemaError, from_dict
-from agent.module import ModuleConfigError
+from agent.module import ModuleConfigError, parse_options
 
 SERIAL = "serial:"
 
@@ -48,10 +47,7 @@ class SmellOptions:
             ModuleConfigError: an unknown option, a wrong type or a wrong value; the
                 message names the option and the fix.
         """
-        try:
-            parsed = from_dict(cls, dict(options), "modules.smell")
-        except SchemaError as exc:
-            raise ModuleConfigError(str(exc)) from None
+        parsed = parse_options(cls, options, "smell")
         if parsed.source not in ("", "stdin") and not parsed.serial_port:
             raise ModuleConfigError(f'modules.smell.source = {parsed.source!r}: choose "", "stdin" or "serial:<port>"')
         if parsed.serial_baud <= 0:

@@ -6,8 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.codec import SchemaError, from_dict
-from agent.module import ModuleConfigError
+from agent.module import ModuleConfigError, parse_options
 
 SOCKET_PREFIX = "unix:"
 
@@ -42,10 +41,7 @@ class TactileOptions:
         Raises:
             ModuleConfigError: an unknown option, a wrong type or value (named).
         """
-        try:
-            parsed = from_dict(cls, dict(options), "modules.tactile")
-        except SchemaError as exc:
-            raise ModuleConfigError(str(exc)) from None
+        parsed = parse_options(cls, options, "tactile")
         if not parsed.speaking_timeout_s > 0:
             raise ModuleConfigError(
                 f"modules.tactile.speaking_timeout_s = {parsed.speaking_timeout_s}: must be positive"

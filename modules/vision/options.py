@@ -10,8 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.codec import SchemaError, from_dict
-from agent.module import ModuleConfigError
+from agent.module import ModuleConfigError, parse_options
 
 
 @dataclass
@@ -59,10 +58,7 @@ class VisionOptions:
             ModuleConfigError: an unknown option, a wrong type or a value out of range;
                 the message names the option.
         """
-        try:
-            parsed = from_dict(cls, dict(options), "modules.vision")
-        except SchemaError as exc:
-            raise ModuleConfigError(str(exc)) from None
+        parsed = parse_options(cls, options, "vision")
         for name in ("analysis_px", "kmeans_px", "face_px", "people_px"):
             if not 16 <= getattr(parsed, name) <= 4096:
                 raise ModuleConfigError(f"modules.vision.{name} = {getattr(parsed, name)}: must be within 16..4096")

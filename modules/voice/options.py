@@ -11,8 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from agent.codec import SchemaError, from_dict
-from agent.module import ModuleConfigError
+from agent.module import ModuleConfigError, parse_options
 from modules.voice.asr.engines import ENGINES, AsrOptions
 from modules.voice.listen.endpoint import EndpointOptions
 from modules.voice.listen.vad import VadOptions
@@ -60,10 +59,7 @@ class VoiceOptions:
             ModuleConfigError: an unknown option, a wrong type or a wrong choice; the
                 message names the option and the fix.
         """
-        try:
-            parsed = from_dict(cls, dict(options), "modules.voice")
-        except SchemaError as exc:
-            raise ModuleConfigError(str(exc)) from None
+        parsed = parse_options(cls, options, "voice")
         if parsed.asr not in ENGINES:
             raise ModuleConfigError(f"modules.voice.asr = {parsed.asr!r}: choose {' or '.join(ENGINES)}")
         if parsed.end_of_turn not in ("words", "prosody", "fixed"):
