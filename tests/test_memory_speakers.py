@@ -138,3 +138,79 @@ def test_a_negative_threshold_is_refused(bad: float) -> None:
 
     with pytest.raises(ModuleConfigError, match="speaker_threshold"):
         MemoryAnchor({"speaker_threshold": bad})
+
+
+async def _listen_with_memory(db: Path, names: list[str], speaker_wait_s: float = 5.0) -> tuple[list[Scene], float]:
+    """The real voice module (openai-whisper tiny.en) and MemoryAnchor on one bus: each
+    recording heard as a ``listen.turn``, in order; every scene on the bus, and the slowest
+    ask → answer round trip in seconds (bus hop times)."""
+    from agent.bus import SceneBus
+    from agent.parts import Request
+    from modules.voice.module import VoiceModule
+
+    bus = SceneBus()
+    voice = VoiceModule({"tts": "piper", "speaker_wait_s": speaker_wait_s})
+    memory = MemoryAnchor({"path": str(db), "embeddings": False})
+    seen: list[Scene] = []
+    turns = asyncio.Queue[Scene]()
+
+    async def watch(scene: Scene) -> None:
+        seen.append(scene)
+        if scene.kind in ("turn", "error"):
+            await turns.put(scene)
+
+    for module in (voice, memory):
+        bus.subscribe(module.name, module.handle, module.wants, inbox_size=module.inbox_size, policy=module.policy)
+    bus.subscribe("watch", watch, inbox_size=256)
+    await bus.start()
+    try:
+        await memory.start(bus)
+        await voice.start(bus)
+        for name in names:
+            path = next(SPEECH.glob(f"{name}.*"))
+            await bus.publish(
+                Scene(channel="voice", kind="listen.turn", request=Request(path=str(path))), source="watch"
+            )
+            got = await asyncio.wait_for(turns.get(), 120)
+            assert got.kind == "turn", got.error
+    finally:
+        await bus.stop()
+        await voice.stop()
+        await memory.stop()
+    asks = {s.id: s for s in seen if s.kind == "speaker.ask"}
+    waits = [
+        s.hops[-1].t_unix_s - asks[s.parents[0]].hops[-1].t_unix_s
+        for s in seen
+        if s.kind == "speaker" and s.parents and s.parents[0] in asks
+    ]
+    return seen, max(waits, default=0.0)
+
+
+def test_the_heard_turns_own_speaker_field_names_the_voice_recognised_by_memory(tmp_path: Path, cache) -> None:
+    db = tmp_path / "memory.sqlite3"
+    seen, slowest_s = asyncio.run(_listen_with_memory(db, ["spk1_snt1", "jfk", "spk1_snt3"]))
+    turns = [s for s in seen if s.kind == "turn"]
+    answers = {s.id: s for s in seen if s.kind == "speaker"}
+    assert [t.speaker for t in turns] == ["speaker-1", "speaker-2", "speaker-1"]
+    # Each turn names the answer it was given among its parents, and memory counted each
+    # turn once (an ask, not the turn again): speaker-1 heard twice, not four times.
+    assert [answers[t.parents[-1]].speaker for t in turns] == ["speaker-1", "speaker-2", "speaker-1"]
+    assert len(answers) == 3
+    store = MemoryStore(db)
+    assert {v.id: v.count for v in store.speakers()} == {"speaker-1": 2, "speaker-2": 1}
+    store.close()
+    assert slowest_s < 0.25, f"the answer on who spoke took {slowest_s:.3f} s"
+    # A second session: the same voice is named the same from its first turn on.
+    seen, _ = asyncio.run(_listen_with_memory(db, ["spk1_snt5"]))
+    assert [s.speaker for s in seen if s.kind == "turn"] == ["speaker-1"]
+
+
+def test_a_turn_goes_out_unnamed_when_nobody_recognises_voices(tmp_path: Path, cache) -> None:
+    from agent.parts import Request
+    from modules.voice.module import VoiceModule
+
+    path = next(SPEECH.glob("jfk.*"))
+    request = Scene(channel="voice", kind="listen.turn", request=Request(path=str(path)))
+    got = asyncio.run(run_module(VoiceModule({"tts": "piper"}), [request], lambda s: s.kind in ("turn", "error"), 120))
+    assert [s.kind for s in got if s.kind in ("turn", "speaker.ask")] == ["turn"]
+    assert got[-1].speaker is None

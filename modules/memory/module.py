@@ -17,6 +17,12 @@ every scene (but its own requests)
     name once a name fact was heard from it), ``text`` = the name if known,
     ``result.count`` = how often the voice was heard, ``trust`` = ``anchor`` once it was
     recognised ``anchor_confirmations`` times (see ``speakers.py``).
+``speaker.ask`` (from a listening module, before it publishes a turn; ``sound.timbre``)
+    answered at once on an inbox of its own (not behind a turn's embedding) with the same
+    ``memory``/``speaker`` scene, parent = the ask; the turn that then arrives names the
+    voice in its ``speaker`` and the answer among its parents, so it is not counted twice.
+    On start, with voice recognition on, the module announces ``memory``/``speaker.recognition``
+    (``result.count`` = enrolled voices) so that listeners know to ask.
 ``turn`` with text
     then ``memory``/``recall`` scenes: facts (``text`` = value, ``context`` = kind,
     ``trust`` = ``anchor`` once confirmed ``anchor_confirmations`` times) and past scenes.
@@ -78,13 +84,15 @@ class MemoryAnchor(Module):
         self.o = MemoryOptions.parse(self.options)
         self.session = uuid.uuid4().hex
         self.store: MemoryStore | None = None
-        self.embedder = Embedder()
+        self.embedder = Embedder(self.o.embed_threads)
         self._db: ThreadPoolExecutor | None = None
         self._model: ThreadPoolExecutor | None = None
         self._broken: ScenevoiceError | None = None
         self._failing = False
         self._embeddings = self.o.embeddings
         self._fact_vectors: dict[str, np.ndarray] = {}
+        #: answers to ``speaker.ask`` → the voice id they named, until the turn arrives.
+        self._answered: dict[str, str] = {}
 
     # --- lifecycle ----------------------------------------------------------------------------
 
@@ -101,6 +109,10 @@ class MemoryAnchor(Module):
             self._broken = exc
             await self.publish(error_scene(None, exc))
             return
+        if self.o.speaker_threshold > 0:
+            voices = await self._on_db(self.store.speakers)
+            bus.subscribe(f"{self.name}.asks", self._answer_ask, lambda s: s.kind == "speaker.ask", inbox_size=16)
+            await self.publish(Scene(channel="memory", kind="speaker.recognition", result=Result(count=len(voices))))
         # What earlier sessions learnt, announced once (kind ``fact``), so that the mind
         # knows the user from the first turn on without waiting for a recall.
         for fact in known:
@@ -136,7 +148,7 @@ class MemoryAnchor(Module):
     # --- bus ----------------------------------------------------------------------------------
 
     def wants(self, scene: Scene) -> bool:
-        return True
+        return scene.kind != "speaker.ask"  # answered on its own inbox, not kept
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind in REQUESTS:
@@ -161,7 +173,10 @@ class MemoryAnchor(Module):
         heard = scene.kind in HEARD_KINDS and bool((scene.text or "").strip())
         facts = extract_facts(scene.text, scene.speaker) if heard else []
         timbre = scene.sound.timbre if scene.sound is not None else None
-        if scene.kind in HEARD_KINDS and timbre and self.o.speaker_threshold > 0:
+        asked = next((self._answered.pop(p) for p in scene.parents if p in self._answered), None)
+        if asked is not None:  # already recognised when its listener asked: only a name to learn
+            await self._on_db(self._name_voice, asked, facts)
+        elif scene.kind in HEARD_KINDS and timbre and self.o.speaker_threshold > 0:
             voice, recognised = await self._on_db(self._recognise, scene, timbre, facts)
             who = self._speaker_scene(scene, voice, recognised)
             # Kept too (the bus does not hand memory its own scenes): who spoke which scene,
@@ -184,11 +199,33 @@ class MemoryAnchor(Module):
         """Who spoke ``scene`` (recognised or enrolled); a name fact in it names the voice."""
         assert self.store is not None
         voice, recognised = self.store.identify_speaker(timbre, scene.wall_start, self.o.speaker_threshold)
+        name = self._name_voice(voice.id, facts)
+        return (replace(voice, name=name) if name else voice), recognised
+
+    def _name_voice(self, voice_id: str, facts: list) -> str | None:
+        """The name a name fact in ``facts`` gives voice ``voice_id`` (stored), or None."""
+        assert self.store is not None
         name = next((f.value for f in facts if f.kind == "name"), None)
-        if name and name != voice.name:
-            self.store.name_speaker(voice.id, name)
-            voice = replace(voice, name=name)
-        return voice, recognised
+        if name:
+            self.store.name_speaker(voice_id, name)
+        return name
+
+    async def _answer_ask(self, ask: Scene) -> None:
+        """Answer a listener's ``speaker.ask``: who spoke, before the turn goes out."""
+        timbre = ask.sound.timbre if ask.sound is not None else None
+        if self.store is None or not timbre:
+            return
+        try:
+            voice, recognised = await self._on_db(self._recognise, ask, timbre, [])
+            who = self._speaker_scene(ask, voice, recognised)
+            await self._on_db(self.store.add_scene, who, self.session)
+        except MemoryStoreError as exc:
+            await self.publish(error_scene(ask, exc))
+            return
+        if len(self._answered) > 64:  # turns that never came (their listener gave up)
+            self._answered.pop(next(iter(self._answered)))
+        self._answered[who.id] = voice.id
+        await self.publish(who)
 
     def _speaker_scene(self, cause: Scene, voice: StoredSpeaker, recognised: bool) -> Scene:
         matches = voice.count - 1  # times recognised after enrolment

@@ -38,6 +38,10 @@ class MemoryOptions:
             with ``output.unwritable`` (seconds).
         anchor_confirmations: a fact heard this many times is an ``anchor``, else a ``hypothesis``.
         embeddings: recall by sentence embedding (all-MiniLM-L6-v2); false → lexemes only.
+        embed_threads: torch threads for one embedding, on the embedding thread only (the
+            rest of the process keeps its own count). 1 by default: a sentence takes ~12 ms
+            with one thread, and two threads on two cores shared with other work wait for
+            each other (p95 132 ms against 13 ms with one; ``docs/benchmarks.md``).
         recall_facts: at most this many facts recalled per heard turn.
         recall_scenes: at most this many past scenes recalled per heard turn.
         min_similarity: the least score (cosine, or lexeme overlap 0–1) a recalled item needs.
@@ -51,6 +55,7 @@ class MemoryOptions:
     busy_timeout_s: float = 2.0
     anchor_confirmations: int = 2
     embeddings: bool = True
+    embed_threads: int = 1
     recall_facts: int = 3
     recall_scenes: int = 3
     min_similarity: float = 0.35
@@ -74,6 +79,8 @@ class MemoryOptions:
             raise ModuleConfigError("modules.memory.min_similarity must be between 0 and 1")
         if parsed.speaker_threshold < 0:
             raise ModuleConfigError("modules.memory.speaker_threshold must not be negative (0 turns it off)")
+        if parsed.embed_threads < 1:
+            raise ModuleConfigError("modules.memory.embed_threads must be 1 or more")
         if parsed.busy_timeout_s < 0:
             raise ModuleConfigError("modules.memory.busy_timeout_s must not be negative")
         return parsed

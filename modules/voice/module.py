@@ -15,6 +15,10 @@ Scenes it handles:
 ``listen.live``
     opens the microphone, publishes ``listening`` (``result.device``), then one ``turn``
     per finished turn, half-duplex: it does not listen while it waits for or speaks a reply.
+
+Before a ``turn`` goes out it asks who spoke it (``speaker.ask``) when a module that
+recognises voices has announced itself (``speaker.recognition``), and names the voice in
+the turn's ``speaker`` (``listen/naming.py``).
 ``reply`` (channel ``voice``)
     plans (if the reply has no plan) for the announced voice, speaks with the plan's
     engine (Piper or Bark), plays or writes the audio, measures it, and publishes
@@ -48,6 +52,7 @@ from modules.voice.engines import VoiceEngines, engine_statuses, prepare_models
 from modules.voice.listen.files import hear_file
 from modules.voice.listen.floor import Floor
 from modules.voice.listen.live import listen_live
+from modules.voice.listen.naming import SpeakerNaming
 from modules.voice.options import VoiceOptions
 from modules.voice.speak.plot import plot_request
 from modules.voice.speak.reply import speak_reply
@@ -84,6 +89,8 @@ class VoiceModule(Module):
         self._replies: set[asyncio.Task] = set()
         self._stops: dict[str, threading.Event] = {}
         self._speaking = asyncio.Lock()
+        #: who spoke a turn, asked of a module that recognises voices (``listen/naming.py``).
+        self.naming = SpeakerNaming(self.o.speaker_wait_s)
 
     # --- bus ----------------------------------------------------------------------------------
 
@@ -92,7 +99,7 @@ class VoiceModule(Module):
             return True
         if scene.kind == "reply":
             return scene.channel == "voice"
-        if scene.kind == "interrupt":  # a touch, a word: stop the reply it names
+        if scene.kind in ("interrupt", "speaker.recognition"):  # a touch stops a reply; voices are named
             return True
         # An error about a turn we await means no reply will come: listen again.
         return scene.kind == "error" and bool(self.floor.awaited_by(scene.parents))
@@ -115,6 +122,8 @@ class VoiceModule(Module):
                 if reply_id in self._stops:
                     log.info("voice: reply %s interrupted", reply_id)
                     self._stops[reply_id].set()
+        elif scene.kind == "speaker.recognition":
+            self.naming.ready = True
         elif scene.kind == "plot":
             await self._plot(scene)
         elif scene.kind == "error":
@@ -122,6 +131,10 @@ class VoiceModule(Module):
 
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
+        # Answers about who spoke arrive on an inbox of their own: the main one may be busy
+        # with the very file whose turn waits for the answer. (The announcement that a module
+        # recognises voices comes on the main inbox, subscribed before any module starts.)
+        bus.subscribe(f"{self.name}.naming", self.naming.take, self.naming.wants, inbox_size=16)
         self._warm_task = asyncio.create_task(asyncio.to_thread(_import_analysis_libraries), name="voice:warm")
         try:
             self.profile = await asyncio.to_thread(self.loaded.profile)
@@ -179,7 +192,7 @@ class VoiceModule(Module):
         if scenes is None:
             return
         for scene in scenes:
-            await self.publish(scene)
+            await self._publish_heard(scene)
         if not one_turn:
             await self.publish(request.derive(kind="done", channel="voice", result=Result(count=len(scenes))))
         elif scenes[0].kind == "turn":
@@ -192,10 +205,16 @@ class VoiceModule(Module):
                 )
             )
 
+    async def _publish_heard(self, scene: Scene) -> None:
+        """Publish a heard scene; a turn first learns who spoke it (``listen/naming.py``)."""
+        if scene.kind == "turn":
+            scene = await self.naming.named(scene, self.publish)
+        await self.publish(scene)
+
     async def _live(self, request: Scene) -> None:
         try:
             await self._guarded(
-                request, listen_live(request, self.loaded, self.o, self.floor, self.publish, self._trace)
+                request, listen_live(request, self.loaded, self.o, self.floor, self._publish_heard, self._trace)
             )
         except Exception as exc:  # a background task must not die in silence
             log.exception("voice: live listening failed")

@@ -50,6 +50,7 @@ class VoiceOptions:
     max_silence_s: float = 1.2
     max_turn_s: float = 20.0
     echo_tail_s: float = 0.3
+    speaker_wait_s: float = 0.3
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> VoiceOptions:
@@ -77,6 +78,8 @@ class VoiceOptions:
                 f"modules.voice.bark_precision = {parsed.bark_precision!r}: "
                 f"choose {', '.join(BARK_PRECISIONS)} (anything but float32 is lossy)"
             )
+        if parsed.speaker_wait_s < 0:
+            raise ModuleConfigError("modules.voice.speaker_wait_s must not be negative (0 never asks)")
         return parsed
 
     def asr_options(self) -> AsrOptions:
