@@ -60,6 +60,10 @@ class EndpointOptions:
     short_turn_s: float = 0.6
     max_turn_s: float = 20.0
     preroll_s: float = 0.3
+    #: with a turn model: a pause closes after ``min_silence_s`` when the model's
+    #: probability that the speaker finished reaches this (and the words do not end on a
+    #: continuation word or filler), else after ``max_silence_s``.
+    model_threshold: float = 0.7
 
 
 @dataclass
@@ -179,14 +183,22 @@ class TurnDetector:
         """A transcript of :meth:`speech_so_far` is on its way: wait for it before closing."""
         self._text_pending = self.pause_started or self._silence_frames > 0
 
-    def judge_text(self, text: str) -> None:
-        """Apply the word cue to the current pause (ignored when speech has resumed, and by
-        the fixed silence timer)."""
+    def judge_text(self, text: str | None, finished_p: float | None = None) -> None:
+        """Apply the word cue (``text``, a transcript of :meth:`speech_so_far`) and a turn
+        model's probability that the speaker finished (``finished_p``), either may be None,
+        to the current pause (ignored when speech has resumed, and by the fixed timer)."""
         if not self._text_pending or not self.o.prosodic:
             self._text_pending = False
             return
         self._text_pending = False
-        self._set_finality(finality(*self._cues, text_cue(text), self._speech_frames * FRAME_S, self.o))
+        cue = text_cue(text) if text is not None else None
+        if finished_p is not None:
+            # A turn model decides, the words can veto: clearly finished or wait the maximum.
+            sure = finished_p >= self.o.model_threshold and (cue is None or cue >= 0.0)
+            self._finality = finished_p
+            self._needed_s = self.o.min_silence_s if sure else self.o.max_silence_s
+            return
+        self._set_finality(finality(*self._cues, cue, self._speech_frames * FRAME_S, self.o))
 
     def feed(self, frame: np.ndarray, speech_prob: float) -> Turn | None:
         """Add one frame; returns the finished :class:`Turn` or None."""
@@ -251,6 +263,7 @@ def replay(
     options: EndpointOptions,
     transcribe: Callable[[np.ndarray], str] | None = None,
     text_takes_real_time: bool = True,
+    turn_model: Callable[[np.ndarray], float] | None = None,
 ) -> list[float]:
     """Run a recorded stream through a detector as the live loop does; returns the times
     (seconds from the stream's start) at which turns closed.
@@ -260,22 +273,26 @@ def replay(
         speech_probs: the VAD's probability for each frame.
         transcribe: when given, the speech so far is transcribed at every pause onset and
             the text judged, like the live loop's word cue.
+        turn_model: when given, its probability that the speaker finished, for the speech
+            so far at every pause onset (timed with the transcription).
         text_takes_real_time: the text reaches the detector after as many frames as the
             transcription really took (False: at once).
     """
     detector = TurnDetector(options)
     closes: list[float] = []
-    arrival, text = None, ""
+    arrival, text, finished_p = None, None, None
     for k, prob in enumerate(speech_probs):
         turn = detector.feed(samples[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES], prob)
-        if transcribe is not None and detector.pause_started:
+        if (transcribe is not None or turn_model is not None) and detector.pause_started:
             started = time.perf_counter()
-            text = transcribe(detector.speech_so_far())
+            so_far = detector.speech_so_far()
+            text = transcribe(so_far) if transcribe is not None else None
+            finished_p = turn_model(so_far) if turn_model is not None else None
             took = int(np.ceil((time.perf_counter() - started) / FRAME_S)) if text_takes_real_time else 0
             arrival = k + took
             detector.expect_text()
         if arrival is not None and k >= arrival:
-            detector.judge_text(text)
+            detector.judge_text(text, finished_p)
             arrival = None
         if turn is not None:
             closes.append((k + 1) * FRAME_S)

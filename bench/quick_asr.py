@@ -1,0 +1,78 @@
+"""The quick decoder (``modules/voice/asr/quick.py``) against Whisper's full 30 s decode:
+time and words differing, on prefixes of the test recordings (what the live loop
+transcribes at a pause), for several window rules.
+
+Run:  .venv/bin/python bench/quick_asr.py
+
+Each recording of ``tests/data/speech`` (each voice of the stereo file alone) cut at 40, 60, 80 and
+100 % of its length; reference: faster-whisper tiny.en's own transcription of the same
+prefix (30 s window, greedy, no timestamps). A window rule that gives broken text (a
+repeated run of words, or too many tokens) decodes again at 30 s, as the decoder does.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from agent.paths import cache_dir
+from bench import turn_set
+from modules.voice.asr import quick
+from modules.voice.asr.engines import AsrOptions, make_engine
+from modules.voice.asr.wer import word_errors
+
+FILES = ("spk1_snt1.wav", "spk1_snt2.wav", "spk1_snt3.wav", "spk1_snt4.wav", "spk1_snt5.wav")
+FILES += ("LJ050-0131.wav", "jfk.flac", "stereo_diarization.wav/left", "stereo_diarization.wav/right")
+
+
+def main() -> None:
+    engine = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
+    model = engine._model  # noqa: SLF001 — the bench compares against the engine's own model
+    decoder = quick.QuickDecoder(model)
+    cases = []
+    for name in FILES:
+        y = turn_set.load(name)
+        for frac in (0.4, 0.6, 0.8, 1.0):
+            s = y[: int(len(y) * frac)]
+            segments, _ = model.transcribe(
+                s, beam_size=1, condition_on_previous_text=False, temperature=0.0, without_timestamps=True
+            )
+            t0 = time.perf_counter()
+            decoder._decode(s, quick.FULL_FRAMES)  # noqa: SLF001
+            full_s = time.perf_counter() - t0
+            cases.append((s, " ".join(seg.text for seg in segments), full_s))
+    print(f"{len(cases)} prefixes of {len(FILES)} recordings; reference: the full 30 s decode")
+    print(f"{'window':22} {'words differing':>16} {'redone at 30 s':>15} {'median':>8} {'p90':>8}")
+    full_times = [c[2] for c in cases]
+    print(
+        f"{'30 s (full)':22} {'-':>16} {'-':>15} {np.median(full_times) * 1000:6.0f}ms {np.percentile(full_times, 90) * 1000:6.0f}ms"
+    )
+    for min_s in (0, 8, 10):
+        errors = words = redone = 0
+        times = []
+        for s, reference, _ in cases:
+            audio_s = len(s) / quick.RATE_HZ
+            t0 = time.perf_counter()
+            frames = min(quick.FULL_FRAMES, quick.FRAMES_PER_S * max(min_s, math.ceil(audio_s + quick.PAD_S)))
+            text, n_tokens = decoder._decode(s, frames)  # noqa: SLF001
+            if frames < quick.FULL_FRAMES and quick.looks_broken(text, audio_s, n_tokens):
+                text, _ = decoder._decode(s, quick.FULL_FRAMES)  # noqa: SLF001
+                redone += 1
+            times.append(time.perf_counter() - t0)
+            e, n = word_errors(reference, text)
+            errors, words = errors + e, words + n
+        label = f"speech + 1 s, >= {min_s} s" if min_s else "speech + 1 s"
+        print(
+            f"{label:22} {f'{errors} of {words}':>16} {redone:>15} "
+            f"{np.median(times) * 1000:6.0f}ms {np.percentile(times, 90) * 1000:6.0f}ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

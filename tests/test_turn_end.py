@@ -1,0 +1,111 @@
+"""End of turn with a turn model, on the labelled set of ``bench/turn_set.py`` (real
+recordings and the real Piper voice, broken by pauses after "and", "because", "um" and
+function words), and the quick decoder that transcribes at each pause."""
+
+from __future__ import annotations
+
+import statistics
+
+import numpy as np
+import pytest
+
+from agent.errors import MachineError
+from bench import turn_set
+from bench.turn_end import Outcome, probabilities
+from modules.voice.asr import quick
+from modules.voice.listen import turn_model
+from modules.voice.listen.endpoint import EndpointOptions, TurnDetector, replay
+from modules.voice.listen.vad import SileroVAD, VadOptions
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def streams(faster_engine) -> list[tuple[turn_set.Stream, list[float]]]:
+    vad = SileroVAD(VadOptions())
+    return [(s, probabilities(vad, s.samples)) for s in turn_set.build(faster_engine)]
+
+
+@pytest.fixture(scope="module")
+def smart() -> turn_model.SmartTurn:
+    return turn_model.SmartTurn()
+
+
+def _outcomes(streams, options: EndpointOptions, model=None) -> list[Outcome]:
+    # Decisions only: the verdict reaches the detector at once (the live timing is the
+    # benchmark's business, bench/turn_end.py).
+    return [Outcome(s, replay(s.samples, p, options, None, False, turn_model=model)) for s, p in streams]
+
+
+def test_the_set_holds_several_voices_and_both_labels(streams) -> None:
+    labels = [s.label for s, _ in streams]
+    assert labels.count("finished") >= 20 and labels.count("paused") >= 50
+    assert len({s.voice for s, _ in streams}) >= 5
+    assert {"and", "because", "um,"} <= {s.before.split()[-1].lower() for s, _ in streams if s.before}
+
+
+def test_the_turn_model_cuts_at_most_10_percent_mid_sentence_and_closes_finished_ones_within_300_ms(
+    streams, smart
+) -> None:
+    outcomes = _outcomes(streams, EndpointOptions(min_silence_s=0.2, max_silence_s=1.2), smart.finished)
+    broken = [o for o in outcomes if o.stream.label == "paused"]
+    finished = [o for o in outcomes if o.stream.label == "finished"]
+    cut_share = sum(o.cut for o in broken) / len(broken)
+    delays = [o.delay_s for o in finished if o.delay_s is not None]
+    assert cut_share <= 0.10, [o.stream.name for o in broken if o.cut]
+    assert statistics.median(delays) <= 0.30, delays
+    # The set is not an easy one: the usual silence timer cuts a third or more of it.
+    timer = _outcomes(streams, EndpointOptions(prosodic=False, end_silence_s=0.8))
+    assert sum(o.cut for o in timer if o.stream.label == "paused") / len(broken) >= 0.30
+
+
+def test_a_transcript_ending_on_a_continuation_word_vetoes_a_sure_turn_model() -> None:
+    detector = TurnDetector(EndpointOptions(min_silence_s=0.2, max_silence_s=1.2))
+    detector._text_pending = True  # a pause has begun and its verdict is awaited
+    detector.judge_text("I went to the market and", 0.95)
+    assert detector._needed_s == 1.2
+    detector._text_pending = True
+    detector.judge_text("I went to the market.", 0.95)
+    assert detector._needed_s == 0.2
+    detector._text_pending = True
+    detector.judge_text("I went to the market.", 0.4)
+    assert detector._needed_s == 1.2
+
+
+def test_the_turn_model_is_missing_with_a_clear_message_when_its_package_is_absent(monkeypatch) -> None:
+    monkeypatch.setattr(turn_model.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(MachineError, match="pip install pipecat-ai") as caught:
+        turn_model.model_path()
+    assert caught.value.reason == "model.missing"
+
+
+def test_the_quick_decoder_hears_the_recordings_as_the_full_decode_does(faster_engine) -> None:
+    decoder = quick.QuickDecoder(faster_engine._model)
+    from modules.voice.asr.wer import word_errors
+
+    errors = words = 0
+    for name in ("spk1_snt1.wav", "spk1_snt3.wav", "jfk.flac", "LJ050-0131.wav"):
+        y = turn_set.load(name)
+        got = decoder.text(y)
+        assert got.window_s < 30.0 or got.fell_back
+        e, n = word_errors(faster_engine.transcribe(y).text, got.text)
+        errors, words = errors + e, words + n
+    assert errors <= 2, (errors, words)
+
+
+@pytest.mark.parametrize(
+    ("text", "broken"),
+    [
+        ("The child almost hurt. The child almost hurt. The child almost hurt.", True),
+        ("Sunday is the best part of the best part of the best part of", True),
+        ("And so my fellow Americans, ask not what your country can do for you.", False),
+        ("ask what you can do, ask what you can", False),  # a two-word echo is speech
+    ],
+)
+def test_a_runaway_decode_is_recognised(text: str, broken: bool) -> None:
+    assert quick.looks_broken(text, 3.0, 10) is broken
+
+
+def test_too_many_tokens_for_the_audio_is_a_runaway_decode() -> None:
+    assert quick.looks_broken("word", 2.0, 25) and not quick.looks_broken("word", 2.0, 20)
+    assert np.isclose(quick.MAX_TOKENS_PER_S, 12)
