@@ -33,7 +33,7 @@ FILES += ("LJ050-0131.wav", "jfk.flac", "stereo_diarization.wav/left", "stereo_d
 
 def main() -> None:
     engine = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
-    model = engine._model  # noqa: SLF001 — the bench compares against the engine's own model
+    model = engine._model
     decoder = quick.QuickDecoder(model)
     cases = []
     for name in FILES:
@@ -44,15 +44,14 @@ def main() -> None:
                 s, beam_size=1, condition_on_previous_text=False, temperature=0.0, without_timestamps=True
             )
             t0 = time.perf_counter()
-            decoder._decode(s, quick.FULL_FRAMES)  # noqa: SLF001
+            decoder._decode(s, quick.FULL_FRAMES)
             full_s = time.perf_counter() - t0
             cases.append((s, " ".join(seg.text for seg in segments), full_s))
     print(f"{len(cases)} prefixes of {len(FILES)} recordings; reference: the full 30 s decode")
     print(f"{'window':22} {'words differing':>16} {'redone at 30 s':>15} {'median':>8} {'p90':>8}")
     full_times = [c[2] for c in cases]
-    print(
-        f"{'30 s (full)':22} {'-':>16} {'-':>15} {np.median(full_times) * 1000:6.0f}ms {np.percentile(full_times, 90) * 1000:6.0f}ms"
-    )
+    median_ms, p90_ms = np.median(full_times) * 1000, np.percentile(full_times, 90) * 1000
+    print(f"{'30 s (full)':22} {'-':>16} {'-':>15} {median_ms:6.0f}ms {p90_ms:6.0f}ms")
     for min_s in (0, 8, 10):
         errors = words = redone = 0
         times = []
@@ -60,9 +59,9 @@ def main() -> None:
             audio_s = len(s) / quick.RATE_HZ
             t0 = time.perf_counter()
             frames = min(quick.FULL_FRAMES, quick.FRAMES_PER_S * max(min_s, math.ceil(audio_s + quick.PAD_S)))
-            text, n_tokens = decoder._decode(s, frames)  # noqa: SLF001
+            text, n_tokens = decoder._decode(s, frames)
             if frames < quick.FULL_FRAMES and quick.looks_broken(text, audio_s, n_tokens):
-                text, _ = decoder._decode(s, quick.FULL_FRAMES)  # noqa: SLF001
+                text, _ = decoder._decode(s, quick.FULL_FRAMES)
                 redone += 1
             times.append(time.perf_counter() - t0)
             e, n = word_errors(reference, text)
