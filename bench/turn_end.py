@@ -87,7 +87,7 @@ def summary(outcomes: list[Outcome]) -> dict[str, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--details", action="store_true", help="print every stream's closes")
-    ap.add_argument("--min-silence", type=float, default=0.2, help="the turn model's close when sure, s")
+    ap.add_argument("--sure-silence", type=float, default=0.2, help="the turn model's close when sure, s")
     ap.add_argument("--max-silence", type=float, default=1.2, help="the longest wait, s")
     args = ap.parse_args()
     full = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
@@ -97,7 +97,7 @@ def main() -> None:
     probs = [probabilities(vad, s.samples) for s in streams]
     quick.text(streams[0].samples[:16000])  # warm up
     smart = SmartTurn()
-    model_options = EndpointOptions(min_silence_s=args.min_silence, max_silence_s=args.max_silence)
+    model_options = EndpointOptions(sure_silence_s=args.sure_silence, max_silence_s=args.max_silence)
     smart.finished(streams[0].samples[:16000])
     modes: dict[str, tuple[EndpointOptions, Callable[[np.ndarray], str] | None, Callable | None]] = {
         "fixed timer 0.8 s": (EndpointOptions(prosodic=False, end_silence_s=0.8), None, None),

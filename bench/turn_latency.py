@@ -129,10 +129,31 @@ class Turn:
     hops: dict[str, float] = field(default_factory=dict)  # stage -> unix time
 
 
+@dataclass
+class Utterance:
+    """A 16 kHz mono WAV played into the microphone, its samples and where its speech ends."""
+
+    path: Path
+    speech: np.ndarray
+    speech_end_s: float
+    voice: str = ""
+
+    @classmethod
+    def of(cls, path: Path, voice: str = "") -> Utterance:
+        audio = load_audio(path)
+        if audio.rate_hz != RATE_HZ:
+            raise SystemExit(f"{path}: play a {RATE_HZ} Hz file (the tap compares it sample by sample)")
+        speech = audio.mono().astype(np.float32)
+        segments = SileroVAD(VadOptions(pad_s=0.0)).segments(speech)
+        return cls(path, speech, min(segments[-1][1], len(speech) / RATE_HZ), voice)
+
+
 def run_agent(
-    rig: AudioRig, recording: Path, speech: np.ndarray, speech_end_in_file_s: float, turns: int, policy: str
+    rig: AudioRig, utterances: list[Utterance], policy: str, settings: tuple[str, ...] = ()
 ) -> list[dict[str, float]]:
-    """One ``run.py talk`` under ``policy``; per turn, seconds after the speech ended."""
+    """One ``run.py talk`` under ``policy`` (and ``--set`` ``settings``), each utterance
+    played in turn; per turn, seconds after its speech ended."""
+    turns = len(utterances)
     env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
     tap = TapRecorder(rig)
     agent = subprocess.Popen(
@@ -144,6 +165,7 @@ def run_agent(
             str(turns),
             "--set",
             f"modules.voice.end_of_turn={policy}",
+            *[arg for setting in settings for arg in ("--set", setting)],
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -152,6 +174,7 @@ def run_agent(
     )
     found: list[Turn] = []
     plays_unix_s: list[float] = []
+    heard_texts: list[str] = []  # every turn the agent heard, to show when one was split
     try:
         tap.wait_running()
         assert agent.stderr is not None and agent.stdout is not None
@@ -160,14 +183,16 @@ def run_agent(
             said.append(line)
             if not line:
                 raise SystemExit(f"the agent ended before listening: {''.join(said)}")
-        for _ in range(turns):
+        for utterance in utterances:
             plays_unix_s.append(time.time())
-            subprocess.run(["paplay", "--device=tapmic", str(recording)], env=rig.env, check=True, timeout=120)
+            subprocess.run(["paplay", "--device=tapmic", str(utterance.path)], env=rig.env, check=True, timeout=120)
             while True:
                 line = agent.stdout.readline()
                 if not line:
                     raise SystemExit(f"the agent ended mid-turn: {agent.stderr.read()}")
                 scene = json.loads(line)
+                if scene["kind"] == "turn":
+                    heard_texts.append(scene.get("text") or "")
                 if scene["kind"] == "spoken":
                     break
             hops: dict[str, float] = {}
@@ -185,15 +210,24 @@ def run_agent(
     heard, said = x[:, 0], x[:, 1]
     rows = []
     for i, turn in enumerate(found):
+        speech, speech_end_in_file_s = utterances[i].speech, utterances[i].speech_end_s
         # The recording on the left channel: best match within 3 s of when it was played.
         start = max(0, tap.index(plays_unix_s[i]) - RATE_HZ // 2)
         window = heard[start : start + 3 * RATE_HZ + len(speech)]
-        onset = start + int(np.argmax(correlate(window, speech, mode="valid", method="fft")))
-        placed = heard[onset : onset + len(speech)]
-        # Bit-exact but for a few samples at the stream's start (measured: <= 3 LSB of 16 bits).
-        if placed.size < speech.size or np.max(np.abs(placed - speech)) > 1e-3:
-            raise SystemExit(f"turn {i + 1}: the recording was not found intact on the tap's left channel")
-        turn.speech_end_s = (onset + speech_end_in_file_s * RATE_HZ) / RATE_HZ
+        # Located by the last second of speech: a dropout earlier in the stream (the sound
+        # server starved while the agent computes) would shift a whole-file match.
+        end_in_file = int(speech_end_in_file_s * RATE_HZ)
+        tail = speech[max(0, end_in_file - RATE_HZ) : end_in_file]
+        at = start + int(np.argmax(correlate(window, tail, mode="valid", method="fft")))
+        placed = heard[at : at + len(tail)]
+        # Bit-exact but for a few samples at a stream's start (measured: <= 3 LSB of 16 bits).
+        similar = placed.size == tail.size and np.corrcoef(placed, tail)[0, 1] >= 0.98
+        if not similar:
+            raise SystemExit(
+                f"turn {i + 1}: the end of the recording was not found on the tap's left channel "
+                f"(turns heard: {heard_texts})"
+            )
+        turn.speech_end_s = (at + len(tail)) / RATE_HZ
         end = int(turn.speech_end_s * RATE_HZ)
         loud = np.flatnonzero(np.abs(said[end:]) >= REPLY_FLOOR)
         if loud.size == 0:
@@ -202,25 +236,29 @@ def run_agent(
         speech_end_unix_s = tap.unix_s(end)
         row = {s: turn.hops[s] - speech_end_unix_s for s in STAGES if s in turn.hops}
         row["first reply sample"] = turn.reply_first_s - turn.speech_end_s
+        # The agent spoke while the user still did (it closed the turn at a pause inside it).
+        onset = int(turn.speech_end_s * RATE_HZ) - end_in_file
+        row["spoke over the user"] = float(np.any(np.abs(said[max(0, onset) : end]) >= REPLY_FLOOR))
         rows.append(row)
     return rows
 
 
+def tapped_rig(rig: AudioRig) -> None:
+    """Load the stereo tap into ``rig`` and make its channels the default devices."""
+    for module in TAP_MODULES:
+        rig.pactl("load-module", *module.split())
+    for command in (["set-default-sink", "tapspk"], ["set-default-source", "tapvmic"]):
+        rig.pactl(*command)
+
+
 def main(recording: Path, turns: int, policy: str) -> None:
-    audio = load_audio(recording)
-    if audio.rate_hz != RATE_HZ:
-        raise SystemExit(f"{recording}: play a {RATE_HZ} Hz file (the tap compares it sample by sample)")
-    speech = audio.mono().astype(np.float32)
-    segments = SileroVAD(VadOptions(pad_s=0.0)).segments(speech)
-    speech_end_in_file_s = min(segments[-1][1], len(speech) / RATE_HZ)
+    utterance = Utterance.of(recording)
+    speech, speech_end_in_file_s = utterance.speech, utterance.speech_end_s
     results: dict[str, list[dict[str, float]]] = {}
     with audio_rig() as rig:
-        for module in TAP_MODULES:
-            rig.pactl("load-module", *module.split())
-        for command in (["set-default-sink", "tapspk"], ["set-default-source", "tapvmic"]):
-            rig.pactl(*command)
+        tapped_rig(rig)
         for mode in ("fixed", policy):
-            results[mode] = run_agent(rig, recording, speech, speech_end_in_file_s, turns, mode)
+            results[mode] = run_agent(rig, [utterance] * turns, mode)
 
     print(
         f"{recording.name}: speech ends at {speech_end_in_file_s:.2f} s of {len(speech) / RATE_HZ:.2f} s; "
@@ -239,6 +277,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--file", type=Path, default=ROOT / "tests" / "data" / "speech" / "spk1_snt1.wav")
     parser.add_argument("--turns", type=int, default=3)
-    parser.add_argument("--policy", default="words", choices=["words", "prosody"])
+    parser.add_argument("--policy", default="model", choices=["model", "words", "prosody"])
     args = parser.parse_args()
     main(args.file, args.turns, args.policy)

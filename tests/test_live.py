@@ -102,10 +102,17 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tm
     # The turn's lineage: what the voice heard and said, and the mind's reply (the memory's
     # recall scenes about the turn come too, and are not this test's business).
     lineage = [json.loads(line) for line in out.splitlines() if line.strip()]
-    scenes = [s for s in lineage if s["channel"] != "memory"]
+    scenes = [s for s in lineage if s["kind"] in ("turn", "reply", "spoken")]
     assert [s["kind"] for s in scenes] == ["turn", "reply", "spoken"]
     turn, reply, spoken = scenes
     assert {"child", "hurt", "small", "dog"} <= words_of(turn["text"])
+    # While the user spoke, partial transcripts came, before the turn, growing toward it.
+    kinds = [s["kind"] for s in lineage]
+    partials = [s for s in lineage if s["kind"] == "partial"]
+    assert partials and kinds.index("partial") < kinds.index("turn"), kinds
+    assert words_of(partials[-1]["text"]) & {"child", "hurt", "small"}, partials[-1]["text"]
+    # Memory recognised the voice before the turn went out: the turn names it.
+    assert turn["speaker"] == "speaker-1"
     assert turn["source"] != "" and spoken["source"] is None
     assert spoken["result"]["device"] and spoken["result"]["path"] is None  # played on the speaker
     assert spoken["act"] == reply["act"] and spoken["context"] == reply["context"]

@@ -47,7 +47,7 @@ def test_the_set_holds_several_voices_and_both_labels(streams) -> None:
 def test_the_turn_model_cuts_at_most_10_percent_mid_sentence_and_closes_finished_ones_within_300_ms(
     streams, smart
 ) -> None:
-    outcomes = _outcomes(streams, EndpointOptions(min_silence_s=0.2, max_silence_s=1.2), smart.finished)
+    outcomes = _outcomes(streams, EndpointOptions(sure_silence_s=0.2, max_silence_s=1.2), smart.finished)
     broken = [o for o in outcomes if o.stream.label == "paused"]
     finished = [o for o in outcomes if o.stream.label == "finished"]
     cut_share = sum(o.cut for o in broken) / len(broken)
@@ -60,7 +60,7 @@ def test_the_turn_model_cuts_at_most_10_percent_mid_sentence_and_closes_finished
 
 
 def test_a_transcript_ending_on_a_continuation_word_vetoes_a_sure_turn_model() -> None:
-    detector = TurnDetector(EndpointOptions(min_silence_s=0.2, max_silence_s=1.2))
+    detector = TurnDetector(EndpointOptions(sure_silence_s=0.2, max_silence_s=1.2))
     detector._text_pending = True  # a pause has begun and its verdict is awaited
     detector.judge_text("I went to the market and", 0.95)
     assert detector._needed_s == 1.2

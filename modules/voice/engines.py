@@ -20,7 +20,15 @@ from agent.parts import VoiceProfile
 from agent.paths import cache_dir
 from agent.voiceplan import VoicePlan
 from modules.voice.asr.engines import AsrEngine, make_engine
-from modules.voice.asr.weights import WeightsMissing, faster_whisper_status, openai_checkpoint, openai_checkpoint_status
+from modules.voice.asr.quick import QuickDecoder
+from modules.voice.asr.weights import (
+    WeightsMissing,
+    faster_whisper_status,
+    load_faster_whisper,
+    openai_checkpoint,
+    openai_checkpoint_status,
+)
+from modules.voice.listen.turn_model import SmartTurn
 from modules.voice.listen.vad import SileroVAD
 from modules.voice.options import VoiceOptions
 from modules.voice.tts.piper import PiperTTS, VoiceMissing, piper_voice, piper_voices
@@ -62,12 +70,37 @@ class VoiceEngines:
         self._vad: SileroVAD | None = None
         self._tts: dict[str, PiperTTS] = {}
         self._bark: SpeechEngine | None = None
+        self._quick: QuickDecoder | bool | None = False  # False: not tried yet
+        self._turn_model: SmartTurn | None = None
 
     def asr(self) -> AsrEngine:
         """Whisper (the configured engine and model). Raises WeightsMissing."""
         if self._asr is None:
             self._asr = make_engine(self.o.asr, self.o.asr_options(), cache_dir())
         return self._asr
+
+    def quick(self) -> QuickDecoder | None:
+        """The quick decoder for live listening (``asr/quick.py``), on faster-whisper's model
+        (the configured engine's, or loaded for it beside openai-whisper); None when the
+        model is multilingual and no language is configured (it does not detect languages).
+        Raises WeightsMissing."""
+        if self._quick is False:
+            asr = self.asr()
+            model = getattr(asr, "_model", None) if self.o.asr == "faster-whisper" else None
+            if model is None:
+                model = load_faster_whisper(self.o.whisper_model, cache_dir(), self.o.threads)
+            try:
+                self._quick = QuickDecoder(model, self.o.language or None)
+            except ValueError as exc:
+                log.info("voice: live listening transcribes with %s at each pause (%s)", self.o.asr, exc)
+                self._quick = None
+        return self._quick if isinstance(self._quick, QuickDecoder) else None
+
+    def turn_model(self) -> SmartTurn:
+        """Smart Turn v3.2 for ``end_of_turn = model``. Raises MachineError (model.missing)."""
+        if self._turn_model is None:
+            self._turn_model = SmartTurn()
+        return self._turn_model
 
     def vad(self) -> SileroVAD:
         """silero-vad with the configured thresholds."""

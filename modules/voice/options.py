@@ -17,6 +17,9 @@ from modules.voice.listen.endpoint import EndpointOptions
 from modules.voice.listen.vad import VadOptions
 
 SPEECH_ENGINES = ("auto", "piper", "bark")
+#: end-of-turn policies (``listen/endpoint.py``): a turn model with a word veto, prosody and
+#: words, prosody alone, a fixed silence timer.
+END_OF_TURN = ("model", "words", "prosody", "fixed")
 #: Bark's precisions (tts.bark.fast.PRECISIONS; anything but float32 is lossy and opt-in).
 BARK_PRECISIONS = ("float32", "bfloat16", "int8")
 
@@ -39,18 +42,21 @@ class VoiceOptions:
     output: str = "device"
     input_device: str = ""
     output_device: str = ""
-    lead_silence_s: float = 0.1
+    lead_silence_s: float = 0.02
     vad_threshold: float = 0.5
     vad_min_speech_s: float = 0.25
     vad_min_silence_s: float = 0.3
     vad_pad_s: float = 0.1
-    end_of_turn: str = "words"
+    end_of_turn: str = "model"
     end_silence_s: float = 0.8
     min_silence_s: float = 0.35
-    max_silence_s: float = 1.2
+    sure_silence_s: float = 0.2
+    max_silence_s: float = 1.1
     max_turn_s: float = 20.0
     echo_tail_s: float = 0.3
     speaker_wait_s: float = 0.3
+    partial_every_s: float = 0.5
+    model_threshold: float = 0.7
 
     @classmethod
     def parse(cls, options: Mapping[str, Any]) -> VoiceOptions:
@@ -63,10 +69,12 @@ class VoiceOptions:
         parsed = parse_options(cls, options, "voice")
         if parsed.asr not in ENGINES:
             raise ModuleConfigError(f"modules.voice.asr = {parsed.asr!r}: choose {' or '.join(ENGINES)}")
-        if parsed.end_of_turn not in ("words", "prosody", "fixed"):
+        if parsed.end_of_turn not in END_OF_TURN:
             raise ModuleConfigError(
-                f"modules.voice.end_of_turn = {parsed.end_of_turn!r}: choose words, prosody or fixed"
+                f"modules.voice.end_of_turn = {parsed.end_of_turn!r}: choose {', '.join(END_OF_TURN)}"
             )
+        if parsed.partial_every_s < 0:
+            raise ModuleConfigError("modules.voice.partial_every_s must not be negative (0: no partials)")
         if parsed.channels not in ("auto", "mix", "split"):
             raise ModuleConfigError(f"modules.voice.channels = {parsed.channels!r}: choose auto, mix or split")
         if parsed.tts not in SPEECH_ENGINES:
@@ -98,6 +106,8 @@ class VoiceOptions:
             min_silence_s=self.min_silence_s,
             max_silence_s=self.max_silence_s,
             max_turn_s=self.max_turn_s,
+            model_threshold=self.model_threshold,
+            sure_silence_s=self.sure_silence_s,
         )
 
     def device(self, which: str) -> str | None:

@@ -60,10 +60,11 @@ class EndpointOptions:
     short_turn_s: float = 0.6
     max_turn_s: float = 20.0
     preroll_s: float = 0.3
-    #: with a turn model: a pause closes after ``min_silence_s`` when the model's
+    #: with a turn model: a pause closes after ``sure_silence_s`` when the model's
     #: probability that the speaker finished reaches this (and the words do not end on a
     #: continuation word or filler), else after ``max_silence_s``.
     model_threshold: float = 0.7
+    sure_silence_s: float = 0.2
 
 
 @dataclass
@@ -179,6 +180,15 @@ class TurnDetector:
         """The turn's samples up to the current pause (the audio to transcribe)."""
         return np.concatenate(self._turn[: self._pause_frame]) if self._turn else np.zeros(0, np.float32)
 
+    def audio_so_far(self) -> np.ndarray:
+        """All of the turn in progress, pre-roll included (for partial transcripts)."""
+        return np.concatenate(self._turn) if self._turn else np.zeros(0, np.float32)
+
+    @property
+    def speech_s(self) -> float:
+        """Seconds of speech frames in the turn so far."""
+        return self._speech_frames * FRAME_S
+
     def expect_text(self) -> None:
         """A transcript of :meth:`speech_so_far` is on its way: wait for it before closing."""
         self._text_pending = self.pause_started or self._silence_frames > 0
@@ -196,7 +206,7 @@ class TurnDetector:
             # A turn model decides, the words can veto: clearly finished or wait the maximum.
             sure = finished_p >= self.o.model_threshold and (cue is None or cue >= 0.0)
             self._finality = finished_p
-            self._needed_s = self.o.min_silence_s if sure else self.o.max_silence_s
+            self._needed_s = self.o.sure_silence_s if sure else self.o.max_silence_s
             return
         self._set_finality(finality(*self._cues, cue, self._speech_frames * FRAME_S, self.o))
 

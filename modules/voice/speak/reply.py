@@ -62,7 +62,7 @@ def render(
     pieces: list[np.ndarray] = []
     lead = np.zeros(int(o.lead_silence_s * engine.rate_hz), np.float32)
     with Speaker(engine.rate_hz, o.device("output"), stop) as speaker:
-        for i, piece in enumerate(voicing.sentences(text, plan)):
+        for i, piece in enumerate(voicing.sentences(text, plan, first_fast=True)):
             if speaker.stop.is_set():
                 break
             if i == 0:

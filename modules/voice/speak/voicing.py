@@ -118,6 +118,25 @@ def measure(samples: np.ndarray, rate_hz: int, text: str) -> Sound:
     return sound
 
 
+#: a first sentence of this many words or more, with a clause pause in it, is voiced clause
+#: first when the reply streams (its first clause plays while the rest is rendered).
+FIRST_CHUNK_MIN_WORDS = 7
+
+
+def first_clause_apart(units: list[SentencePlan]) -> list[SentencePlan]:
+    """``units`` with a long first sentence's first clause as a unit of its own, spoken
+    level (a continuation: the sentence's contour belongs to its end), its pause after it."""
+    head = units[0] if units else None
+    if head is None or len(head.clauses) < 2 or head.n_words < FIRST_CHUNK_MIN_WORDS:
+        return units
+    first_words = min(count_words(head.clauses[0]), head.n_words - 1)
+    clause = SentencePlan([head.clauses[0]], [], head.clause_pauses_s[0], None, first_words)
+    rest = SentencePlan(
+        head.clauses[1:], head.clause_pauses_s[1:], head.pause_after_s, head.contour, head.n_words - first_words
+    )
+    return [clause, rest, *units[1:]]
+
+
 @dataclass
 class SentenceReport:
     """What the closed loop did with one sentence.
@@ -186,8 +205,16 @@ class Voicing:
             [nonverbal.render(sound, self.engine.rate_hz), np.zeros(int(0.15 * self.engine.rate_hz), np.float32)]
         )
 
-    def sentences(self, text: str, plan: VoicePlan) -> Iterator[np.ndarray]:
-        """The realised reply, one sentence (and the pause after it) at a time."""
+    def sentences(self, text: str, plan: VoicePlan, first_fast: bool = False) -> Iterator[np.ndarray]:
+        """The realised reply, one sentence (and the pause after it) at a time.
+
+        Args:
+            first_fast: yield the first sentence as soon as it is realised — rendered alone,
+                its level and stretch from its own sound, without the closed loop's
+                measurement (the whole reply is measured after playing, by :meth:`finish`);
+                the other sentences are rendered and corrected while it plays. False: every
+                sentence is rendered first and each is corrected before it is yielded.
+        """
         rate = self.engine.rate_hz
         self.reports = []
         if plan.nonverbal is not None or not words_of(text):
@@ -197,25 +224,42 @@ class Voicing:
         if cue is not None:
             yield cue
         units = sentence_plans(text, plan)
+        done = 0
+        if first_fast:
+            units = first_clause_apart(units)
+            first = [self.engine.render(c, plan, first=(j == 0)) for j, c in enumerate(units[0].clauses)]
+            part = realiser.join(first, units[0].clause_pauses_s, rate, realiser.loud_level_db(first, rate))
+            # Its pause after counts with it: the sentences after it are stretched for their own.
+            pauses = [*units[0].clause_pauses_s, units[0].pause_after_s if len(units) > 1 else 0.0]
+            factor = realiser.stretch_for_rate(part.spans, part.gaps, pauses, units[0].n_words, plan.rate_wps).factor
+            sentence = self._realise(part, units[0], factor, plan, check=False)
+            yield np.concatenate([sentence, np.zeros(round(units[0].pause_after_s * rate), np.float32)])
+            done = 1
+        rest = units[done:]
+        if not rest:
+            return
         raw = [
-            [self.engine.render(c, plan, first=(i == 0 and j == 0)) for j, c in enumerate(u.clauses)]
-            for i, u in enumerate(units)
+            [self.engine.render(c, plan, first=(done + i == 0 and j == 0)) for j, c in enumerate(u.clauses)]
+            for i, u in enumerate(rest)
         ]
         loud_db = realiser.loud_level_db([c for chunks in raw for c in chunks], rate)
-        joined = [realiser.join(chunks, u.clause_pauses_s, rate, loud_db) for chunks, u in zip(raw, units)]
-        n_words = sum(u.n_words for u in units)
-        pauses = [p for u in units for p in u.clause_pauses_s] + [u.pause_after_s for u in units[:-1]]
+        joined = [realiser.join(chunks, u.clause_pauses_s, rate, loud_db) for chunks, u in zip(raw, rest)]
+        n_words = sum(u.n_words for u in rest)
+        pauses = [p for u in rest for p in u.clause_pauses_s] + [u.pause_after_s for u in rest[:-1]]
         factor = realiser.stretch_for_rate(
             [s for j in joined for s in j.spans], [g for j in joined for g in j.gaps], pauses, n_words, plan.rate_wps
         ).factor
-        for unit, part in zip(units, joined):
+        for unit, part in zip(rest, joined):
             sentence = self._realise(part, unit, factor, plan)
             yield np.concatenate([sentence, np.zeros(round(unit.pause_after_s * rate), np.float32)])
 
-    def _realise(self, part: realiser.Joined, unit: SentencePlan, factor: float, plan: VoicePlan) -> np.ndarray:
+    def _realise(
+        self, part: realiser.Joined, unit: SentencePlan, factor: float, plan: VoicePlan, check: bool = True
+    ) -> np.ndarray:
         """One sentence through the realiser (pitch, contour and stretch; level and
         brightness; then any pause the plan did not ask for shortened), measured, and redone
-        once with corrected targets when its pitch or rate missed."""
+        once with corrected targets when its pitch or rate missed (``check`` = False: not
+        measured, not redone)."""
         rate = self.engine.rate_hz
         f0, wanted_rate = plan.f0_median_hz, None
         text = " ".join(unit.clauses)
@@ -236,7 +280,7 @@ class Voicing:
             out = realiser.set_brightness(realiser.set_level(out, rate, plan.energy_db), rate, plan.brightness)
             # Last, on the finished sound: brightness changes how loud a weak /θ/ is.
             out = realiser.shorten_unplanned_pauses(out, rate, planned)
-            if attempt == 1 or (f0 is None and wanted_rate is None):
+            if attempt == 1 or (f0 is None and wanted_rate is None) or not check:
                 break
             got = measure(out, rate, text)
             f0_off = 12 * math.log2(got.f0_median_hz / f0) if f0 and got.f0_median_hz else 0.0
