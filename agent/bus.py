@@ -115,10 +115,11 @@ class Trace:
         self._stages: list[Hop] = []
         self._lock = threading.Lock()
 
-    def mark(self, stage: str) -> None:
-        """Stamp ``Hop("<module>.<stage>", now)``: the stage ``stage`` has just ended.
-        Safe to call from a worker thread."""
-        hop = Hop(f"{self.module}.{stage}", time.time())
+    def mark(self, stage: str, t_unix_s: float | None = None) -> None:
+        """Stamp ``Hop("<module>.<stage>", t)``: the stage ``stage`` ended at ``t_unix_s``
+        (default: now; a moment already past when the stage is known only afterwards, as
+        the end of speech is at the end of the turn). Safe to call from a worker thread."""
+        hop = Hop(f"{self.module}.{stage}", time.time() if t_unix_s is None else t_unix_s)
         with self._lock:
             self._stages.append(hop)
 

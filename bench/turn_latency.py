@@ -44,7 +44,16 @@ ROOT = Path(__file__).resolve().parent.parent
 
 RATE_HZ = 16000
 REPLY_FLOOR = 10 ** (-60 / 20)  # the first reply sample at or above -60 dBFS counts as heard
-STAGES = ["voice.endpoint", "voice.asr", "voice.out", "mind.out", "voice.tts.first", "voice.played"]
+STAGES = [
+    "voice.speech_end",
+    "voice.endpoint",
+    "voice.asr",
+    "voice.out",
+    "mind.out",
+    "voice.tts.first",
+    "voice.audio.first",
+    "voice.played",
+]
 # The stereo tap (shared/AUDIO_RIG.md), loaded beside the rig's own devices: "tapmic" feeds
 # the left channel, which the agent records as "tapvmic"; the agent plays into "tapspk",
 # the right channel.

@@ -151,11 +151,16 @@ def test_every_awkward_input_is_answered_or_refused_clearly_and_nothing_else_is_
 
 def test_talk_answers_a_real_recording_with_a_spoken_reply_that_transcribes_back(tmp_path, faster_engine) -> None:
     out = tmp_path / "reply.wav"
-    result = run_cli("talk", "--in", str(SPEECH / "spk1_snt3.wav"), "--out", str(out))
+    fresh = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}  # a memory of its own: speaker-1
+    result = run_cli("talk", "--in", str(SPEECH / "spk1_snt3.wav"), "--out", str(out), env=fresh)
     assert result.code == 0, result.stderr
-    voiced = [s for s in result.scenes if s["channel"] != "memory"]  # recall scenes may come too
+    # Recall scenes may come too; before the turn, the voice asked memory who spoke it.
+    kinds = [s["kind"] for s in result.scenes]
+    assert kinds.index("speaker.ask") < kinds.index("turn"), kinds
+    voiced = [s for s in result.scenes if s["channel"] != "memory" and s["kind"] != "speaker.ask"]
     assert [s["kind"] for s in voiced] == ["turn", "reply", "spoken"]
     heard, reply, spoken = voiced
+    assert heard["speaker"] == "speaker-1"
     assert {"high", "level", "air", "pure"} <= words_of(heard["text"])
     assert reply["parents"] == [heard["id"]] and spoken["parents"] == [reply["id"]]
     assert reply["plan"]["follows_speaker"] is True
@@ -233,7 +238,8 @@ def test_main_job_without_a_microphone_says_so_and_answers_the_bundled_recording
     assert f"the reply goes to {tmp_path / 'reply.wav'}" in result.stderr
     samples, rate = sf.read(tmp_path / "reply.wav", dtype="float32")
     assert len(samples) / rate > 2.0
-    voiced = [s for s in result.scenes if s["channel"] != "memory"]  # recall scenes may come too
+    # recall scenes may come too, and the voice's question to memory about who spoke
+    voiced = [s for s in result.scenes if s["channel"] != "memory" and s["kind"] != "speaker.ask"]
     assert [s["kind"] for s in voiced] == ["turn", "reply", "spoken"]
     assert "ask not what your country" in voiced[0]["text"].lower().replace(",", "")
 

@@ -62,7 +62,7 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tm
     with audio_rig() as rig:
         agent = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1"],
-            env=rig.env,
+            env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},  # a memory of its own
             cwd=tmp_path,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -113,6 +113,12 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tm
     assert words_of(partials[-1]["text"]) & {"child", "hurt", "small"}, partials[-1]["text"]
     # Memory recognised the voice before the turn went out: the turn names it.
     assert turn["speaker"] == "speaker-1"
+    # The turn's trace: speech end, end of turn decided, words, reply text, first audio
+    # queued and handed to the speaker, in that order.
+    stamps = {h["stage"]: h["t_unix_s"] for h in spoken["hops"]}
+    order = ["voice.speech_end", "voice.endpoint", "voice.asr", "mind.out", "voice.tts.first", "voice.audio.first"]
+    assert all(stage in stamps for stage in order), sorted(stamps)
+    assert [stamps[stage] for stage in order] == sorted(stamps[stage] for stage in order), stamps
     assert turn["source"] != "" and spoken["source"] is None
     assert spoken["result"]["device"] and spoken["result"]["path"] is None  # played on the speaker
     assert spoken["act"] == reply["act"] and spoken["context"] == reply["context"]

@@ -99,7 +99,9 @@ def test_the_quick_decoder_hears_the_recordings_as_the_full_decode_does(faster_e
         ("The child almost hurt. The child almost hurt. The child almost hurt.", True),
         ("Sunday is the best part of the best part of the best part of", True),
         ("And so my fellow Americans, ask not what your country can do for you.", False),
-        ("ask what you can do, ask what you can", False),  # a two-word echo is speech
+        ("ask what you can do, ask what you can", False),  # not a sentence started over
+        ("I went to the market and I bought some fresh bread. I went to the market and I", True),
+        ("ask not what your country can do for you, ask what you can do for your country", False),
     ],
 )
 def test_a_runaway_decode_is_recognised(text: str, broken: bool) -> None:

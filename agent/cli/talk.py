@@ -8,7 +8,8 @@ import contextlib
 import json
 from pathlib import Path
 
-from agent.cli.common import emit, one_turn, report_error, report_failed, say
+from agent.cli.common import one_turn, report_error, report_failed, say
+from agent.cli.view import TalkView
 from agent.config import Config, load_config
 from agent.errors import EXIT_MACHINE, EXIT_OK
 from agent.parts import Request
@@ -32,6 +33,14 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
     """Returns (exit code, the message if no microphone could be used)."""
+    view = TalkView()
+    try:
+        return await _converse(config, turns, view)
+    finally:
+        view.close()
+
+
+async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[int, str | None]:
     spoken = 0
     async with Session(config) as session:
         report_failed(session)
@@ -43,13 +52,13 @@ async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
                     problem = scene.error
                     if problem is not None and problem.reason == "device.missing" and scene.parents == [request.id]:
                         return EXIT_MACHINE, problem.message
+                    view.close()
                     report_error(scene)
                     continue
                 if scene.kind == "listening":
                     device = scene.result.device if scene.result else "the microphone"
                     say(f"listening on {device} — speak; Ctrl-C ends")
-                    continue
-                emit(scene)
+                view.show(scene)
                 if scene.kind == "spoken":
                     spoken += 1
                     if turns is not None and spoken >= turns:

@@ -72,8 +72,9 @@ class QuickText:
 
 
 def looks_broken(text: str, audio_s: float, n_tokens: int) -> bool:
-    """True for the failure of a too-short window: a phrase of three or more words said
-    twice in a row, or more than ``MAX_TOKENS_PER_S`` tokens per second of audio."""
+    """True for the failures of a too-short window: a phrase of three or more words said
+    twice in a row, a phrase of five or more said twice anywhere (the decoder starting its
+    sentence over), or more than ``MAX_TOKENS_PER_S`` tokens per second of audio."""
     if n_tokens > MAX_TOKENS_PER_S * max(audio_s, 1.0):
         return True
     words = [w.lower() for w in _WORD.findall(text)]
@@ -81,6 +82,12 @@ def looks_broken(text: str, audio_s: float, n_tokens: int) -> bool:
         for i in range(len(words) - 2 * n + 1):
             if words[i : i + n] == words[i + n : i + 2 * n]:
                 return True
+    seen: dict[tuple[str, ...], int] = {}
+    for i in range(len(words) - 4):
+        run = tuple(words[i : i + 5])
+        if run in seen and i >= seen[run] + 5:
+            return True
+        seen.setdefault(run, i)
     return False
 
 

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -149,7 +150,10 @@ class Speaker:
         self.stop = stop or threading.Event()
         #: seconds of audio handed to the device so far.
         self.played_s = 0.0
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue()
+        #: when the first block of sound (not of the lead silence) was handed to the device
+        #: (unix seconds), or None; :meth:`play` with ``sound=False`` queues silence.
+        self.first_sound_unix_s: float | None = None
+        self._queue: queue.Queue[tuple[np.ndarray, bool] | None] = queue.Queue()
         self._stream = None
         self._thread: threading.Thread | None = None
         self._error: Exception | None = None
@@ -174,7 +178,8 @@ class Speaker:
 
     def _run(self) -> None:
         block = max(1, int(self.BLOCK_S * self.rate_hz))
-        while (chunk := self._queue.get()) is not None:
+        while (item := self._queue.get()) is not None:
+            chunk, sound = item
             for start in range(0, len(chunk), block):
                 if self._error is not None or self.stop.is_set():
                     break
@@ -185,11 +190,13 @@ class Speaker:
                     self._error = exc
                 else:
                     self.played_s += len(part) / self.rate_hz
+                    if sound and self.first_sound_unix_s is None:
+                        self.first_sound_unix_s = time.time()
 
-    def play(self, chunk: np.ndarray) -> None:
+    def play(self, chunk: np.ndarray, sound: bool = True) -> None:
         """Queue a chunk (mono float32 at ``rate_hz``); returns at once. Dropped once
-        :attr:`stop` is set."""
-        self._queue.put(chunk)
+        :attr:`stop` is set. ``sound`` = False: silence (not the first sound)."""
+        self._queue.put((chunk, sound))
 
     def __exit__(self, *exc: object) -> None:
         self._queue.put(None)

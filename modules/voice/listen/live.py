@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -189,8 +190,11 @@ async def listen_live(
                 with contextlib.suppress(Exception):  # on failure: transcribe afresh
                     transcript = (await early[1]).transcript
             early, partial_at_s = None, 0.0
+            traced = trace(request)
+            # The end of speech, on the clock of the frames: the closing silence just ended.
+            traced.mark("speech_end", time.time() - turn.silence_s)
             scene = await asyncio.to_thread(
-                hear_live_turn, turn.samples, trace(request), engines, mic.name, turn.t_start, transcript
+                hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
             )
             if scene is not None:
                 floor.await_reply(scene.id)

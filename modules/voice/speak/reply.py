@@ -8,7 +8,8 @@ on the speaker each sentence plays while the next is realised. The ``spoken`` sc
 carries the plan it was spoken with (naming its engine), the measured ``sound`` and the
 ``fidelity``, the reply's meaning (text, core, mode, context, act, register), and
 ``result``: the WAV written or the speaker played on. Stages marked on the trace:
-``tts.first`` (the first sound is ready), ``played`` (all heard or written), ``measure``.
+``tts.first`` (the first sound is ready and queued), ``audio.first`` (its first block handed
+to the speaker), ``played`` (all heard or written), ``measure``.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ def render(
                 break
             if i == 0:
                 trace.mark("tts.first")
-                speaker.play(lead)
+                speaker.play(lead, sound=False)
             speaker.play(piece)
             pieces.append(piece)
+    if speaker.first_sound_unix_s is not None:
+        trace.mark("audio.first", speaker.first_sound_unix_s)
     trace.mark("played")
     cut_at_s = round(max(0.0, speaker.played_s - o.lead_silence_s), 3) if speaker.stop.is_set() else None
     return voicing.finish(pieces, text, plan), Result(device=speaker.name, cut_at_s=cut_at_s)
