@@ -58,10 +58,21 @@ class _Lines:
         return "".join(self.lines)
 
 
-def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(tmp_path, faster_engine) -> None:
+@pytest.mark.parametrize("input_rate_hz", [0, 48000], ids=["16kHz", "48kHz-resampled"])
+def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(
+    tmp_path, faster_engine, input_rate_hz
+) -> None:
     with audio_rig() as rig:
         agent = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1"],
+            [
+                sys.executable,
+                str(ROOT / "run.py"),
+                "talk",
+                "--turns",
+                "1",
+                "--set",
+                f"modules.voice.input_rate_hz={input_rate_hz}",
+            ],
             env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},  # a memory of its own
             cwd=tmp_path,
             stdout=subprocess.PIPE,

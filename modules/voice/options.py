@@ -42,6 +42,7 @@ class VoiceOptions:
     output: str = "device"
     input_device: str = ""
     output_device: str = ""
+    input_rate_hz: int = 0
     lead_silence_s: float = 0.02
     vad_threshold: float = 0.5
     vad_min_speech_s: float = 0.25

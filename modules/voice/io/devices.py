@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import queue
 import threading
 import time
@@ -17,6 +18,8 @@ import numpy as np
 
 from agent.errors import MachineError
 from modules.voice.rates import FRAME_SAMPLES, RATE_HZ
+
+log = logging.getLogger(__name__)
 
 #: a microphone that delivers nothing for this long is treated as gone.
 STALL_S = 3.0
@@ -55,8 +58,8 @@ def device_name(kind: str, device: str | int | None = None) -> str:
 
 
 class Microphone:
-    """A mono input stream at ``rates.RATE_HZ`` (16 kHz) delivering ``rates.FRAME_SAMPLES``-sample
-    (32 ms) float32 frames.
+    """A mono input stream delivering ``rates.FRAME_SAMPLES``-sample (32 ms) float32 frames at
+    ``rates.RATE_HZ`` (16 kHz), whatever rate the device itself runs at (resampled by soxr).
 
     Use ``async with Microphone() as mic: async for frame in mic.frames(): ...``.
     Entering waits for the first frame, so audio played after it is not missed.
@@ -66,12 +69,30 @@ class Microphone:
             iterating when the device stops delivering for ``STALL_S`` seconds.
     """
 
-    def __init__(self, device: str | int | None = None, max_queued_frames: int = 200) -> None:
+    def __init__(
+        self, device: str | int | None = None, max_queued_frames: int = 200, rate_hz: int | None = None
+    ) -> None:
         self.device = device
+        #: the rate the device is opened at: None asks for 16 kHz and, when the device
+        #: refuses it, opens at the device's own rate; either way frames come at 16 kHz.
+        self.rate_hz = rate_hz
         self.name = ""
         self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
         self._stream = None
+        self._resampler = None
+        self._pending = np.zeros(0, np.float32)
         self.overflows = 0
+
+    def _take(self, block: np.ndarray) -> None:
+        """A block from the device: resampled to 16 kHz when the device runs at another rate
+        (soxr, streaming: no seams between blocks), then cut into frames."""
+        if self._resampler is None:
+            self._push(block)
+            return
+        self._pending = np.concatenate([self._pending, self._resampler.resample_chunk(block)])
+        while len(self._pending) >= FRAME_SAMPLES:
+            self._push(self._pending[:FRAME_SAMPLES].copy())
+            self._pending = self._pending[FRAME_SAMPLES:]
 
     def _push(self, frame: np.ndarray) -> None:
         if self._queue.full():  # the consumer fell behind: keep the newest audio
@@ -85,20 +106,37 @@ class Microphone:
         loop = asyncio.get_running_loop()
 
         def callback(indata, frames, time_info, status) -> None:
-            loop.call_soon_threadsafe(self._push, indata[:, 0].copy())
+            loop.call_soon_threadsafe(self._take, indata[:, 0].copy())
 
-        try:
+        def open_at(rate: int) -> None:
             self._stream = sd.InputStream(
-                samplerate=RATE_HZ,
+                samplerate=rate,
                 channels=1,
                 dtype="float32",
-                blocksize=FRAME_SAMPLES,
+                blocksize=round(FRAME_SAMPLES * rate / RATE_HZ),
                 device=self.device,
                 callback=callback,
             )
             self._stream.start()
+
+        rate = self.rate_hz or RATE_HZ
+        try:
+            try:
+                open_at(rate)
+            except sd.PortAudioError:
+                if self.rate_hz:  # the rate was asked for: no other
+                    raise
+                # Many USB and built-in devices run at 44.1 or 48 kHz only.
+                rate = int(sd.query_devices(self.device, "input")["default_samplerate"])
+                log.info("microphone %s refuses %d Hz; opening it at %d Hz and resampling", self.name, RATE_HZ, rate)
+                open_at(rate)
         except (sd.PortAudioError, ValueError) as exc:
             raise DeviceError(f"cannot open microphone {self.name!r}: {exc}") from None
+        self.rate_hz = rate
+        if rate != RATE_HZ:
+            import soxr
+
+            self._resampler = soxr.ResampleStream(rate, RATE_HZ, 1, dtype="float32")
         try:
             first = await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
         except TimeoutError:

@@ -152,7 +152,7 @@ async def listen_live(
     early: tuple[int, asyncio.Task[Judgement]] | None = None
     partial: asyncio.Task[str | None] | None = None
     partial_at_s = 0.0  # seconds of speech when the last partial transcript was asked for
-    async with Microphone(o.device("input")) as mic:
+    async with Microphone(o.device("input"), rate_hz=o.input_rate_hz or None) as mic:
         await publish(request.derive(kind="listening", channel="voice", result=Result(device=mic.name)))
         async for frame in mic.frames():
             if floor.deaf():
