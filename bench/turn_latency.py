@@ -9,7 +9,7 @@ one 16 kHz two-channel null sink whose left channel is the agent's microphone an
 right channel is the agent's speaker. One ``parec`` of the tap's monitor holds what the agent
 heard and what it said on one sample clock. ``run.py talk`` runs once with
 ``end_of_turn = fixed`` (the baseline: ``end_silence_s`` of silence, 0.8 s) and once with
-``--policy`` (the default "words"), ``--turns`` turns each, the same recording played into
+``--policy`` (the default "model"), ``--turns`` turns each, the same recording played into
 the microphone each turn.
 
 The headline, measured on the audio timeline alone: seconds from the end of the user's

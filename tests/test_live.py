@@ -142,3 +142,23 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(
     assert len(heard_back & planned) / len(planned) >= 0.6, (heard_back, planned)
     # Words heard back that were never planned: Whisper on the agent's own clean voice.
     assert len(heard_back - planned) <= max(1, len(planned) // 4), (heard_back, planned)
+
+
+def test_talk_without_the_turn_model_ends_with_exit_3_naming_its_package(tmp_path) -> None:
+    # A stand-in ``pipecat`` package without the model file, first on the path: what a user
+    # sees when the wheel is missing or broken.
+    fake = tmp_path / "stand_in_site" / "pipecat"
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("")
+    with audio_rig() as rig:
+        env = {**rig.env, "PYTHONPATH": str(fake.parent), "XDG_DATA_HOME": str(tmp_path / "data")}
+        result = subprocess.run(
+            [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=READY_TIMEOUT_S,
+        )
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert "pip install pipecat-ai" in result.stderr and "Traceback" not in result.stderr

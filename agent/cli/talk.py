@@ -53,7 +53,9 @@ async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[
                     if problem is not None and problem.reason == "device.missing" and scene.parents == [request.id]:
                         return EXIT_MACHINE, problem.message
                     view.close()
-                    report_error(scene)
+                    code = report_error(scene)
+                    if scene.parents == [request.id]:  # live listening itself ended: nothing more comes
+                        return code, None
                     continue
                 if scene.kind == "listening":
                     device = scene.result.device if scene.result else "the microphone"
