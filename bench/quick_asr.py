@@ -33,7 +33,7 @@ FILES += ("LJ050-0131.wav", "jfk.flac", "stereo_diarization.wav/left", "stereo_d
 
 def main() -> None:
     engine = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
-    model = engine._model
+    model = engine.model
     decoder = quick.QuickDecoder(model)
     cases = []
     for name in FILES:

@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--max-silence", type=float, default=1.2, help="the longest wait, s")
     args = ap.parse_args()
     full = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
-    quick = QuickDecoder(full._model)
+    quick = QuickDecoder(full.model)
     streams = turn_set.build(full)
     vad = SileroVAD(VadOptions())
     probs = [probabilities(vad, s.samples) for s in streams]

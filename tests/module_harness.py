@@ -1,4 +1,4 @@
-"""One channel module on a real scene bus, for tests: publish scenes, collect what comes."""
+"""Channel modules on a real scene bus, for tests: publish scenes, collect what comes."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from agent.scene import Scene
 
 
 async def run_module(
-    module: Module, scenes: Sequence[Scene], until: Callable[[Scene], bool], timeout_s: float
+    module: Module | Sequence[Module], scenes: Sequence[Scene], until: Callable[[Scene], bool], timeout_s: float
 ) -> list[Scene]:
-    """Start ``module`` on a bus (subscribed with its own inbox size and policy), publish
+    """Start ``module`` (or several, each subscribed before any starts, started in the order
+    given, as a session does) on a bus, each with its own inbox size and policy; publish
     ``scenes`` one by one from a watcher, and return every scene the bus delivers to the
     watcher until one that ``until`` accepts.
 
@@ -30,15 +31,19 @@ async def run_module(
         if until(scene):
             finished.set()
 
-    bus.subscribe(module.name, module.handle, module.wants, inbox_size=module.inbox_size, policy=module.policy)
+    modules = [module] if isinstance(module, Module) else list(module)
+    for m in modules:
+        bus.subscribe(m.name, m.handle, m.wants, inbox_size=m.inbox_size, policy=m.policy)
     bus.subscribe("watch", watch, inbox_size=256)
     await bus.start()
     try:
-        await module.start(bus)
+        for m in modules:
+            await m.start(bus)
         for scene in scenes:
             await bus.publish(scene, source="watch")
         await asyncio.wait_for(finished.wait(), timeout_s)
     finally:
         await bus.stop()
-        await module.stop()
+        for m in modules:
+            await m.stop()
     return seen

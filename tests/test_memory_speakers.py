@@ -140,43 +140,28 @@ def test_a_negative_threshold_is_refused(bad: float) -> None:
         MemoryAnchor({"speaker_threshold": bad})
 
 
-async def _listen_with_memory(db: Path, names: list[str], speaker_wait_s: float = 5.0) -> tuple[list[Scene], float]:
+def _listen_with_memory(db: Path, names: list[str], speaker_wait_s: float = 5.0) -> tuple[list[Scene], float]:
     """The real voice module (openai-whisper tiny.en) and MemoryAnchor on one bus: each
-    recording heard as a ``listen.turn``, in order; every scene on the bus, and the slowest
-    ask → answer round trip in seconds (bus hop times)."""
-    from agent.bus import SceneBus
+    recording heard as a ``listen.turn`` (the voice module takes them in order); every scene
+    on the bus, and the slowest ask → answer round trip in seconds (bus hop times)."""
     from agent.parts import Request
     from modules.voice.module import VoiceModule
 
-    bus = SceneBus()
     voice = VoiceModule({"tts": "piper", "speaker_wait_s": speaker_wait_s})
     memory = MemoryAnchor({"path": str(db), "embeddings": False})
-    seen: list[Scene] = []
-    turns = asyncio.Queue[Scene]()
+    requests = [
+        Scene(channel="voice", kind="listen.turn", request=Request(path=str(next(SPEECH.glob(f"{name}.*")))))
+        for name in names
+    ]
+    heard: list[Scene] = []
 
-    async def watch(scene: Scene) -> None:
-        seen.append(scene)
+    def all_heard_or_an_error(scene: Scene) -> bool:
         if scene.kind in ("turn", "error"):
-            await turns.put(scene)
+            heard.append(scene)
+        return scene.kind == "error" or len(heard) == len(names)
 
-    for module in (voice, memory):
-        bus.subscribe(module.name, module.handle, module.wants, inbox_size=module.inbox_size, policy=module.policy)
-    bus.subscribe("watch", watch, inbox_size=256)
-    await bus.start()
-    try:
-        await memory.start(bus)
-        await voice.start(bus)
-        for name in names:
-            path = next(SPEECH.glob(f"{name}.*"))
-            await bus.publish(
-                Scene(channel="voice", kind="listen.turn", request=Request(path=str(path))), source="watch"
-            )
-            got = await asyncio.wait_for(turns.get(), 120)
-            assert got.kind == "turn", got.error
-    finally:
-        await bus.stop()
-        await voice.stop()
-        await memory.stop()
+    seen = asyncio.run(run_module([memory, voice], requests, all_heard_or_an_error, 120 * len(names)))
+    assert [s.kind for s in heard] == ["turn"] * len(names), [s.error for s in heard]
     asks = {s.id: s for s in seen if s.kind == "speaker.ask"}
     waits = [
         s.hops[-1].t_unix_s - asks[s.parents[0]].hops[-1].t_unix_s
@@ -188,7 +173,7 @@ async def _listen_with_memory(db: Path, names: list[str], speaker_wait_s: float 
 
 def test_the_heard_turns_own_speaker_field_names_the_voice_recognised_by_memory(tmp_path: Path, cache) -> None:
     db = tmp_path / "memory.sqlite3"
-    seen, slowest_s = asyncio.run(_listen_with_memory(db, ["spk1_snt1", "jfk", "spk1_snt3"]))
+    seen, slowest_s = _listen_with_memory(db, ["spk1_snt1", "jfk", "spk1_snt3"])
     turns = [s for s in seen if s.kind == "turn"]
     answers = {s.id: s for s in seen if s.kind == "speaker"}
     assert [t.speaker for t in turns] == ["speaker-1", "speaker-2", "speaker-1"]
@@ -201,7 +186,7 @@ def test_the_heard_turns_own_speaker_field_names_the_voice_recognised_by_memory(
     store.close()
     assert slowest_s < 0.25, f"the answer on who spoke took {slowest_s:.3f} s"
     # A second session: the same voice is named the same from its first turn on.
-    seen, _ = asyncio.run(_listen_with_memory(db, ["spk1_snt5"]))
+    seen, _ = _listen_with_memory(db, ["spk1_snt5"])
     assert [s.speaker for s in seen if s.kind == "turn"] == ["speaker-1"]
 
 

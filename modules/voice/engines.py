@@ -19,7 +19,7 @@ from agent.module import EngineStatus
 from agent.parts import VoiceProfile
 from agent.paths import cache_dir
 from agent.voiceplan import VoicePlan
-from modules.voice.asr.engines import AsrEngine, make_engine
+from modules.voice.asr.engines import AsrEngine, FasterWhisper, make_engine
 from modules.voice.asr.quick import QuickDecoder
 from modules.voice.asr.weights import (
     WeightsMissing,
@@ -86,8 +86,9 @@ class VoiceEngines:
         Raises WeightsMissing."""
         if self._quick is False:
             asr = self.asr()
-            model = getattr(asr, "_model", None) if self.o.asr == "faster-whisper" else None
-            if model is None:
+            if isinstance(asr, FasterWhisper):
+                model = asr.model
+            else:
                 model = load_faster_whisper(self.o.whisper_model, cache_dir(), self.o.threads)
             try:
                 self._quick = QuickDecoder(model, self.o.language or None)

@@ -17,7 +17,7 @@ from agent.sound import Sound
 from .frames import HOP_S, segments_mask
 from .level import activity_mask, energy_summary
 from .pitch import hnr_db, pitch_summary
-from .rhythm import pauses_s, phrases, rhythm
+from .rhythm import pauses_s, phrases, rhythm, rhythm_from_text
 from .spectrum import loudness_au, spectral_shape, timbre_vector
 from .tracks import Tracks, measure
 
@@ -28,6 +28,7 @@ def summarise(
     speech_s: Sequence[tuple[float, float]] | None = None,
     floor_db: float | None = None,
     language: str = "en",
+    text: str | None = None,
 ) -> Sound:
     """Every feature family of a stretch, from its tracks.
 
@@ -40,6 +41,9 @@ def summarise(
         floor_db: the recording's noise floor (dBFS) for pause detection; by default the
             quietest 5 % of the stretch's frames.
         language: the words' language (two letters), to count numbers as spoken.
+        text: the words of a stretch whose word timings are not known (the agent's own
+            rendering, a live turn's quick transcript), used when ``words`` is empty: rate
+            and pauses come from the text over the span of ``speech_s`` (first start, last end).
 
     Returns:
         a :class:`~agent.sound.Sound`; measures that cannot be taken are None.
@@ -56,7 +60,11 @@ def summarise(
     energy = energy_summary(level, mask)
     centroid, tilt = spectral_shape(tracks.spec, tracks.freqs_hz, mask)
     words = list(words)
-    pace = rhythm(words, level, floor_db, language)
+    if words or not text:
+        pace = rhythm(words, level, floor_db, language)
+    else:
+        span = (speech_s[0][0], speech_s[-1][1]) if speech_s else None
+        pace = rhythm_from_text(text, level, span, floor_db, language)
     pause_list = pauses_s(level, words[0][1], words[-1][2], floor_db) if words else []
     return Sound(
         duration_s=n * HOP_S,

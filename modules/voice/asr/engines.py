@@ -172,6 +172,11 @@ class FasterWhisper:
         self._model = load_faster_whisper(options.model, cache, options.threads)
         self._lock = threading.Lock()
 
+    @property
+    def model(self):
+        """The loaded ``faster_whisper.WhisperModel`` (the quick decoder shares it)."""
+        return self._model
+
     def transcribe(self, samples_16k: np.ndarray) -> Transcript:
         o = self.options
         with self._lock:

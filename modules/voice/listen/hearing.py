@@ -22,7 +22,7 @@ from agent.lexicon import core_of, sound_lexemes, text_lexemes
 from agent.register import voice_register
 from agent.scene import Scene
 from agent.sound import Sound
-from modules.voice.analysis import Tracks, analyse_non_speech, measure, rhythm_from_text, summarise
+from modules.voice.analysis import Tracks, analyse_non_speech, measure, summarise
 from modules.voice.asr.engines import AsrEngine, Transcript, Word
 from modules.voice.rates import RATE_HZ
 
@@ -213,20 +213,16 @@ def _stretch(
     floor_db: float,
     text: str | None = None,
 ) -> Heard:
+    text = text if text is not None else " ".join(w.text for w in words).strip()
     sound = summarise(
         tracks.slice(t_start, t_end),
         [(w.text, w.t_start - t_start, w.t_end - t_start) for w in words],
         [(max(0.0, s - t_start), e - t_start) for s, e in speech],
         floor_db,
-    )
-    text = text if text is not None else " ".join(w.text for w in words).strip()
-    if text and not words:
         # Words known without their timings (the live loop's quick transcript): rate and
         # pauses from the text over the speech, as for the agent's own voice.
-        part = tracks.slice(t_start, t_end)
-        pace = rhythm_from_text(text, part.level_db, (0.0, t_end - t_start), floor_db, language or "en")
-        sound.rate_wps, sound.rate_sps = pace.rate_wps, pace.rate_sps
-        sound.pause_ratio, sound.pause_positions_s = pace.pause_ratio, pace.pause_positions_s
+        text=text or None,
+    )
     return Heard(kind, t_start, t_end, text, words, sound, language, speaker)
 
 

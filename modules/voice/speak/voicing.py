@@ -110,12 +110,7 @@ def measure(samples: np.ndarray, rate_hz: int, text: str) -> Sound:
     y16 = resample(samples, rate_hz, RATE_HZ)
     tracks = analysis.measure(y16, RATE_HZ)
     span = speech_span_s(tracks.level_db)
-    sound = analysis.summarise(tracks, (), [span] if span else None, RENDERED_FLOOR_DB)
-    if text:
-        pace = analysis.rhythm_from_text(text, tracks.level_db, span, RENDERED_FLOOR_DB)
-        sound.rate_wps, sound.rate_sps = pace.rate_wps, pace.rate_sps
-        sound.pause_ratio, sound.pause_positions_s = pace.pause_ratio, pace.pause_positions_s
-    return sound
+    return analysis.summarise(tracks, (), [span] if span else None, RENDERED_FLOOR_DB, text=text or None)
 
 
 #: a first sentence of this many words or more, with a clause pause in it, is voiced clause
