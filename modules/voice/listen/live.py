@@ -7,8 +7,9 @@ published as ``partial`` scenes. When a pause begins, the turn model (Smart Turn
 ``listen/turn_model.py``) and the quick decoder judge the speech before it, side by side:
 the verdict tells the detector whether the turn is over, and the words become the turn's
 transcript if it closes in that same pause (no ASR after the close). Half-duplex
-(``listen.floor``): while a reply is awaited or spoken, frames are dropped. Before listening, every engine is loaded
-and the pipeline runs once on real speech, so the first turn is not slow.
+(``listen.floor``): while a reply is awaited or spoken, frames are dropped. Before
+listening, every engine is loaded and the pipeline runs once on real speech, so the first
+turn is not slow.
 """
 
 from __future__ import annotations
