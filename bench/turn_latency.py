@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -162,7 +163,6 @@ def run_agent(
 ) -> list[dict[str, float]]:
     """One ``run.py talk`` under ``policy`` (and ``--set`` ``settings``), each utterance
     played in turn; per turn, seconds after its speech ended."""
-    turns = len(utterances)
     env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
     tap = TapRecorder(rig)
     agent = subprocess.Popen(
@@ -170,8 +170,6 @@ def run_agent(
             sys.executable,
             str(ROOT / "run.py"),
             "talk",
-            "--turns",
-            str(turns),
             "--set",
             f"modules.voice.end_of_turn={policy}",
             *[arg for setting in settings for arg in ("--set", setting)],
@@ -202,13 +200,16 @@ def run_agent(
                 scene = json.loads(line)
                 if scene["kind"] == "turn":
                     heard_texts.append(scene.get("text") or "")
-                if scene["kind"] == "spoken":
+                # A reply the user's own continuation cut (the turn closed at a pause inside
+                # the utterance) is not the answer to it: the answer to the rest follows.
+                if scene["kind"] == "spoken" and (scene.get("result") or {}).get("cut_at_s") is None:
                     break
             hops: dict[str, float] = {}
             for hop in scene["hops"]:  # the first time a stage appears (voice.out recurs)
                 hops.setdefault(hop["stage"], hop["t_unix_s"])
             found.append(Turn(0.0, 0.0, hops))
             time.sleep(1.0)
+        agent.send_signal(signal.SIGINT)  # Ctrl-C: the agent ends cleanly
         agent.wait(timeout=60)
     finally:
         if agent.poll() is None:

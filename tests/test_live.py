@@ -162,3 +162,65 @@ def test_talk_without_the_turn_model_ends_with_exit_3_naming_its_package(tmp_pat
         )
     assert result.returncode == 3, result.stderr[-2000:]
     assert "pip install pipecat-ai" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_full_duplex_with_the_echo_loopback_barge_in_and_a_backchannel(tmp_path) -> None:
+    """One ``run.py talk`` through the stereo tap with PulseAudio's loopback from the speaker
+    back into the microphone (50 ms, as loud as played): every utterance gets exactly one
+    reply and none of the agent's own words becomes a turn; a voice that talks over a reply
+    cuts it and is answered, heard whole; a "Yeah." over a reply does not stop it."""
+    from bench import duplex
+    from bench.turn_latency import TapRecorder, tapped_rig
+
+    with audio_rig() as rig:
+        question, _ = duplex.recording(tmp_path, "spk1_snt1.wav")
+        second, _ = duplex.recording(tmp_path, "spk1_snt4.wav")
+        interruption, _ = duplex.recording(tmp_path, "stereo_diarization.wav/right")
+        yeah = duplex.backchannel_file(tmp_path, "Yeah.")
+        tapped_rig(rig)
+        rig.pactl("load-module", *duplex.SPEAKER_SOURCE.split())
+        rig.pactl("load-module", "module-loopback", "source=tapspkmon", "sink=tapmic", "latency_msec=50")
+        tap = TapRecorder(rig)
+        agent = duplex.Agent(rig)
+        try:
+            tap.wait_running()
+            agent.wait_listening()
+            # 1. A question and its reply, which comes back through the loopback whole.
+            duplex.play(rig, question)
+            agent.wait_for("spoken", 0, REPLY_TIMEOUT_S)
+            time.sleep(1.5)
+            # 2. A backchannel over the next reply.
+            since = len(agent.heard)
+            duplex.play(rig, second)
+            agent.wait_for("turn", since, REPLY_TIMEOUT_S)
+            duplex.wait_sounding(tap)
+            time.sleep(duplex.BARGE_AFTER_S)
+            nodded = len(agent.heard)
+            duplex.play(rig, yeah)
+            went_on = agent.wait_for("spoken", nodded, REPLY_TIMEOUT_S)
+            time.sleep(1.5)
+            # 3. Another voice over the reply to the first question asked again.
+            since = len(agent.heard)
+            duplex.play(rig, question)
+            agent.wait_for("turn", since, REPLY_TIMEOUT_S)
+            duplex.wait_sounding(tap)
+            time.sleep(duplex.BARGE_AFTER_S)
+            barged = len(agent.heard)
+            duplex.play(rig, interruption)
+            cut = agent.wait_for("spoken", barged, REPLY_TIMEOUT_S)
+            answered = agent.wait_for("turn", barged, REPLY_TIMEOUT_S)
+            agent.wait_for("spoken", agent.heard.index(answered), REPLY_TIMEOUT_S)
+        finally:
+            agent.stop()
+            tap.stop()
+        log = agent.log()
+    assert "Traceback" not in log, log[-3000:]
+    turns = [h.scene for h in agent.heard if h.kind == "turn"]
+    replies = [h.scene for h in agent.heard if h.kind == "reply"]
+    # Four utterances that take the floor (the question twice, the second one, the
+    # interruption): four turns, four replies; the loopback's echo of the agent is none.
+    assert len(turns) == 4 and len(replies) == 4, [t["text"] for t in turns]
+    assert (went_on.scene["result"] or {}).get("cut_at_s") is None, "the backchannel stopped the reply"
+    assert (cut.scene["result"] or {}).get("cut_at_s") is not None, "the interruption did not cut the reply"
+    assert any(h.kind == "interrupt" for h in agent.heard[barged:])
+    assert {"horizon", "extremely", "distant"} <= words_of(answered.scene["text"]), answered.scene["text"]

@@ -13,8 +13,11 @@ Scenes it handles:
     publishes the whole file as one heard ``turn`` (for the mind to answer), or an
     ``error`` with reason ``input.no-speech``.
 ``listen.live``
-    opens the microphone, publishes ``listening`` (``result.device``), then one ``turn``
-    per finished turn, half-duplex: it does not listen while it waits for or speaks a reply.
+    opens the speaker and the microphone for the session, publishes ``listening``
+    (``result.device``), then ``partial`` scenes and one ``turn`` per finished turn, full
+    duplex: the agent's own voice is cancelled from what it hears, and the user's speech
+    over a reply holds it, then cuts it (an ``interrupt`` scene) unless it was only a
+    backchannel (``listen/live.py``).
 
 Before a ``turn`` goes out it asks who spoke it (``speaker.ask``) when a module that
 recognises voices has announced itself (``speaker.recognition``), and names the voice in
@@ -85,9 +88,9 @@ class VoiceModule(Module):
         self.profile: VoiceProfile | None = None
         self._live_task: asyncio.Task | None = None
         self._warm_task: asyncio.Task | None = None
-        #: replies being spoken or waiting their turn, and the event that cuts each short.
+        #: replies being spoken or waiting their turn (the events that cut each short are
+        #: the floor's).
         self._replies: set[asyncio.Task] = set()
-        self._stops: dict[str, threading.Event] = {}
         self._speaking = asyncio.Lock()
         #: who spoke a turn, asked of a module that recognises voices (``listen/naming.py``).
         self.naming = SpeakerNaming(self.o.speaker_wait_s)
@@ -113,21 +116,22 @@ class VoiceModule(Module):
         elif scene.kind == "reply":
             # Spoken on a task of its own, so that an interrupt is handled while it plays;
             # replies still speak one at a time, in order (the lock is fair).
-            stop = self._stops[scene.id] = threading.Event()
+            stop = threading.Event()
+            self.floor.speaking(scene.id, stop)
             task = asyncio.create_task(self._reply(scene, stop), name=f"voice:reply:{scene.id}")
             self._replies.add(task)
             task.add_done_callback(self._replies.discard)
         elif scene.kind == "interrupt":
             for reply_id in scene.parents:
-                if reply_id in self._stops:
+                if reply_id in self.floor.stops:
                     log.info("voice: reply %s interrupted", reply_id)
-                    self._stops[reply_id].set()
+                    self.floor.stops[reply_id].set()
         elif scene.kind == "speaker.recognition":
             self.naming.ready = True
         elif scene.kind == "plot":
             await self._plot(scene)
         elif scene.kind == "error":
-            self.floor.given_up(scene.parents)
+            self.floor.answered(scene.parents)
 
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
@@ -227,26 +231,26 @@ class VoiceModule(Module):
     async def _reply(self, reply: Scene, stop: threading.Event) -> None:
         try:
             async with self._speaking:
-                if not stop.is_set():  # interrupted while it waited its turn: never spoken
+                if self.floor.is_stale(reply.parents):
+                    log.info("voice: reply %s answers a turn the user has spoken over; not spoken", reply.id)
+                elif not stop.is_set():  # interrupted while it waited its turn: never spoken
+                    self.floor.says(reply.text or "")  # its echo may come back before it ends
                     await self._speak(reply, stop)
         finally:
-            self._stops.pop(reply.id, None)
+            self.floor.answered(reply.parents)
+            self.floor.stops.pop(reply.id, None)
 
     async def _speak(self, reply: Scene, stop: threading.Event) -> None:
-        awaited = self.floor.awaited_by(reply.parents)
-        try:
+        if self.profile is None:
+            self.profile = await self._guarded(reply, asyncio.to_thread(self.loaded.profile))
             if self.profile is None:
-                self.profile = await self._guarded(reply, asyncio.to_thread(self.loaded.profile))
-                if self.profile is None:
-                    return
-            trace = self._trace(reply)
-            spoken = await self._guarded(
-                reply,
-                asyncio.to_thread(speak_reply, trace, self.profile, self.loaded, self.o, stop),
-                writing=self.o.output if self.o.writes_file else None,
-            )
-        finally:
-            self.floor.answered(awaited, self.o.echo_tail_s)
+                return
+        trace = self._trace(reply)
+        spoken = await self._guarded(
+            reply,
+            asyncio.to_thread(speak_reply, trace, self.profile, self.loaded, self.o, stop, self.floor.playback),
+            writing=self.o.output if self.o.writes_file else None,
+        )
         if spoken is not None:
             await self.publish(spoken)
 

@@ -43,6 +43,7 @@ class VoiceOptions:
     input_device: str = ""
     output_device: str = ""
     input_rate_hz: int = 0
+    output_rate_hz: int = 0
     lead_silence_s: float = 0.02
     vad_threshold: float = 0.5
     vad_min_speech_s: float = 0.25
@@ -54,7 +55,9 @@ class VoiceOptions:
     sure_silence_s: float = 0.2
     max_silence_s: float = 1.1
     max_turn_s: float = 20.0
-    echo_tail_s: float = 0.3
+    echo_cancel: bool = True
+    barge_in: bool = True
+    backchannel_max_s: float = 0.6
     speaker_wait_s: float = 0.3
     partial_every_s: float = 0.5
     model_threshold: float = 0.7

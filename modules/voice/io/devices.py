@@ -1,4 +1,5 @@
-"""Microphone and speaker through PortAudio (sounddevice).
+"""The microphone through PortAudio (sounddevice); the speaker is ``playback.py``, both
+at once (echo cancelled) ``duplex.py``.
 
 On machines without a sound card, a PulseAudio server with virtual devices stands in
 (see ``virtual_devices.py``); the code here is the same either way.
@@ -9,9 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import queue
-import threading
-import time
 from collections.abc import AsyncIterator
 
 import numpy as np
@@ -57,7 +55,66 @@ def device_name(kind: str, device: str | int | None = None) -> str:
     return str(info["name"])
 
 
-class Microphone:
+class Frames:
+    """16 kHz frames of ``rates.FRAME_SAMPLES`` samples (32 ms) from blocks a device
+    delivers, in order, through an asyncio queue that keeps the newest audio when the
+    consumer falls behind (:attr:`overflows` counts the frames dropped)."""
+
+    #: what the device is called (set on opening).
+    name = ""
+
+    def __init__(self, max_queued_frames: int = 200) -> None:
+        self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
+        self._pending = np.zeros(0, np.float32)
+        self.overflows = 0
+
+    def _cut(self, samples: np.ndarray) -> None:
+        """Samples at 16 kHz, cut into frames and queued."""
+        if len(self._pending) == 0 and len(samples) == FRAME_SAMPLES:
+            self._push(samples)
+            return
+        self._pending = np.concatenate([self._pending, samples])
+        while len(self._pending) >= FRAME_SAMPLES:
+            self._push(self._pending[:FRAME_SAMPLES].copy())
+            self._pending = self._pending[FRAME_SAMPLES:]
+
+    def _push(self, frame: np.ndarray) -> None:
+        if self._queue.full():  # the consumer fell behind: keep the newest audio
+            self._queue.get_nowait()
+            self.overflows += 1
+        self._queue.put_nowait(frame)
+
+    async def _first(self) -> None:
+        """Wait for the first frame (and drop it: audio from before the caller was ready
+        is not part of the session).
+
+        Raises:
+            DeviceError: none came in ``FIRST_FRAME_TIMEOUT_S``.
+        """
+        try:
+            await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
+        except TimeoutError:
+            raise DeviceError(
+                f"microphone {self.name!r} opened but delivered no audio in {FIRST_FRAME_TIMEOUT_S:.0f} s"
+            ) from None
+
+    async def frames(self) -> AsyncIterator[np.ndarray]:
+        """``FRAME_SAMPLES``-sample float32 frames, in order, until the stream ends or stalls.
+
+        Raises:
+            DeviceError: nothing came for ``STALL_S`` seconds.
+        """
+        while True:
+            try:
+                frame = await asyncio.wait_for(self._queue.get(), STALL_S)
+            except TimeoutError:
+                raise DeviceError(
+                    f"microphone {self.name!r} stopped delivering audio for {STALL_S:.0f} s (device removed?)"
+                ) from None
+            yield frame
+
+
+class Microphone(Frames):
     """A mono input stream delivering ``rates.FRAME_SAMPLES``-sample (32 ms) float32 frames at
     ``rates.RATE_HZ`` (16 kHz), whatever rate the device itself runs at (resampled by soxr).
 
@@ -72,33 +129,18 @@ class Microphone:
     def __init__(
         self, device: str | int | None = None, max_queued_frames: int = 200, rate_hz: int | None = None
     ) -> None:
+        super().__init__(max_queued_frames)
         self.device = device
         #: the rate the device is opened at: None asks for 16 kHz and, when the device
         #: refuses it, opens at the device's own rate; either way frames come at 16 kHz.
         self.rate_hz = rate_hz
-        self.name = ""
-        self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
         self._stream = None
         self._resampler = None
-        self._pending = np.zeros(0, np.float32)
-        self.overflows = 0
 
     def _take(self, block: np.ndarray) -> None:
         """A block from the device: resampled to 16 kHz when the device runs at another rate
         (soxr, streaming: no seams between blocks), then cut into frames."""
-        if self._resampler is None:
-            self._push(block)
-            return
-        self._pending = np.concatenate([self._pending, self._resampler.resample_chunk(block)])
-        while len(self._pending) >= FRAME_SAMPLES:
-            self._push(self._pending[:FRAME_SAMPLES].copy())
-            self._pending = self._pending[FRAME_SAMPLES:]
-
-    def _push(self, frame: np.ndarray) -> None:
-        if self._queue.full():  # the consumer fell behind: keep the newest audio
-            self._queue.get_nowait()
-            self.overflows += 1
-        self._queue.put_nowait(frame)
+        self._cut(self._resampler.resample_chunk(block) if self._resampler is not None else block)
 
     async def __aenter__(self) -> Microphone:
         sd = _sounddevice()
@@ -138,13 +180,10 @@ class Microphone:
 
             self._resampler = soxr.ResampleStream(rate, RATE_HZ, 1, dtype="float32")
         try:
-            first = await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
-        except TimeoutError:
+            await self._first()
+        except DeviceError:
             await self.__aexit__()
-            raise DeviceError(
-                f"microphone {self.name!r} opened but delivered no audio in {FIRST_FRAME_TIMEOUT_S:.0f} s"
-            ) from None
-        del first  # audio from before the caller was ready is not part of the session
+            raise
         return self
 
     async def __aexit__(self, *exc: object) -> None:
@@ -153,98 +192,3 @@ class Microphone:
                 self._stream.stop()
                 self._stream.close()
             self._stream = None
-
-    async def frames(self) -> AsyncIterator[np.ndarray]:
-        """``FRAME_SAMPLES``-sample float32 frames, in order, until the stream ends or stalls."""
-        while True:
-            try:
-                frame = await asyncio.wait_for(self._queue.get(), STALL_S)
-            except TimeoutError:
-                raise DeviceError(
-                    f"microphone {self.name!r} stopped delivering audio for {STALL_S:.0f} s (device removed?)"
-                ) from None
-            yield frame
-
-
-class Speaker:
-    """Plays mono float32 chunks in order from a background thread, so the caller can
-    synthesise the next sentence while this one plays.
-
-    Use ``with Speaker(rate_hz) as speaker: speaker.play(chunk) ...``; leaving the block
-    waits until everything queued has been heard.
-
-    Raises:
-        DeviceError: on entry when there is no output device or it cannot open; on exit
-            when the device failed while playing.
-    """
-
-    #: chunks are played in blocks of this length, so a cut takes effect within one block.
-    BLOCK_S = 0.05
-
-    def __init__(self, rate_hz: int, device: str | int | None = None, stop: threading.Event | None = None) -> None:
-        self.rate_hz = rate_hz
-        self.device = device
-        #: once set, whatever is still queued is dropped: the reply is cut short.
-        self.stop = stop or threading.Event()
-        #: seconds of audio handed to the device so far.
-        self.played_s = 0.0
-        #: when the first block of sound (not of the lead silence) was handed to the device
-        #: (unix seconds), or None; :meth:`play` with ``sound=False`` queues silence.
-        self.first_sound_unix_s: float | None = None
-        self._queue: queue.Queue[tuple[np.ndarray, bool] | None] = queue.Queue()
-        self._stream = None
-        self._thread: threading.Thread | None = None
-        self._error: Exception | None = None
-        #: the output device's name, once entered.
-        self.name = ""
-
-    def __enter__(self) -> Speaker:
-        sd = _sounddevice()
-        self.name = name = device_name("output", self.device)
-        try:
-            # "low": the device's low-latency buffer — the first sample of a reply is heard
-            # tens of milliseconds sooner than with PortAudio's default (high) latency.
-            self._stream = sd.OutputStream(
-                samplerate=self.rate_hz, channels=1, dtype="float32", device=self.device, latency="low"
-            )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            raise DeviceError(f"cannot open speaker {name!r}: {exc}") from None
-        self._thread = threading.Thread(target=self._run, name="speaker", daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        block = max(1, int(self.BLOCK_S * self.rate_hz))
-        while (item := self._queue.get()) is not None:
-            chunk, sound = item
-            for start in range(0, len(chunk), block):
-                if self._error is not None or self.stop.is_set():
-                    break
-                part = chunk[start : start + block]
-                try:
-                    self._stream.write(np.ascontiguousarray(part, np.float32).reshape(-1, 1))
-                except Exception as exc:  # the device vanished mid-sentence
-                    self._error = exc
-                else:
-                    self.played_s += len(part) / self.rate_hz
-                    if sound and self.first_sound_unix_s is None:
-                        self.first_sound_unix_s = time.time()
-
-    def play(self, chunk: np.ndarray, sound: bool = True) -> None:
-        """Queue a chunk (mono float32 at ``rate_hz``); returns at once. Dropped once
-        :attr:`stop` is set. ``sound`` = False: silence (not the first sound)."""
-        self._queue.put((chunk, sound))
-
-    def __exit__(self, *exc: object) -> None:
-        self._queue.put(None)
-        if self._thread is not None:
-            self._thread.join()
-        with contextlib.suppress(Exception):
-            if self.stop.is_set():
-                self._stream.abort()  # cut: what the device still holds is dropped too
-            else:
-                self._stream.stop()  # waits until the queued audio has been played
-            self._stream.close()
-        if self._error is not None and exc[0] is None:
-            raise DeviceError(f"playback failed: {self._error}")

@@ -1,53 +1,104 @@
-"""Who has the floor: the half-duplex rule of live listening.
+"""Who has the floor: the state live listening and speaking share (full duplex).
 
-From the moment a turn is heard until its reply has been spoken (plus an echo tail) the
-microphone is deaf, so the agent neither hears itself nor lets the user talk over a reply
-it has not yet given. An error about the awaited turn (no reply will come) or
-``REPLY_WAIT_S`` without a reply gives the floor back.
+The microphone is never deaf. The user may speak while the agent thinks or talks; what
+the agent says is known here, so that live listening can hold the speaker when the user
+starts (a barge-in, or only a backchannel), cut the replies the user talked over, and
+drop a "turn" that is only the agent's own words coming back (``listen/echo_guard.py``).
+
+A reply is *awaited* from the moment its turn is published until it has been spoken (or
+an error says none will come); a reply is *speaking* from the moment the voice module
+takes it until it has been heard or cut. A turn the user has since spoken over is
+*superseded*: its reply, when it comes, is not spoken.
 """
 
 from __future__ import annotations
 
+import threading
 import time
+from collections import deque
 from collections.abc import Iterable
 
-#: how long the microphone stays deaf waiting for the reply to a turn before listening again (s).
+from modules.voice.io.duplex import RemotePlayback
+from modules.voice.io.playback import Playback
+
+#: how long the words of a spoken reply are kept for the echo guard (s).
+ECHO_MEMORY_S = 30.0
+#: how long a turn waits for its reply before it is no longer awaited (s).
 REPLY_WAIT_S = 60.0
 
 
 class Floor:
-    """The turns awaiting a reply, and until when the microphone is deaf (monotonic s)."""
+    """The replies awaited and being spoken, and the live session's running speaker."""
 
     def __init__(self) -> None:
-        self.awaiting: set[str] = set()
-        self._deaf_until_s = 0.0
+        #: awaited turn id → monotonic time it was published.
+        self.awaiting: dict[str, float] = {}
+        #: reply id → the event that cuts it short, for replies queued or playing.
+        self.stops: dict[str, threading.Event] = {}
+        #: turns the user spoke over: their replies are not spoken.
+        self.superseded: set[str] = set()
+        #: the live session's speaker (None outside a live session: replies open their own).
+        self.playback: Playback | RemotePlayback | None = None
+        #: (monotonic time the words stopped being heard, the words) of recent replies.
+        self._said: deque[tuple[float, str]] = deque()
+
+    # --- replies awaited ----------------------------------------------------------------------
 
     def await_reply(self, turn_id: str) -> None:
-        """The turn ``turn_id`` was published: deaf until its reply is spoken."""
-        self.awaiting.add(turn_id)
-        self._deaf_until_s = time.monotonic()
+        """The turn ``turn_id`` was published: its reply is awaited."""
+        self.awaiting[turn_id] = time.monotonic()
 
     def awaited_by(self, parents: Iterable[str]) -> set[str]:
         """The awaited turns among ``parents`` (a reply's or an error's)."""
-        return self.awaiting.intersection(parents)
+        self._expire()
+        return set(self.awaiting).intersection(parents)
 
-    def answered(self, turns: set[str], echo_tail_s: float) -> None:
-        """The reply to ``turns`` was spoken (or failed): listen again after ``echo_tail_s``
-        (the room's echo of the reply must not be heard as a turn). Nothing for no turns."""
-        if turns:
-            self.awaiting.difference_update(turns)
-            self._deaf_until_s = time.monotonic() + echo_tail_s
+    def answered(self, turns: Iterable[str]) -> None:
+        """The reply to ``turns`` was spoken, failed or was dropped: no longer awaited."""
+        for turn in turns:
+            self.awaiting.pop(turn, None)
+            self.superseded.discard(turn)
 
-    def given_up(self, parents: Iterable[str]) -> None:
-        """An error about these turns: no reply will come; listen again now."""
-        self.awaiting.difference_update(parents)
-        self._deaf_until_s = time.monotonic()
+    def is_stale(self, parents: Iterable[str]) -> bool:
+        """True for a reply to turns the user has all spoken over since (not to be spoken)."""
+        turns = [p for p in parents if p in self.awaiting or p in self.superseded]
+        return bool(turns) and all(t in self.superseded for t in turns)
 
-    def deaf(self) -> bool:
-        """True while a reply is awaited or being spoken (frames are then dropped). A turn
-        awaited for longer than ``REPLY_WAIT_S`` is given up (the next frame is heard)."""
-        now = time.monotonic()
-        deaf = bool(self.awaiting) or now < self._deaf_until_s
-        if self.awaiting and now > self._deaf_until_s + REPLY_WAIT_S:
-            self.awaiting.clear()
-        return deaf
+    def _expire(self) -> None:
+        old = [t for t, at in self.awaiting.items() if time.monotonic() - at > REPLY_WAIT_S]
+        for turn in old:
+            del self.awaiting[turn]
+
+    # --- replies spoken -----------------------------------------------------------------------
+
+    def speaking(self, reply_id: str, stop: threading.Event) -> None:
+        """The reply ``reply_id`` is queued to be spoken; ``stop`` cuts it (the voice module
+        removes it from :attr:`stops` once the reply has been heard or cut)."""
+        self.stops[reply_id] = stop
+
+    def says(self, words: str) -> None:
+        """Words the agent is about to say, remembered for ``ECHO_MEMORY_S`` (the echo
+        guard compares turns with them)."""
+        if words:
+            self._said.append((time.monotonic(), words))
+        while self._said and time.monotonic() - self._said[0][0] > ECHO_MEMORY_S:
+            self._said.popleft()
+
+    def recent_words(self) -> list[str]:
+        """The words of the replies spoken in the last ``ECHO_MEMORY_S``, oldest first."""
+        self.says("")
+        return [words for _, words in self._said]
+
+    @property
+    def audible(self) -> bool:
+        """True while a reply is queued or playing on the live speaker."""
+        return self.playback is not None and self.playback.sounding
+
+    def cut(self) -> list[str]:
+        """The user spoke over the agent: every reply queued or playing is cut and every
+        awaited turn superseded. Returns the ids of the replies cut."""
+        cut = list(self.stops)
+        for stop in self.stops.values():
+            stop.set()
+        self.superseded.update(self.awaiting)
+        return cut

@@ -6,10 +6,16 @@ quick decoder (``asr/quick.py``: Whisper with its window cut to the speech, ~0.1
 published as ``partial`` scenes. When a pause begins, the turn model (Smart Turn,
 ``listen/turn_model.py``) and the quick decoder judge the speech before it, side by side:
 the verdict tells the detector whether the turn is over, and the words become the turn's
-transcript if it closes in that same pause (no ASR after the close). Half-duplex
-(``listen.floor``): while a reply is awaited or spoken, frames are dropped. Before
-listening, every engine is loaded and the pipeline runs once on real speech, so the first
-turn is not slow.
+transcript if it closes in that same pause (no ASR after the close).
+
+Full duplex: the microphone and the speaker are one stream for the whole session
+(``io/duplex.py``), and what the speaker plays is the reference of the echo canceller
+every microphone frame passes through (``io/echo.py``), so the microphone is never deaf.
+The user's speech over the agent's voice holds the speaker within a frame or two of its
+onset; a backchannel, a sound without words or the agent's own echo lets the reply go on
+(``listen/echo_guard.py``), anything else cuts it (:class:`BargeIn`, ``listen/floor.py``).
+Before listening, every engine is loaded and the pipeline runs once on real speech, so the
+first turn is not slow.
 """
 
 from __future__ import annotations
@@ -31,12 +37,15 @@ from agent.scene import Scene
 from modules.voice.asr.engines import Transcript
 from modules.voice.engines import VoiceEngines
 from modules.voice.io.audio import load_audio, resample
-from modules.voice.io.devices import Microphone
+from modules.voice.io.devices import Frames, Microphone
+from modules.voice.io.duplex import AudioLoop
+from modules.voice.io.echo import EchoCanceller
+from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.endpoint import TurnDetector
 from modules.voice.listen.floor import Floor
 from modules.voice.listen.hearing import hear, to_scene
 from modules.voice.options import VoiceOptions
-from modules.voice.rates import RATE_HZ, samples_in
+from modules.voice.rates import FRAME_S, RATE_HZ, samples_in
 
 log = logging.getLogger(__name__)
 
@@ -123,6 +132,128 @@ def partial_text(audio: np.ndarray, engines: VoiceEngines) -> str | None:
     return quick.text(audio).text if quick is not None else None
 
 
+class BargeIn:
+    """The user's speech while the agent's voice is heard (or queued): the speaker is held
+    at its onset, and what follows, heard while the agent is silent, decides: the replies
+    are cut (the user takes the floor) or the reply goes on (a backchannel, a sound, or the
+    agent's own echo) — see ``listen/echo_guard.py``.
+
+    The onset is ``HOLD_FRAMES`` frames of speech in what the echo canceller leaves, once
+    the canceller has found the echo's delay, and unless what it leaves is still the
+    agent's own sound (:meth:`~modules.voice.io.echo.EchoCanceller.residual_echo`, asked
+    again every ``RECHECK_FRAMES`` while held); a turn already under way when a reply
+    starts holds it at once. Speech heard in the silence after the hold (past the echo's
+    way back: its measured delay plus ``TAIL_MARGIN_S``) cannot be the agent's echo: once
+    there is ``backchannel_max_s`` of it, the user has taken the floor.
+    """
+
+    def __init__(self, floor: Floor, o: VoiceOptions, canceller: EchoCanceller | None) -> None:
+        self.floor = floor
+        self.o = o
+        self.canceller = canceller
+        #: the speaker is held for the turn in progress (since ``hold_at_s``, monotonic).
+        self.holding = False
+        self.hold_at_s = -1e9
+        #: when the agent's voice was last audible (monotonic s).
+        self.audible_at_s = -1e9
+        #: the turn in progress began while the agent was audible (or just after).
+        self.overlapped = False
+        #: speech frames of the turn in progress heard while the agent was silent.
+        self.in_silence_frames = 0
+        self._run = 0  # consecutive speech frames
+        #: consecutive frames without speech.
+        self.quiet_frames = 0
+        self._held_frames = 0
+
+    def _own_echo(self) -> bool:
+        """True while the speech heard may be the agent's own voice left by the canceller."""
+        c = self.canceller
+        return c is not None and (not c.delay.locked or c.residual_echo())
+
+    def _echo_tail_s(self) -> float:
+        """How long the agent's voice still comes back after it stops (s)."""
+        return (self.canceller.delay.delay_s if self.canceller is not None else 0.0) + TAIL_MARGIN_S
+
+    @property
+    def confirmed(self) -> bool:
+        """The user has spoken ``backchannel_max_s`` over the held agent: not a backchannel."""
+        return self.holding and self.in_silence_frames * FRAME_S >= self.o.backchannel_max_s
+
+    def frame(self, speech_prob: float, in_turn: bool, turn_started: bool) -> None:
+        """After each frame: hold the speaker when the user is speaking over the agent."""
+        audible = self.floor.audible and not self.holding
+        now = time.monotonic()
+        if audible:
+            self.audible_at_s = now
+        if turn_started:
+            self.overlapped = audible or now - self.audible_at_s < ECHO_TAIL_S
+        if not in_turn or turn_started:  # counted within one turn only
+            self.in_silence_frames = 0
+        speech = speech_prob >= self.o.vad_threshold
+        self._run = self._run + 1 if speech else 0
+        self.quiet_frames = 0 if speech else self.quiet_frames + 1
+        silent_since_s = max(self.hold_at_s if self.holding else -1e9, self.audible_at_s)
+        if speech and in_turn and not audible and now - silent_since_s > self._echo_tail_s():
+            self.in_silence_frames += 1
+        if self.holding:
+            self._held_frames += 1
+            if (
+                self._held_frames % RECHECK_FRAMES == 0
+                and self.overlapped
+                and self.in_silence_frames == 0
+                and self._own_echo()
+            ):
+                self.release("what was heard is its own echo")
+            return
+        if not (audible and self.o.barge_in and self.floor.playback is not None):
+            return
+        onset = self._run >= HOLD_FRAMES and self._run % RECHECK_FRAMES == HOLD_FRAMES % RECHECK_FRAMES
+        if (in_turn and not self.overlapped) or (onset and not self._own_echo()):
+            self.floor.playback.hold()
+            self.holding, self.hold_at_s, self._held_frames = True, now, 0
+            log.info("live: the user speaks over the agent; speaker held")
+
+    def only_echo(self, speech_s: float) -> bool:
+        """True for a turn that began over the agent's voice and was never heard in its
+        silence (the agent was not held, or the speech stopped with it): short of
+        ``OWN_TURN_S`` of speech, that is the agent's own echo."""
+        return self.o.barge_in and self.overlapped and self.in_silence_frames < CONFIRM_FRAMES and speech_s < OWN_TURN_S
+
+    def release(self, why: str) -> None:
+        """Not a barge-in after all (``why``): the reply goes on where it stopped."""
+        if self.holding and self.floor.playback is not None:
+            self.floor.playback.resume()
+            log.info("live: %s; the reply goes on", why)
+        self.holding = False
+
+    def take_floor(self) -> list[str]:
+        """The user takes the floor: cut every reply queued or playing (and drop the ones
+        still awaited). Returns the ids of the replies cut."""
+        cut = self.floor.cut() if self.o.barge_in else []
+        if self.floor.playback is not None:
+            self.floor.playback.forward_stops()  # the cuts first, or the reply resumes a moment
+            self.floor.playback.resume()  # cut tracks fade and go; later replies are heard
+        self.holding = False
+        return cut
+
+
+#: a turn that starts this soon after the agent's voice stopped may still be its echo (s).
+ECHO_TAIL_S = 0.5
+#: frames of speech over the agent's voice that hold it (32 ms: a false hold costs a moment's
+#: pause, a late one is talking over the user).
+HOLD_FRAMES = 1
+#: how often (frames) the residual-echo guard is asked again while speech goes on.
+RECHECK_FRAMES = 4
+#: a hold whose speech stopped this many frames ago without becoming a turn is released.
+RELEASE_FRAMES = 8
+#: the agent's voice may still come back this long after the echo's measured delay (s).
+TAIL_MARGIN_S = 0.1
+#: speech frames heard in the agent's silence that make a turn over its voice the user's.
+CONFIRM_FRAMES = 3
+#: a turn over the agent's voice this long (s of speech) is the user's even unconfirmed.
+OWN_TURN_S = 1.5
+
+
 async def listen_live(
     request: Scene,
     engines: VoiceEngines,
@@ -131,72 +262,131 @@ async def listen_live(
     publish: Callable[[Scene], Awaitable[None]],
     trace: Callable[[Scene], Trace],
 ) -> None:
-    """Warm up, open the microphone, publish ``listening`` (``result.device`` = the
-    microphone), then ``partial`` scenes while the user speaks and one ``turn`` per finished
-    turn, until cancelled.
+    """Warm up, open the speaker and the microphone (full duplex, echo cancelled), publish
+    ``listening`` (``result.device`` = the microphone), then ``partial`` scenes while the
+    user speaks and one ``turn`` per finished turn, until cancelled. Speech over the agent's
+    voice holds the speaker at once; beyond ``backchannel_max_s`` of it, or a turn that is
+    neither a backchannel nor the agent's own echo, cuts the replies (an ``interrupt`` scene
+    whose parents are the replies cut).
 
     Args:
         request: the ``listen.live`` scene; every scene published is its child.
         engines, o: the module's engines and options.
-        floor: the half-duplex state shared with the module (which ends each await).
+        floor: the state shared with the module (replies awaited and speaking; this sets
+            its ``playback`` to the session's running speaker).
         publish: puts a scene on the bus.
         trace: a fresh trace of a scene (the bus's :meth:`~agent.bus.SceneBus.trace`).
 
     Raises:
-        DeviceError: no microphone, or it stopped delivering.
+        DeviceError: no microphone or speaker, or the microphone stopped delivering.
         WeightsMissing, VoiceMissing, MachineError: a model is not here.
     """
     await asyncio.to_thread(warm_up, engines, o)
+    if o.writes_file:  # replies go to a file: nothing to hear back, the microphone alone
+        source: Microphone | AudioLoop = Microphone(o.device("input"), rate_hz=o.input_rate_hz or None)
+        canceller = None
+    else:
+        duplex = AudioLoop(
+            o.device("input"), o.device("output"), o.input_rate_hz or o.output_rate_hz or None, o.echo_cancel
+        )
+        source, canceller = duplex, duplex.canceller
+    async with source:
+        if isinstance(source, AudioLoop):
+            floor.playback = source.playback
+        try:
+            await publish(request.derive(kind="listening", channel="voice", result=Result(device=source.name)))
+            await _listen(request, engines, o, floor, publish, trace, source, canceller)
+        finally:
+            floor.playback = None
+
+
+async def _listen(
+    request: Scene,
+    engines: VoiceEngines,
+    o: VoiceOptions,
+    floor: Floor,
+    publish: Callable[[Scene], Awaitable[None]],
+    trace: Callable[[Scene], Trace],
+    mic: Frames,
+    canceller: EchoCanceller | None,
+) -> None:
+    """The frame loop of :func:`listen_live`."""
     detector = TurnDetector(o.endpoint_options())
+    barge = BargeIn(floor, o, canceller)
     judging = o.end_of_turn in ("model", "words")
     # The judgement of the current pause: (where the speech before it ends, the task).
     early: tuple[int, asyncio.Task[Judgement]] | None = None
     partial: asyncio.Task[str | None] | None = None
     partial_at_s = 0.0  # seconds of speech when the last partial transcript was asked for
-    async with Microphone(o.device("input"), rate_hz=o.input_rate_hz or None) as mic:
-        await publish(request.derive(kind="listening", channel="voice", result=Result(device=mic.name)))
-        async for frame in mic.frames():
-            if floor.deaf():
-                detector.reset()
-                engines.vad().reset()
-                early, partial_at_s = None, 0.0
-                continue
-            turn = detector.feed(frame, engines.vad().frame_probability(frame))
-            if detector.pause_started and judging:
-                audio = detector.speech_so_far()
-                early = (len(audio), asyncio.create_task(asyncio.to_thread(judge_pause, audio, engines, o)))
-                detector.expect_text()
-            if early is not None and early[1].done() and turn is None:
-                if early[1].exception() is None:
-                    judged = early[1].result()
-                    detector.judge_text(judged.transcript.text if judged.transcript else None, judged.finished_p)
-            if partial is not None and partial.done():
-                text = partial.result() if partial.exception() is None else None
-                partial = None
-                if text and detector.in_turn:
-                    await publish(request.derive(kind="partial", channel="voice", text=text, source=mic.name))
-            if (
-                o.partial_every_s > 0
-                and partial is None
-                and (early is None or early[1].done())
-                and detector.in_turn
-                and detector.speech_s - partial_at_s >= o.partial_every_s
-            ):
-                partial_at_s = detector.speech_s
-                partial = asyncio.create_task(asyncio.to_thread(partial_text, detector.audio_so_far(), engines))
-            if turn is None:
-                continue
-            transcript = None
-            if early is not None and early[0] == turn.speech_end_sample:
-                with contextlib.suppress(Exception):  # on failure: transcribe afresh
-                    transcript = (await early[1]).transcript
-            early, partial_at_s = None, 0.0
-            traced = trace(request)
-            # The end of speech, on the clock of the frames: the closing silence just ended.
-            traced.mark("speech_end", time.time() - turn.silence_s)
-            scene = await asyncio.to_thread(
-                hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
-            )
-            if scene is not None:
-                floor.await_reply(scene.id)
-                await publish(scene)
+
+    async def interrupt(cut: list[str]) -> None:
+        if cut:
+            await publish(request.derive(kind="interrupt", channel="voice", parents=cut, source=mic.name))
+
+    async for frame in mic.frames():
+        was_in_turn = detector.in_turn
+        speech_prob = engines.vad().frame_probability(frame)
+        turn = detector.feed(frame, speech_prob)
+        barge.frame(speech_prob, detector.in_turn, detector.in_turn and not was_in_turn)
+        if barge.confirmed:
+            await interrupt(barge.take_floor())  # too long for a backchannel: the user takes the floor
+        if detector.pause_started and judging:
+            audio = detector.speech_so_far()
+            early = (len(audio), asyncio.create_task(asyncio.to_thread(judge_pause, audio, engines, o)))
+            detector.expect_text()
+        if early is not None and early[1].done() and turn is None:
+            if early[1].exception() is None:
+                judged = early[1].result()
+                text = judged.transcript.text if judged.transcript else None
+                if barge.holding and is_backchannel(text):
+                    barge.release(f"a backchannel ({text!r})")
+                    detector.reset()
+                    early, partial_at_s = None, 0.0
+                    continue
+                detector.judge_text(text, judged.finished_p)
+        if partial is not None and partial.done():
+            text = partial.result() if partial.exception() is None else None
+            partial = None
+            if text and detector.in_turn:
+                await publish(request.derive(kind="partial", channel="voice", text=text, source=mic.name))
+        if (
+            o.partial_every_s > 0
+            and partial is None
+            and (early is None or early[1].done())
+            and detector.in_turn
+            and detector.speech_s - partial_at_s >= o.partial_every_s
+        ):
+            partial_at_s = detector.speech_s
+            partial = asyncio.create_task(asyncio.to_thread(partial_text, detector.audio_so_far(), engines))
+        if turn is None:
+            if barge.holding and not detector.in_turn and barge.quiet_frames >= RELEASE_FRAMES:
+                barge.release("too short for a turn")
+            continue
+        transcript = None
+        if early is not None and early[0] == turn.speech_end_sample:
+            with contextlib.suppress(Exception):  # on failure: transcribe afresh
+                transcript = (await early[1]).transcript
+        early, partial_at_s = None, 0.0
+        traced = trace(request)
+        # The end of speech, on the clock of the frames: the closing silence just ended.
+        traced.mark("speech_end", time.time() - turn.silence_s)
+        scene = await asyncio.to_thread(
+            hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
+        )
+        if scene is None:
+            barge.release("a sound without words")
+            continue
+        if barge.only_echo(turn.speech_s):
+            log.info("live: %r was heard only while the agent spoke; its own echo, not a turn", scene.text)
+            barge.release("its own echo")
+            continue
+        if barge.overlapped and is_own_words(scene.text, floor.recent_words()):
+            log.info("live: heard the agent's own words (%r); not a turn", scene.text)
+            barge.release("its own echo")
+            continue
+        if barge.holding and turn.speech_s <= o.backchannel_max_s and is_backchannel(scene.text):
+            barge.release(f"a backchannel ({scene.text!r})")
+            continue
+        await interrupt(barge.take_floor() if barge.holding or floor.awaiting else [])
+        floor.await_reply(scene.id)
+        await publish(scene)

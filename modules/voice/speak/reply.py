@@ -26,7 +26,8 @@ from agent.scene import Scene
 from agent.voiceplan import VoicePlan
 from modules.voice.engines import VoiceEngines
 from modules.voice.io.audio import check_wav_path, write_wav
-from modules.voice.io.devices import Speaker
+from modules.voice.io.duplex import RemotePlayback
+from modules.voice.io.playback import Playback, speaker
 from modules.voice.options import VoiceOptions
 from modules.voice.speak.voicing import Voiced, Voicing
 
@@ -38,11 +39,14 @@ def render(
     o: VoiceOptions,
     trace: Trace,
     stop: threading.Event | None = None,
+    playback: Playback | RemotePlayback | None = None,
 ) -> tuple[Voiced, Result]:
     """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
-    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence). Once ``stop`` is
-    set (an interrupt), the speaker drops what it still holds within one 50 ms block, no
-    further sentence is rendered, and ``Result.cut_at_s`` says how much was heard.
+    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence): a track on
+    ``playback`` (the live session's running speaker) or on a speaker opened for this reply.
+    Once ``stop`` is set (an interrupt), the speaker fades out within one 20 ms block and
+    drops the rest, no further sentence is rendered, and ``Result.cut_at_s`` says how much
+    was heard.
 
     Returns:
         what was voiced, and where it went (``Result.path`` or ``Result.device``).
@@ -62,24 +66,33 @@ def render(
         return voiced, Result(path=o.output)
     pieces: list[np.ndarray] = []
     lead = np.zeros(int(o.lead_silence_s * engine.rate_hz), np.float32)
-    with Speaker(engine.rate_hz, o.device("output"), stop) as speaker:
+    if playback is not None:
+        opened = playback.track(engine.rate_hz, stop)
+    else:
+        opened = speaker(engine.rate_hz, o.device("output"), stop)
+    with opened as track:
         for i, piece in enumerate(voicing.sentences(text, plan, first_fast=True)):
-            if speaker.stop.is_set():
+            if track.stop.is_set():
                 break
             if i == 0:
                 trace.mark("tts.first")
-                speaker.play(lead, sound=False)
-            speaker.play(piece)
+                track.play(lead, sound=False)
+            track.play(piece)
             pieces.append(piece)
-    if speaker.first_sound_unix_s is not None:
-        trace.mark("audio.first", speaker.first_sound_unix_s)
+    if track.first_sound_unix_s is not None:
+        trace.mark("audio.first", track.first_sound_unix_s)
     trace.mark("played")
-    cut_at_s = round(max(0.0, speaker.played_s - o.lead_silence_s), 3) if speaker.stop.is_set() else None
-    return voicing.finish(pieces, text, plan), Result(device=speaker.name, cut_at_s=cut_at_s)
+    cut_at_s = round(max(0.0, track.played_s - o.lead_silence_s), 3) if track.stop.is_set() else None
+    return voicing.finish(pieces, text, plan), Result(device=track.name, cut_at_s=cut_at_s)
 
 
 def speak_reply(
-    trace: Trace, own: VoiceProfile, engines: VoiceEngines, o: VoiceOptions, stop: threading.Event | None = None
+    trace: Trace,
+    own: VoiceProfile,
+    engines: VoiceEngines,
+    o: VoiceOptions,
+    stop: threading.Event | None = None,
+    playback: Playback | RemotePlayback | None = None,
 ) -> Scene:
     """The ``spoken`` scene of the trace's reply, once it has been heard or written.
 
@@ -88,6 +101,7 @@ def speak_reply(
         own: the voice the module announced; a reply without a plan is planned for it.
         engines, o: the module's engines and options.
         stop: set by an interrupt: cut the reply short (see :func:`render`).
+        playback: the live session's running speaker, or None to open one for this reply.
 
     Raises:
         OutputPathError: ``o.output`` cannot be a WAV file (checked before synthesis).
@@ -100,7 +114,7 @@ def speak_reply(
     # The spoken scene's own plan names the engine that spoke; the reply's plan is left
     # as it was published (other readers hold it too).
     plan = dataclasses.replace(plan, engine=engines.engine_name(plan))
-    voiced, result = render(reply.text or "", plan, engines, o, trace, stop)
+    voiced, result = render(reply.text or "", plan, engines, o, trace, stop, playback)
     trace.mark("measure")
     return trace.derive(
         kind="spoken",

@@ -1,0 +1,331 @@
+"""Full duplex through the virtual sound card: the agent's own voice coming back into its
+microphone, users who talk over it, and listeners who only say "mm-hm".
+
+Run:  .venv/bin/python bench/duplex.py [--echo-ms 50] [--utterances 8] [--rounds 4]   # ~6 min
+
+One ``run.py talk`` in the stereo-tap rig of ``bench/turn_latency.py`` (what the agent hears
+on the left, what it says on the right, one sample clock), with PulseAudio's loopback from
+the speaker into the microphone (``--echo-ms`` of delay, 0 dB: the agent hears itself as
+loud as it plays), so every reply comes back as echo. Three parts, in one process:
+
+1. **Echo.** Utterances (real recordings and Piper sentences of ``bench/live_latency.py``)
+   played one by one; after each, the agent's reply and 1.5 s of quiet. Counted: turns
+   heard, replies, *self-answers* (a turn whose words are mostly the agent's own recent
+   words, ``listen/echo_guard.py``'s test), and replies cut while no user spoke (the agent
+   interrupted by its own voice).
+2. **Barge-in.** A question, and ``BARGE_AFTER_S`` into its reply (found on the tap: the
+   right channel above −45 dBFS), at a moment the reply sounds (not in a pause between its
+   words), another voice talks over it. Measured on the tap: from
+   the interrupting speech's onset (the recording located on the left channel by normalised
+   cross-correlation) to the start of the speaker's first ≥ 0.25 s below −60 dBFS (word
+   gaps in a reply are shorter; the next reply is seconds away); whether the reply
+   was cut (its ``spoken`` scene's ``cut_at_s``), and whether the interruption was heard
+   whole (its turn holds ≥ 60 % of the words of the recording's published text).
+3. **Backchannels.** A question, and into its reply "Yeah.", "Okay." or "Mm-hmm." (Piper's
+   joe, two semitones up: there are no real ones among the recordings); counted: replies
+   that went on to their end (not cut), and backchannels taken for turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import queue
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+from scipy.signal import correlate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import live_latency, turn_set
+from bench.turn_latency import RATE_HZ, ROOT, TapRecorder, tapped_rig
+from modules.voice.io.virtual_devices import AudioRig, audio_rig
+from modules.voice.listen.echo_guard import is_own_words, words
+
+#: the source of the speaker's channel that the echo loopback reads.
+SPEAKER_SOURCE = (
+    "module-remap-source source_name=tapspkmon master=tap.monitor channels=1 master_channel_map=front-right "
+    "channel_map=mono remix=no"
+)
+#: how far into a reply the barge-in starts (s after its first sound on the tap).
+BARGE_AFTER_S = 0.8
+#: the speaker counts as sounding at or above this (as bench/turn_latency.py: -60 dBFS).
+SOUND_FLOOR = 10 ** (-60 / 20)
+#: the speaker has stopped when this much silence follows (s).
+STOPPED_S = 0.25
+QUESTIONS = ("spk1_snt1.wav", "spk1_snt3.wav", "spk1_snt4.wav", "spk1_snt5.wav")
+#: interrupting voices, with the text published with each recording (MANIFEST.json).
+#: (JFK's 1.1 s pause after "Americans" is longer than a turn waits; he is not among them.)
+INTERRUPTIONS = (
+    ("stereo_diarization.wav/right", "The horizon seems extremely distant."),
+    ("stereo_diarization.wav/left", "He began a confused complaint against the wizard"),
+    ("spk1_snt2.wav", "Drop the two when you add the figures"),
+    ("LJ050-0131.wav", "unless a system is established for the frequent formal review"),
+)
+BACKCHANNELS = ("Yeah.", "Okay.", "Mm-hmm.")
+WAIT_S = 90.0
+
+
+@dataclass
+class Heard:
+    """A scene the agent printed, with the unix time it arrived."""
+
+    at_s: float
+    scene: dict = field(repr=False)
+
+    @property
+    def kind(self) -> str:
+        return self.scene["kind"]
+
+
+class Agent:
+    """``run.py talk`` in the tapped rig; its scenes are read on a thread."""
+
+    def __init__(self, rig: AudioRig, verbose: bool = False) -> None:
+        env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
+        self.proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), *(["-v"] if verbose else []), "talk"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self.heard: list[Heard] = []
+        self._new: queue.Queue[Heard] = queue.Queue()
+        self._err: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=lambda: self._err.extend(self.proc.stderr or []), daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout or []:
+            if line.strip():
+                heard = Heard(time.time(), json.loads(line))
+                self.heard.append(heard)
+                self._new.put(heard)
+
+    def wait_listening(self) -> None:
+        deadline = time.monotonic() + 300
+        while not any("listening on" in line for line in self._err):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"the agent never listened: {''.join(self._err)[-2000:]}")
+            time.sleep(0.2)
+
+    def wait_for(self, kind: str, since: int, timeout_s: float = WAIT_S) -> Heard:
+        """The first scene of ``kind`` at index ``since`` or later."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            for heard in self.heard[since:]:
+                if heard.kind == kind:
+                    return heard
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit(f"no {kind} scene within {timeout_s:.0f} s: {''.join(self._err)[-2000:]}")
+            time.sleep(0.05)
+
+    def log(self) -> str:
+        """What the agent wrote to stderr."""
+        return "".join(self._err)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+
+
+def play(rig: AudioRig, path: Path) -> tuple[float, float]:
+    """Play ``path`` into the microphone; unix times it started and ended."""
+    start = time.time()
+    subprocess.run(["paplay", "--device=tapmic", str(path)], env=rig.env, check=True, timeout=120)
+    return start, time.time()
+
+
+def wait_sounding(tap: TapRecorder, timeout_s: float = WAIT_S) -> None:
+    """Until the speaker's channel has sounded (≥ −45 dBFS over 50 ms) in the last 0.1 s."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        right = tap.samples()[-RATE_HZ // 10 :, 1]
+        if right.size and np.sqrt(np.mean(right[-RATE_HZ // 20 :] ** 2)) >= 10 ** (-45 / 20):
+            return
+        time.sleep(0.02)
+    raise SystemExit("the agent's reply never sounded on the speaker")
+
+
+def locate(channel: np.ndarray, speech: np.ndarray, around: int) -> int:
+    """Where ``speech`` begins on ``channel``, searched from ``around`` − 1 s to + 2 s by
+    normalised cross-correlation of its first second (the channel also holds the echo)."""
+    head = speech[:RATE_HZ] - speech[:RATE_HZ].mean()
+    start = max(0, around - RATE_HZ)
+    window = channel[start : start + 3 * RATE_HZ + len(head)].astype(np.float64)
+    dots = correlate(window, head, mode="valid", method="fft")
+    energy = np.sqrt(np.convolve(window**2, np.ones(len(head)), mode="valid")) + 1e-12
+    return start + int(np.argmax(dots / energy))
+
+
+def stopped_at(right: np.ndarray, onset: int) -> int | None:
+    """Where the speaker's first stretch of ``STOPPED_S`` silence after ``onset`` begins (it
+    may have begun up to 0.3 s before the located onset): None when it never falls silent."""
+    lo = max(0, onset - int(0.3 * RATE_HZ))
+    quiet = np.abs(right[lo:]) < SOUND_FLOOR
+    run = int(STOPPED_S * RATE_HZ)
+    windows = np.convolve(quiet.astype(np.int32), np.ones(run, np.int32), mode="valid")
+    silent = np.flatnonzero(windows == run)
+    return lo + int(silent[0]) if silent.size else None
+
+
+def backchannel_file(folder: Path, text: str) -> Path:
+    """Piper's joe saying ``text`` two semitones up (parselmouth), a 16 kHz WAV."""
+    import parselmouth
+
+    speech = turn_set.piper_speech(text)
+    sound = parselmouth.Sound(speech.astype(np.float64), RATE_HZ)
+    shifted = parselmouth.praat.call(sound, "Change gender", 75, 600, 1.05, 0, 1.0, 1.0)
+    path = folder / (re.sub(r"\W", "", text).lower() + ".wav")
+    sf.write(path, live_latency._safe(np.asarray(shifted.values[0], np.float32)), RATE_HZ, subtype="PCM_16")
+    return path
+
+
+def recording(folder: Path, name: str) -> tuple[Path, np.ndarray]:
+    samples = live_latency._safe(turn_set.load(name))
+    path = folder / (name.replace(".", "-").replace("/", "-") + ".wav")
+    sf.write(path, samples, RATE_HZ, subtype="PCM_16")
+    return path, samples
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--echo-ms", type=int, default=50, help="the loopback's delay (0: no echo)")
+    ap.add_argument("--utterances", type=int, default=8, help="utterances in the echo part")
+    ap.add_argument("--rounds", type=int, default=4, help="barge-ins (and up to 3 backchannels)")
+    ap.add_argument("--skip-echo", action="store_true", help="leave out the echo part")
+    ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, audio_rig() as rig:
+        folder = Path(tmp)
+        said = live_latency.utterances(folder)[: args.utterances]
+        questions = [recording(folder, q)[0] for q in QUESTIONS]
+        interruptions = [(*recording(folder, name), text) for name, text in INTERRUPTIONS]
+        backchannels = [backchannel_file(folder, text) for text in BACKCHANNELS]
+        tapped_rig(rig)
+        if args.echo_ms:
+            rig.pactl("load-module", *SPEAKER_SOURCE.split())
+            rig.pactl(
+                "load-module", "module-loopback", "source=tapspkmon", "sink=tapmic", f"latency_msec={args.echo_ms}"
+            )
+        tap = TapRecorder(rig)
+        agent = Agent(rig, verbose=args.log is not None)
+        try:
+            tap.wait_running()
+            agent.wait_listening()
+            # 1. Echo: every utterance, its reply, and quiet after.
+            user_speaking: list[tuple[float, float]] = []
+            mark = len(agent.heard)
+            for utterance in [] if args.skip_echo else said:
+                since = len(agent.heard)
+                user_speaking.append(play(rig, utterance.path))
+                agent.wait_for("spoken", since)
+                time.sleep(1.5)
+            echo_part = agent.heard[mark:]
+            # 2. Barge-in.
+            barges = []
+            for r in range(args.rounds):
+                since = len(agent.heard)
+                play(rig, questions[r % len(questions)])
+                agent.wait_for("turn", since)
+                wait_sounding(tap)
+                time.sleep(BARGE_AFTER_S)
+                wait_sounding(tap)  # not in a pause between its words
+                path, speech, text = interruptions[r % len(interruptions)]
+                barge_since = len(agent.heard)
+                start, _ = play(rig, path)
+                cut = agent.wait_for("spoken", barge_since)
+                answered_turn = agent.wait_for("turn", barge_since)
+                agent.wait_for("spoken", agent.heard.index(answered_turn))
+                barges.append((start, speech, text, cut, answered_turn))
+                time.sleep(1.0)
+            # 3. Backchannels.
+            nods = []
+            for r in range(min(args.rounds, len(backchannels))):
+                since = len(agent.heard)
+                play(rig, questions[r % len(questions)])
+                agent.wait_for("turn", since)
+                wait_sounding(tap)
+                time.sleep(BARGE_AFTER_S)
+                wait_sounding(tap)  # not in a pause between its words
+                nod_since = len(agent.heard)
+                play(rig, backchannels[r])
+                spoken = agent.wait_for("spoken", nod_since)
+                time.sleep(1.5)
+                nods.append((spoken, [h for h in agent.heard[nod_since:] if h.kind == "turn"]))
+        finally:
+            agent.stop()
+            tap.stop()
+            if args.log is not None:
+                args.log.write_text(agent.log())
+
+    # --- echo --------------------------------------------------------------------------------
+    turns = [h for h in echo_part if h.kind == "turn"]
+    replies = [h for h in echo_part if h.kind == "reply"]
+    spoken_texts: list[str] = []
+    self_answers = 0
+    for h in echo_part:
+        if h.kind == "spoken":
+            spoken_texts.append(h.scene.get("text") or "")
+        if h.kind == "turn" and is_own_words(h.scene.get("text"), spoken_texts[-3:]):
+            self_answers += 1
+    interrupts = [h for h in echo_part if h.kind == "interrupt"]
+    by_user = [i for i in interrupts if any(a - 0.2 <= i.at_s <= b + 1.5 for a, b in user_speaking)]
+    print(
+        f"echo loopback {args.echo_ms} ms at 0 dB: {len(said)} utterances -> {len(turns)} turns, "
+        f"{len(replies)} replies ({len(replies) / len(said):.2f} per utterance); self-answers: {self_answers}; "
+        f"replies cut with no user speaking: {len(interrupts) - len(by_user)} "
+        f"(cut while the user still spoke: {len(by_user)})"
+    )
+    for h in turns:
+        print(f"    heard: {h.scene.get('text')!r}")
+
+    # --- barge-in ----------------------------------------------------------------------------
+    x = tap.samples()
+    left, right = x[:, 0], x[:, 1]
+    silences_ms, whole = [], 0
+    for start, speech, text, cut, answered in barges:
+        first = int(np.flatnonzero(np.abs(speech) >= 10 ** (-40 / 20))[0])
+        at = locate(left, speech, tap.index(start)) + first
+        stop = stopped_at(right, at)
+        silence_ms = (stop - at) / RATE_HZ * 1000 if stop is not None else float("nan")
+        silences_ms.append(silence_ms)
+        got, want = set(words(answered.scene.get("text"))), set(words(text))
+        whole += len(got & want) >= 0.6 * len(want)
+        print(
+            f"    barge-in: speaker silent {silence_ms:6.0f} ms after the onset; reply cut at "
+            f"{(cut.scene.get('result') or {}).get('cut_at_s')} s; heard {answered.scene.get('text')!r}"
+        )
+    if silences_ms:
+        print(
+            f"barge-in: {len(barges)} rounds; onset -> silence median {statistics.median(silences_ms):.0f} ms, "
+            f"max {max(silences_ms):.0f} ms; interruption heard whole {whole}/{len(barges)}"
+        )
+
+    # --- backchannels -------------------------------------------------------------------------
+    went_on = sum((s.scene.get("result") or {}).get("cut_at_s") is None for s, _ in nods)
+    taken = sum(len(t) for _, t in nods)
+    print(f"backchannels: {len(nods)}; replies that went on to their end {went_on}/{len(nods)}; taken as turns {taken}")
+    for spoken, extra in nods:
+        cut_at_s = (spoken.scene.get("result") or {}).get("cut_at_s")
+        print(f"    cut_at_s={cut_at_s}, turns: {[t.scene.get('text') for t in extra]}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,144 @@
+"""The full-duplex stream's own process: nothing else runs there, so the audio never waits.
+
+PortAudio calls back into Python for every block, and a Python callback needs the
+interpreter lock. In the agent's process other threads hold that lock for long stretches
+(measured here: openai-whisper's decoding 160 ms, librosa's pYIN 104 ms), so a callback
+with small device buffers came too late: a gap on the speaker, a block lost from the
+microphone, and the echo's delay moved by hundreds of ms. Buffers big enough to ride that
+out (80 ms each way) made every barge-in 0.4 s slow. So the stream lives in a child
+process whose only work is the callback: :func:`serve` runs there, with small (40 ms)
+buffers, and talks to :class:`~modules.voice.io.duplex.AudioLoop` over a pipe.
+
+Messages (tuples; the pipe joins two processes of this program, nothing else writes it):
+
+parent → child
+    ``("track", id, rate_hz)``, ``("play", id, float32 bytes, sound)``, ``("close", id)``,
+    ``("stop", id)``, ``("hold",)``, ``("resume",)``, ``("quit",)``
+child → parent
+    ``("ready", microphone name, speaker name, rate_hz, output latency s)`` or
+    ``("failed", message)`` once; then per callback ``("io", heard bytes, played bytes,
+    xrun)`` (float32 at ``rate_hz``); ``("first", id, unix s)`` when a track's first sound
+    is handed over; ``("done", id, played_s)`` when a track has been heard or cut.
+
+Only numpy, soxr and sounddevice are imported here (the child starts in ~0.3 s).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import signal
+import threading
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from modules.voice.io.devices import _sounddevice, device_name
+from modules.voice.io.playback import Playback, Track
+from modules.voice.rates import RATE_HZ
+
+#: the stream's block (s); a hold or a cut starts within one. (10 ms blocks with "low"
+#: buffers broke PulseAudio's ALSA plug-in: the capture side stopped delivering.)
+BLOCK_S = 0.02
+#: the device buffers, each way (s). PortAudio's "low" (8.7 ms on PulseAudio) underran
+#: again and again while the agent's threads kept both cores busy, and after enough of that
+#: the ALSA plug-in's capture side stopped; 40 ms rode it out.
+LATENCY_S = 0.04
+
+
+def serve(conn: Connection, input_device: str | int | None, output_device: str | int | None, rate_hz: int) -> None:
+    """Run the duplex stream until ``("quit",)`` or the parent goes away (the child's main).
+
+    ``rate_hz`` 0: 16 kHz, or the output device's default rate where the devices refuse it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
+    outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+    tracks: dict[int, Track] = {}
+    reported: set[int] = set()
+    lock = threading.Lock()
+    try:
+        sd = _sounddevice()
+        mic, spk = device_name("input", input_device), device_name("output", output_device)
+        playback = Playback(output_device, rate_hz or RATE_HZ)
+
+        def callback(indata, outdata, frames, time_info, status) -> None:
+            played = playback.fill(frames)
+            outdata[:, 0] = played
+            xrun = bool(status.input_overflow or status.output_underflow)
+            outbox.put(("io", indata[:, 0].tobytes(), played.tobytes(), xrun))
+
+        def open_at(rate: int):
+            return sd.Stream(
+                samplerate=rate,
+                blocksize=round(BLOCK_S * rate),
+                device=(input_device, output_device),
+                channels=(1, 1),
+                dtype="float32",
+                latency=LATENCY_S,
+                callback=callback,
+                finished_callback=lambda: outbox.put(("failed", "the audio stream stopped (device removed?)")),
+            )
+
+        try:
+            # 16 kHz where the devices take it: what is heard needs no resampling (the
+            # turn model's borderline verdicts moved when it was resampled from 44.1 kHz).
+            stream = open_at(rate_hz or RATE_HZ)
+        except sd.PortAudioError:
+            if rate_hz:  # the rate was asked for: no other
+                raise
+            rate_hz = int(sd.query_devices(output_device, "output")["default_samplerate"])
+            stream = open_at(rate_hz)
+        rate_hz = rate_hz or RATE_HZ
+        playback.rate_hz = rate_hz
+        playback.attach(spk, rate_hz, float(stream.latency[1]))
+        stream.start()
+    except Exception as exc:  # no device, a rate refused: the parent says so
+        conn.send(("failed", f"{type(exc).__name__}: {exc}"))
+        return
+
+    def send() -> None:
+        while (item := outbox.get()) is not None:
+            try:
+                conn.send(item)
+                with lock:
+                    for key, track in list(tracks.items()):
+                        if track.first_sound_unix_s is not None and key not in reported:
+                            reported.add(key)
+                            conn.send(("first", key, track.first_sound_unix_s))
+                        if track.finished.is_set():
+                            conn.send(("done", key, track.played_s))
+                            del tracks[key]
+                            reported.discard(key)
+            except (OSError, ValueError):  # the parent is gone
+                return
+
+    sender = threading.Thread(target=send, name="audio-send", daemon=True)
+    sender.start()
+    conn.send(("ready", mic, spk, rate_hz, playback.latency_s))
+    try:
+        while True:
+            msg = conn.recv()
+            kind = msg[0]
+            if kind == "quit":
+                break
+            if kind == "track":
+                with lock:
+                    tracks[msg[1]] = playback.track(msg[2])
+            elif kind == "play" and msg[1] in tracks:
+                tracks[msg[1]].play(np.frombuffer(msg[2], np.float32), msg[3])
+            elif kind == "close" and msg[1] in tracks:
+                tracks[msg[1]].close()
+            elif kind == "stop" and msg[1] in tracks:
+                tracks[msg[1]].stop.set()
+            elif kind == "hold":
+                playback.hold()
+            elif kind == "resume":
+                playback.resume()
+    except (EOFError, OSError):
+        pass
+    finally:
+        with contextlib.suppress(Exception):
+            stream.stop()
+            stream.close()
+        outbox.put(None)
+        sender.join(2)

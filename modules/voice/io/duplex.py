@@ -1,0 +1,261 @@
+"""The microphone and the speaker as one full-duplex stream, the speaker's echo cancelled.
+
+A live session opens one PortAudio stream with an input and an output: every callback
+hands the device the speaker's next block (the reply tracks, silence between them) and
+takes the microphone's block. The two therefore share one sample clock, and the echo of
+what was played comes back a fixed number of samples later, so the echo canceller's
+reference is exact (``echo.py``; 206 ms measured on the virtual devices with a 50 ms
+loopback, constant to 0.1 ms over minutes). The stream runs in a process of its own
+(``audio_process.py``: the agent's other threads hold the interpreter too long for small
+device buffers). Here, on the event loop's thread, both sides are resampled to 16 kHz
+(soxr, streaming): the speaker's block into :class:`~modules.voice.io.echo.FarEnd`, the
+microphone's through :class:`~modules.voice.io.echo.EchoCanceller`, then cut into 32 ms
+frames.
+
+Use ``async with AudioLoop(...) as loop:``, ``loop.playback`` for replies (the API of
+:class:`~modules.voice.io.playback.Playback`) and ``async for frame in loop.frames()``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import multiprocessing
+import threading
+from multiprocessing.connection import Connection
+
+import numpy as np
+import soxr
+
+from modules.voice.io import audio_process
+from modules.voice.io.devices import FIRST_FRAME_TIMEOUT_S, DeviceError, Frames
+from modules.voice.io.echo import EchoCanceller, FarEnd
+from modules.voice.io.playback import wait_heard
+from modules.voice.rates import RATE_HZ
+
+log = logging.getLogger(__name__)
+
+#: how often a track's ``stop`` event is looked at (s): a cut reaches the stream this soon.
+STOP_POLL_S = 0.005
+
+
+class RemoteTrack:
+    """A reply's audio on the audio process's speaker: the API of
+    :class:`~modules.voice.io.playback.Track` (``play``, ``stop``, ``played_s``,
+    ``first_sound_unix_s``, ``finished``, ``name``; leaving the ``with`` block waits until
+    it has been heard or cut)."""
+
+    def __init__(self, playback: RemotePlayback, key: int, rate_hz: int, stop: threading.Event | None) -> None:
+        self.playback = playback
+        self.key = key
+        self.rate_hz = rate_hz
+        self.stop = stop or threading.Event()
+        self.played_s = 0.0
+        self.first_sound_unix_s: float | None = None
+        self.name = playback.name
+        self.finished = threading.Event()
+        self.stop_sent = False
+
+    def play(self, chunk: np.ndarray, sound: bool = True) -> None:
+        if not self.stop.is_set():
+            self.playback.send(("play", self.key, np.asarray(chunk, np.float32).tobytes(), sound))
+
+    def close(self) -> None:
+        self.playback.send(("close", self.key))
+
+    def __enter__(self) -> RemoteTrack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wait_heard(self, exc[0] is not None)
+
+
+class RemotePlayback:
+    """The audio process's speaker, seen from the agent: the API of
+    :class:`~modules.voice.io.playback.Playback` that replies and barge-in use."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._send_lock = threading.Lock()
+        self._keys = itertools.count(1)
+        self.tracks: dict[int, RemoteTrack] = {}
+        self.name = ""
+        self.rate_hz = 0
+        self.latency_s = 0.0
+        self.error: str | None = None
+        self._held = False
+
+    def send(self, message: tuple) -> None:
+        try:
+            with self._send_lock:
+                self._conn.send(message)
+        except (OSError, ValueError) as exc:
+            self.error = self.error or f"the audio process is gone ({exc})"
+
+    def track(self, rate_hz: int, stop: threading.Event | None = None) -> RemoteTrack:
+        track = RemoteTrack(self, next(self._keys), rate_hz, stop)
+        self.tracks[track.key] = track
+        self.send(("track", track.key, rate_hz))
+        return track
+
+    def hold(self) -> None:
+        self._held = True
+        self.send(("hold",))
+
+    def resume(self) -> None:
+        self._held = False
+        self.send(("resume",))
+
+    @property
+    def held(self) -> bool:
+        return self._held
+
+    @property
+    def sounding(self) -> bool:
+        return any(not t.finished.is_set() for t in list(self.tracks.values()))
+
+    def forward_stops(self) -> None:
+        """Send the cut of every track whose ``stop`` was set since."""
+        for track in list(self.tracks.values()):
+            if track.stop.is_set() and not track.stop_sent:
+                track.stop_sent = True
+                self.send(("stop", track.key))
+
+    def close(self) -> None:
+        for track in list(self.tracks.values()):
+            track.finished.set()
+
+
+class AudioLoop(Frames):
+    """One full-duplex stream for a live session (see the module docstring).
+
+    Args:
+        input_device, output_device: device names or indices; None for the defaults.
+        rate_hz: the stream's rate (both sides); None for 16 kHz, or the output device's
+            default where the devices refuse 16 kHz.
+        echo_cancel: take the speaker's echo out of the microphone (False: headphones).
+
+    Raises:
+        DeviceError: on entry when a device is missing or the stream cannot open; while
+            iterating when the microphone stops delivering (``devices.STALL_S``).
+        MachineError: on construction with ``echo_cancel`` and no ``pywebrtc-audio``.
+    """
+
+    def __init__(
+        self,
+        input_device: str | int | None = None,
+        output_device: str | int | None = None,
+        rate_hz: int | None = None,
+        echo_cancel: bool = True,
+    ) -> None:
+        super().__init__()
+        self.devices = (input_device, output_device)
+        self.rate_hz = rate_hz or 0
+        self.far = FarEnd()
+        self.canceller = EchoCanceller(self.far) if echo_cancel else None
+        self._conn: Connection | None = None
+        self._process: multiprocessing.process.BaseProcess | None = None
+        self.playback: RemotePlayback
+        self._mic_16k = self._out_16k = None
+        self._closing = threading.Event()
+        #: blocks the device lost or got late on either side (heard as gaps).
+        self.xruns = 0
+
+    def _take(self, heard: np.ndarray, played: np.ndarray, xrun: bool) -> None:
+        """One callback's blocks, on the event loop's thread: what was played becomes the
+        reference, what was heard is cleaned of it and cut into frames. After an ``xrun``
+        the echo's delay may have moved: it is measured afresh."""
+        if xrun:
+            self.xruns += 1
+            if self.canceller is not None:
+                self.canceller.delay.unlock()
+        if self._mic_16k is not None and self._out_16k is not None:
+            heard, played = self._mic_16k.resample_chunk(heard), self._out_16k.resample_chunk(played)
+        self.far.append(played)
+        self._cut(self.canceller.process(heard) if self.canceller is not None else heard)
+
+    def _read(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The pipe from the audio process, on a thread of its own."""
+        assert self._conn is not None
+        playback = self.playback
+        while True:
+            try:
+                msg = self._conn.recv()
+            except (EOFError, OSError):
+                if not self._closing.is_set():
+                    playback.error = playback.error or "the audio process ended"
+                return
+            kind = msg[0]
+            if kind == "io":
+                heard, played = np.frombuffer(msg[1], np.float32), np.frombuffer(msg[2], np.float32)
+                loop.call_soon_threadsafe(self._take, heard, played, msg[3])
+                playback.forward_stops()
+            elif kind == "first" and msg[1] in playback.tracks:
+                playback.tracks[msg[1]].first_sound_unix_s = msg[2]
+            elif kind == "done" and msg[1] in playback.tracks:
+                track = playback.tracks.pop(msg[1])
+                track.played_s = msg[2]
+                track.finished.set()
+            elif kind == "failed":
+                playback.error = msg[1]
+
+    def _pump_stops(self) -> None:
+        """Forward cuts while the stream is quiet too (no ``io`` message to ride on)."""
+        while not self._closing.wait(STOP_POLL_S):
+            self.playback.forward_stops()
+
+    async def __aenter__(self) -> AudioLoop:
+        context = multiprocessing.get_context("spawn")
+        parent, child = context.Pipe()
+        self._conn = parent
+        self.playback = RemotePlayback(parent)
+        self._process = context.Process(
+            target=audio_process.serve, args=(child, *self.devices, self.rate_hz), name="scenevoice-audio", daemon=True
+        )
+        self._process.start()
+        child.close()
+        ready = await asyncio.to_thread(self._ready)
+        if ready[0] == "failed":
+            await self.__aexit__()
+            raise DeviceError(f"cannot open the microphone and the speaker together: {ready[1]}")
+        _, self.name, speaker_name, self.rate_hz, latency_s = ready
+        self.playback.name, self.playback.rate_hz, self.playback.latency_s = speaker_name, self.rate_hz, latency_s
+        if self.rate_hz != RATE_HZ:
+            self._mic_16k = soxr.ResampleStream(self.rate_hz, RATE_HZ, 1, dtype="float32")
+            self._out_16k = soxr.ResampleStream(self.rate_hz, RATE_HZ, 1, dtype="float32")
+        loop = asyncio.get_running_loop()
+        threading.Thread(target=self._read, args=(loop,), name="audio-read", daemon=True).start()
+        threading.Thread(target=self._pump_stops, name="audio-stops", daemon=True).start()
+        try:
+            await self._first()
+        except DeviceError:
+            await self.__aexit__()
+            raise
+        return self
+
+    def _ready(self) -> tuple:
+        assert self._conn is not None
+        if not self._conn.poll(FIRST_FRAME_TIMEOUT_S):
+            return ("failed", f"the audio process did not start in {FIRST_FRAME_TIMEOUT_S:.0f} s")
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError) as exc:
+            return ("failed", f"the audio process ended at its start ({exc})")
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._closing.set()
+        if self._conn is not None:
+            self.playback.send(("quit",))
+            self.playback.close()
+        if self._process is not None:
+            await asyncio.to_thread(self._process.join, 5)
+            if self._process.is_alive():
+                self._process.terminate()
+            self._process = None
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+        if self.xruns:
+            log.info("audio: %d blocks came too late or were lost (heard as gaps)", self.xruns)

@@ -1,0 +1,224 @@
+"""What the speaker played, and taking it back out of what the microphone hears.
+
+A loudspeaker's sound comes back through the microphone. In a full-duplex stream
+(``duplex.py``) every callback hands PortAudio a block for the speaker and takes a block
+from the microphone, so both sides share one sample clock: :class:`FarEnd` keeps what the
+speaker was given (at 16 kHz, by sample count) and :class:`EchoCanceller` runs WebRTC's
+AEC3 (the ``pywebrtc-audio`` wheel) on the microphone's 16 kHz stream with the far end of
+the same moments as its reference, so the agent neither hears itself as a user nor is
+interrupted by its own voice. ``bench/echo_cancel.py`` measured the candidates on the
+virtual devices of ``../shared/AUDIO_RIG.md`` and chose this one (``docs/benchmarks.md``).
+
+The echo comes back a fixed number of samples later: the two device buffers plus the room
+(206 ms measured on the virtual devices with a 50 ms loopback, constant to 0.1 ms over
+minutes, also while other threads held the interpreter). That is more than AEC3 finds by
+itself, so :class:`DelayEstimator` measures it from the signals (cross-correlation over the
+last ``WINDOW_S`` while the speaker plays, every ``ESTIMATE_EVERY_S``; a phase transform,
+GCC-PHAT, found nothing on these band-limited signals) and the reference is read that
+much earlier, less ``LEAD_S``: a reference must lead its echo, one that came *after* it
+could not be cancelled. (Two streams opened apart, each stamped by PortAudio's clock,
+drifted 0.6 % against each other and by hundreds of ms at each starved block: why the
+speaker and the microphone are one stream.)
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import numpy as np
+
+from modules.voice.rates import RATE_HZ
+
+log = logging.getLogger(__name__)
+
+#: the canceller works in 10 ms chunks at 16 kHz.
+CHUNK_SAMPLES = RATE_HZ // 100
+#: the reference is read this much before the echo's measured delay (s).
+LEAD_S = 0.02
+#: the echo's delay is looked for up to this long (s).
+MAX_DELAY_S = 1.2
+#: the stretch of microphone and speaker the delay is measured over (s), and how often.
+WINDOW_S, ESTIMATE_EVERY_S = 2.0, 0.5
+#: a cross-correlation peak at least this many times the mean of its lags is a delay; weaker
+#: is noise or the user's voice (measured on the virtual devices: echoes 44–116, others ≤ 29).
+PEAK_RATIO = 30.0
+
+#: the speaker is taken to play when the reference's level over the window reaches this (dBFS).
+ACTIVE_DB = -50.0
+#: a far end below this (|sample|, about −80 dBFS) over the echo's longest way back played nothing.
+QUIET_FAR = 1e-4
+#: the stretch of what the canceller let through that the residual-echo guard looks at (s).
+GUARD_WINDOW_S = 1.0
+
+
+class FarEnd:
+    """The speaker's output at 16 kHz, by sample count, the last ``capacity_s`` of it.
+
+    Thread-safe: the audio callback's side writes, the microphone's side reads.
+    """
+
+    def __init__(self, capacity_s: float = 4.0) -> None:
+        self._ring = np.zeros(int(capacity_s * RATE_HZ), np.float32)
+        self._lock = threading.Lock()
+        self._end = 0  # index after the last sample written
+
+    def append(self, samples: np.ndarray) -> None:
+        """Samples (16 kHz mono float32) the speaker was given, after the ones before."""
+        n = len(samples)
+        if n == 0:
+            return
+        with self._lock:
+            keep = samples[-len(self._ring) :]
+            idx = (self._end + n - len(keep) + np.arange(len(keep))) % len(self._ring)
+            self._ring[idx] = keep
+            self._end += n
+
+    def read(self, start: int, n: int) -> np.ndarray:
+        """``n`` samples from index ``start`` (the count of samples given before them);
+        zeros where nothing was (before the first, after the last, or too long ago)."""
+        out = np.zeros(n, np.float32)
+        with self._lock:
+            lo, hi = max(start, self._end - len(self._ring), 0), min(start + n, self._end)
+            if hi > lo:
+                out[lo - start : hi - start] = self._ring[np.arange(lo, hi) % len(self._ring)]
+        return out
+
+
+def correlate_peak(near: np.ndarray, far: np.ndarray) -> tuple[float, float]:
+    """Where ``near`` best matches inside ``far`` (which spans ``MAX_DELAY_S`` before
+    ``near`` to its end): the delay of ``near`` after ``far`` (s) and the peak's height over
+    the mean of all lags (``PEAK_RATIO`` or more: an echo)."""
+    n = 1 << (len(near) + len(far) - 1).bit_length()
+    spectrum = np.conj(np.fft.rfft(near, n)) * np.fft.rfft(far, n)
+    lags = np.abs(np.fft.irfft(spectrum, n)[: len(far) - len(near) + 1])
+    k = int(np.argmax(lags))
+    delay_s = (len(far) - len(near) - k) / RATE_HZ
+    return delay_s, float(lags[k] / (np.mean(lags) + 1e-20))
+
+
+def active(far: np.ndarray) -> bool:
+    """True when the speaker played something over ``far`` (level ≥ ``ACTIVE_DB``)."""
+    return bool(10 * np.log10(np.mean(far**2) + 1e-12) >= ACTIVE_DB)
+
+
+class DelayEstimator:
+    """The delay of the echo after its reference (s), measured by cross-correlation.
+
+    :meth:`measure` takes a stretch of microphone and the reference over the same moments
+    and the ``MAX_DELAY_S`` before; a clear peak (``PEAK_RATIO``)
+    is an echo. Two measurements in a row that agree within 10 ms move :attr:`delay_s`
+    (one stretch of double talk, or a phrase the agent said twice, does not throw the
+    alignment away).
+    """
+
+    def __init__(self) -> None:
+        self.delay_s = 0.0
+        #: a delay has been measured and nothing since may have moved it.
+        self.locked = False
+        self._candidate_s: float | None = None
+
+    def unlock(self) -> None:
+        """The delay may have moved (the stream lost a block): until it is measured again
+        :attr:`locked` is False (the last delay is still used)."""
+        self.locked, self._candidate_s = False, None
+
+    def measure(self, near: np.ndarray, far: np.ndarray) -> float | None:
+        """The delay that best explains ``near`` as an echo of ``far`` (see
+        :func:`correlate_peak`), or None when the speaker was silent or no peak is clear.
+        Updates :attr:`delay_s` as the class docstring says."""
+        if not active(far) or not np.any(near):
+            return None
+        found, ratio = correlate_peak(near, far)
+        if ratio < PEAK_RATIO:
+            return None
+        if self._candidate_s is not None and abs(found - self._candidate_s) <= 0.01:
+            if abs(found - self.delay_s) > 0.01 or not self.locked:
+                log.info("echo: the speaker's echo comes %.0f ms after its reference", found * 1000)
+            self.delay_s, self.locked = found, True
+        self._candidate_s = found
+        return found
+
+
+class EchoCanceller:
+    """WebRTC AEC3 over the microphone's 16 kHz stream, with :class:`FarEnd` as reference.
+
+    Feed the microphone's blocks with :meth:`process`, each after the speaker's block of
+    the same callback went to :attr:`far`: the canceller reads the reference
+    ``delay.delay_s`` earlier (less ``LEAD_S``) and returns the cleaned samples, a multiple
+    of 10 ms at a time (at most 10 ms are held back). :meth:`residual_echo` tells whether
+    what it let through is still the speaker (the guard against barge-ins by the agent's
+    own voice). While the speaker has played nothing over the echo's longest way back, the
+    microphone passes as heard: AEC3's high-pass filter and suppressor are not applied to a
+    user the agent is not talking over.
+
+    Raises:
+        MachineError: on construction when the ``pywebrtc-audio`` wheel is missing.
+    """
+
+    def __init__(self, far: FarEnd) -> None:
+        try:
+            from pywebrtc_audio import EchoCanceller as Aec3
+        except ImportError as exc:
+            from agent.errors import MachineError
+
+            raise MachineError(
+                f"echo cancellation needs the pywebrtc-audio package ({exc}); run ./scripts/setup.sh, "
+                "or set modules.voice.echo_cancel = false (headphones)"
+            ) from None
+        self.far = far
+        self.delay = DelayEstimator()
+        self._aec = Aec3(sample_rate=RATE_HZ)
+        n = int(WINDOW_S * RATE_HZ)
+        self._heard = np.zeros(n, np.float32)  # the microphone's last WINDOW_S, raw
+        self._left = np.zeros(n, np.float32)  # and what the canceller left of it
+        self._pending = np.zeros(0, np.float32)
+        self._done = 0  # samples of the stream processed
+        self._since_estimate = 0
+
+    def process(self, samples: np.ndarray) -> np.ndarray:
+        """Cancel the echo in ``samples`` (16 kHz mono float32, the microphone's next) and
+        return the cleaned samples ready so far (float32)."""
+        self._pending = np.concatenate([self._pending, np.asarray(samples, np.float32)])
+        whole = len(self._pending) // CHUNK_SAMPLES * CHUNK_SAMPLES
+        if whole == 0:
+            return np.zeros(0, np.float32)
+        out = np.empty(whole, np.float32)
+        shift = max(0, round((self.delay.delay_s - LEAD_S) * RATE_HZ))
+        # Nothing the speaker played can be in these samples when it played nothing over the
+        # echo's longest way back: they pass as heard (AEC3 still sees them, to stay adapted).
+        recent = self.far.read(self._done - int(MAX_DELAY_S * RATE_HZ), whole + int(MAX_DELAY_S * RATE_HZ))
+        quiet = not np.any(np.abs(recent) > QUIET_FAR)
+        for k in range(0, whole, CHUNK_SAMPLES):
+            near = self._pending[k : k + CHUNK_SAMPLES]
+            far = self.far.read(self._done + k - shift, CHUNK_SAMPLES)
+            cleaned = self._aec.process(near, far)
+            out[k : k + CHUNK_SAMPLES] = near if quiet else cleaned
+        self._heard = np.concatenate([self._heard[whole:], self._pending[:whole]])
+        self._left = np.concatenate([self._left[whole:], out])
+        self._pending = self._pending[whole:]
+        self._done += whole
+        self._since_estimate += whole
+        if self._since_estimate >= ESTIMATE_EVERY_S * RATE_HZ:
+            self._since_estimate = 0
+            self.delay.measure(self._heard, self._reference(WINDOW_S))
+        return out
+
+    def _reference(self, window_s: float) -> np.ndarray:
+        """The far end around the microphone's last ``window_s`` (as :func:`correlate_peak` takes it)."""
+        n = int((window_s + MAX_DELAY_S) * RATE_HZ)
+        return self.far.read(self._done - n, n)
+
+    def residual_echo(self, window_s: float = GUARD_WINDOW_S) -> bool:
+        """True when what the canceller let through over the last ``window_s`` is still
+        the speaker's sound (its echo correlates with the reference: the delay moved, the
+        canceller has not caught up); the delay is then measured again at once."""
+        n = int(window_s * RATE_HZ)
+        far = self._reference(window_s)
+        if not active(far):
+            return False
+        _, ratio = correlate_peak(self._left[-n:], far)
+        if ratio < PEAK_RATIO:
+            return False
+        self.delay.measure(self._heard[-n:], far)
+        return True

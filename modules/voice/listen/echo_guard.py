@@ -1,0 +1,69 @@
+"""Two questions about a short turn heard while the agent speaks: is it only the agent's
+own words coming back, and is it only a backchannel?
+
+**Own words.** The echo canceller (``io/echo.py``) takes the agent's voice out of the
+microphone; what it leaves (a loud room, a device whose clock drifts) can still reach
+Whisper. A turn heard while a reply was audible, or just after, whose words are mostly the
+agent's recent words in the same order (``OWN_WORDS_SHARE`` of them, by the longest
+common subsequence) is the agent hearing itself, and is dropped.
+
+**Backchannels.** "mm-hm", "yeah", "okay", a laugh: a listener showing they follow. A
+turn no longer than ``backchannel_max_s`` of speech whose words are all in
+``assets/lexicon/backchannels_en.txt`` (or that has no words at all) does not take the
+floor: the reply it overlapped goes on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+
+from agent.lexicon import read_word_list
+from agent.paths import ASSETS
+from agent.words import tokens
+
+BACKCHANNELS = ASSETS / "lexicon" / "backchannels_en.txt"
+#: a turn whose words are at least this share of the agent's recent words, in order, is echo.
+OWN_WORDS_SHARE = 0.6
+#: a backchannel has at most this many words.
+BACKCHANNEL_MAX_WORDS = 3
+
+
+@cache
+def backchannel_words() -> frozenset[str]:
+    return read_word_list(BACKCHANNELS)
+
+
+def words(text: str | None) -> list[str]:
+    """Lower-case tokens of ``text`` (hyphenated words split, punctuation dropped)."""
+    return [t.lower() for t in tokens(text)]
+
+
+def is_backchannel(text: str | None) -> bool:
+    """True for no words at all, or for at most ``BACKCHANNEL_MAX_WORDS`` words that are
+    all backchannels ("mm-hm", "yeah, okay")."""
+    heard = words(text)
+    return len(heard) <= BACKCHANNEL_MAX_WORDS and all(w in backchannel_words() for w in heard)
+
+
+def common_in_order(a: Sequence[str], b: Sequence[str]) -> int:
+    """The length of the longest common subsequence of two word lists."""
+    if not a or not b:
+        return 0
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        row = [0]
+        for j, y in enumerate(b):
+            row.append(previous[j] + 1 if x == y else max(previous[j + 1], row[j]))
+        previous = row
+    return previous[-1]
+
+
+def is_own_words(text: str | None, said: Sequence[str]) -> bool:
+    """True when the words of ``text`` are mostly (``OWN_WORDS_SHARE``) the words of
+    ``said`` (the agent's recent replies, oldest first) in the same order."""
+    heard = words(text)
+    if not heard:
+        return False
+    spoken = [w for reply in said for w in words(reply)]
+    return common_in_order(heard, spoken) >= OWN_WORDS_SHARE * len(heard)
