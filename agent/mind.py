@@ -11,10 +11,16 @@ remembers from an earlier session (a ``memory`` ``fact`` or ``recall`` scene who
 ``name``) is known from then on, unless the user gives another. A turn heard while other
 channels perceived something (a sight, a smell, a gesture within ``fusion_window_s``) is
 first fused with them (``agent/fusion.py``) and the fused scene is answered.
+
+A ``turn.draft`` (the turn as it stands at a pause the listener doubts is its end) is
+answered with a ``reply.draft``: the reply the turn would get, composed on a copy of the
+memory, so that nothing is remembered of a draft; the voice module realises it ahead and
+plays it if the ``turn`` follows as drafted (then answered the same way, for real).
 """
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,7 +131,7 @@ class Mind(Module):
             return True
         if scene.channel == "memory" and scene.kind in ("fact", "recall"):
             return scene.context == "name" and bool(scene.text)
-        return scene.kind == "turn" or (scene.kind == "voice.profile" and scene.voice is not None)
+        return scene.kind in ("turn", "turn.draft") or (scene.kind == "voice.profile" and scene.voice is not None)
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind == "voice.profile":
@@ -140,16 +146,22 @@ class Mind(Module):
             return
         if not (scene.text or "").strip():
             return
-        text, act = compose_reply(scene.text or "", self.memory, scene.core)
+        # A draft is answered as the turn would be, committing nothing: the session's memory
+        # is a copy, and the fused scene is not published.
+        draft = scene.kind == "turn.draft"
+        answering = scene
+        text, act = compose_reply(scene.text or "", copy.deepcopy(self.memory) if draft else self.memory, scene.core)
         fused = self.fusion.fuse(scene)
         if fused is not None:  # the turn with what the other channels perceived around it
-            await self.publish(fused)
+            if not draft:
+                await self.publish(fused)
             scene = fused
             if act == "statement":
                 text = f"{text} {noticed(fused)}".strip()
         reply = scene.derive(
             channel="voice",
-            kind="reply",
+            kind="reply.draft" if draft else "reply",
+            parents=[answering.id] if draft else [scene.id],
             text=text,
             core=scene.core,
             lexemes=text_lexemes(text),

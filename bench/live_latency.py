@@ -2,7 +2,7 @@
 reply, over many utterances from several voices, through ``run.py talk`` and the virtual
 sound card.
 
-Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--set KEY=VALUE ...]
+Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--set KEY=VALUE ...]
 
 The rig, the stereo tap and the measurement are those of ``bench/turn_latency.py``: what
 the agent hears (left) and says (right) on one sample clock; the end of speech is the
@@ -60,9 +60,10 @@ def utterances(folder: Path) -> list[Utterance]:
     return mixed + real[len(piper) :] + piper[len(real) :]
 
 
-def report(name: str, rows: list[dict[str, float]], voices: list[str]) -> None:
+def report(name: str, rows: list[dict[str, float]], voices: list[str], details: bool = False) -> None:
     """Latency over the turns the agent let finish; the turns it cut (it answered at a
-    pause inside the utterance, over the user's voice) are counted apart."""
+    pause inside the utterance, over the user's voice) are counted apart. ``details``:
+    every turn's stages too."""
     whole = [r for r in rows if not r["spoke over the user"]]
     first = np.array([r["first reply sample"] for r in whole])
     print(
@@ -82,12 +83,19 @@ def report(name: str, rows: list[dict[str, float]], voices: list[str]) -> None:
             for v, r in zip(voices, rows)
         )
     )
+    if details:
+        short = [stage.split(".", 1)[-1] for stage in [*STAGES[:-1], "first reply sample"]]
+        print("    " + " ".join(f"{s[:10]:>10}" for s in ["voice", *short]))
+        for v, r in zip(voices, rows):
+            cells = [f"{r[s]:10.2f}" if s in r else f"{'-':>10}" for s in [*STAGES[:-1], "first reply sample"]]
+            print(f"    {v[:10]:>10} " + " ".join(cells))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--policy", default="model", choices=["model", "words", "prosody", "fixed"])
     ap.add_argument("--baseline", action="store_true", help="also run the fixed 0.8 s silence timer first")
+    ap.add_argument("--details", action="store_true", help="print every turn's stages")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for talk")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -96,8 +104,8 @@ def main() -> None:
         with audio_rig() as rig:
             tapped_rig(rig)
             if args.baseline:
-                report("fixed timer 0.8 s", run_agent(rig, said, "fixed", tuple(args.set)), voices)
-            report(args.policy, run_agent(rig, said, args.policy, tuple(args.set)), voices)
+                report("fixed timer 0.8 s", run_agent(rig, said, "fixed", tuple(args.set)), voices, args.details)
+            report(args.policy, run_agent(rig, said, args.policy, tuple(args.set)), voices, args.details)
 
 
 if __name__ == "__main__":

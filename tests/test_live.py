@@ -227,3 +227,62 @@ def test_full_duplex_with_the_echo_loopback_barge_in_and_a_backchannel(tmp_path)
     # (MODELS.md; "Griesins seems extremely distant." was heard once); the rest, in the
     # agent's silence, is heard.
     assert {"extremely", "distant"} <= words_of(answered.scene["text"]), answered.scene["text"]
+
+
+def test_a_doubted_pause_is_drafted_voided_when_the_user_goes_on_and_the_end_plays_what_was_prepared(
+    tmp_path, faster_engine
+) -> None:
+    """ "The child almost hurt the | small dog." with 0.9 s of room tone at the bar: the
+    turn model doubts both pauses (0.43 and 0.01 here), so the turn as it stands goes out
+    as a draft at each; the first is voided by "small dog", the second becomes the turn,
+    and its reply, drafted and realised during the wait, is played from what was prepared."""
+    from bench import turn_set
+
+    labels = json.loads(turn_set.LABELS.read_text())["speech/spk1_snt1.wav"]
+    stream = turn_set.paused("s", "spk1", turn_set.load("spk1_snt1.wav"), labels["cut_after_continuation_s"], 0.9, "")
+    wav = tmp_path / "paused.wav"
+    sf.write(wav, stream.samples, turn_set.RATE_HZ, subtype="PCM_16")
+    with audio_rig() as rig:
+        agent = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1", "-v"],
+            env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        err, out = _Lines(agent.stderr), _Lines(agent.stdout)
+        try:
+            if not err.wait_for("listening on", READY_TIMEOUT_S):
+                pytest.fail(f"the agent never listened (exit code {agent.poll()}):\n{err.text()[-3000:]}")
+            rig.play_into_mic(wav)
+            try:
+                agent.wait(timeout=REPLY_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pytest.fail(
+                    f"no reply within {REPLY_TIMEOUT_S:.0f} s; stdout:\n{out.text()}\nstderr:\n{err.text()[-3000:]}"
+                )
+            out.closed.wait(10)
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait(10)
+        assert agent.returncode == 0, err.text()[-3000:]
+    lineage = [json.loads(line) for line in out.text().splitlines() if line.strip()]
+    drafts = [s for s in lineage if s["kind"] == "turn.draft"]
+    turns = [s for s in lineage if s["kind"] == "turn"]
+    spoken = [s for s in lineage if s["kind"] == "spoken"]
+    assert len(turns) == 1 and len(spoken) == 1, [(s["kind"], s.get("text")) for s in lineage]
+    turn = turns[0]
+    assert {"child", "hurt", "small", "dog"} <= words_of(turn["text"])
+    assert len(drafts) == 2, [d["text"] for d in drafts]
+    assert "dog" not in words_of(drafts[0]["text"]) and {"child", "hurt"} <= words_of(drafts[0]["text"])
+    # The turn is the second draft confirmed; nothing was said in reply to the first.
+    assert drafts[1]["id"] in turn["parents"] and drafts[1]["text"] == turn["text"]
+    (drafted_reply,) = [s for s in lineage if s["kind"] == "reply.draft" and drafts[1]["id"] in s["parents"]]
+    assert spoken[0]["text"] == drafted_reply["text"]
+    stages = [h["stage"] for h in spoken[0]["hops"]]
+    assert "voice.prepared" in stages, stages
+    # Played from what was prepared: the first audio was ready when the reply came.
+    stamps = {h["stage"]: h["t_unix_s"] for h in spoken[0]["hops"]}
+    assert stamps["voice.tts.first"] - stamps["mind.out"] < 0.05, stamps

@@ -64,7 +64,7 @@ def _replies_of(*published: Scene) -> list[Scene]:
         mind = Mind({})
         bus = SceneBus()
         bus.subscribe("mind", mind.handle, mind.wants)
-        bus.subscribe("out", collect, lambda s: s.kind == "reply")
+        bus.subscribe("out", collect, lambda s: s.kind in ("reply", "reply.draft"))
         async with bus:
             await mind.start(bus)
             for scene in published:
@@ -104,6 +104,26 @@ def test_the_mind_on_the_bus_answers_a_turn_with_a_planned_reply_in_the_same_fie
     assert plan.rate_wps == pytest.approx(alone.rate_wps + 0.5 * (2.5 - alone.rate_wps), abs=1e-3)
     assert plan.cues == ["breath"] and plan.emphasis == ["hurt", "dog", "child"]
     assert [h.stage for h in reply.hops] == ["voice.out", "mind.in", "mind.out", "out.in"]
+
+
+def test_a_draft_is_answered_as_its_turn_will_be_and_nothing_of_it_is_remembered() -> None:
+    profile = Scene(channel="voice", kind="voice.profile", voice=joe_profile())
+    said = Scene(channel="voice", kind="turn", text="My name is Anna.", core="anna")
+    sound = Sound(f0_median_hz=180.0, rate_wps=3.0)
+    draft = Scene(channel="voice", kind="turn.draft", text="I was thinking.", core="thinking", sound=sound)
+    turn = Scene(channel="voice", kind="turn", text="I was thinking.", core="thinking", sound=sound)
+    went_on = Scene(channel="voice", kind="turn", text="What did I just say?")
+
+    named, drafted, answered, recalled = _replies_of(profile, said, draft, turn, went_on)
+    assert drafted.kind == "reply.draft" and drafted.parents == [draft.id]
+    assert answered.kind == "reply" and answered.parents == [turn.id]
+    # The draft's reply is the turn's, word for word and plan for plan: it can be realised ahead.
+    assert (drafted.text, drafted.plan) == (answered.text, answered.plan)
+    assert "Anna" in named.text
+    # Only the turn was remembered: "what did I just say" finds it once, not the draft twice.
+    assert recalled.text == "You said: I was thinking."
+    draft_only = _replies_of(draft, Scene(channel="voice", kind="turn", text="What did I just say?"))
+    assert draft_only[-1].text == "You have not said anything before this."
 
 
 def test_before_a_voice_is_announced_the_mind_leaves_the_plan_to_the_speaking_module() -> None:

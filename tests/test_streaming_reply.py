@@ -3,10 +3,13 @@ rendered, and the whole still comes out on its plan (the real Piper voice)."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from agent.melody import plan_voice
 from agent.scene import Scene
+from modules.voice.speak.prepared import PreparedReply
 from modules.voice.speak.voicing import FIRST_CHUNK_MIN_WORDS, Voicing, first_clause_apart, sentence_plans
 from modules.voice.tts.piper import PiperTTS, piper_voice
 
@@ -69,3 +72,40 @@ def test_only_a_long_first_sentence_is_cut_at_its_first_clause(joe) -> None:
         if apart:
             assert units[0].n_words >= FIRST_CHUNK_MIN_WORDS
             assert split[0].contour is None and split[1].contour == units[0].contour
+
+
+def test_a_reply_prepared_ahead_has_its_first_piece_ready_and_goes_on_as_one_voicing(joe) -> None:
+    tts, profile = joe
+    plan = plan_voice(Scene(channel="voice", kind="reply", text=LONG), None, own=profile)
+    engine = Logged(tts)
+    prepared = PreparedReply(LONG, plan, Voicing(engine))
+    prepared.run()
+    assert engine.rendered == ["I heard you say:"], "only the first piece is realised ahead"
+    assert not prepared.matches(LONG + " Really?", plan)
+    assert not prepared.matches(LONG, dataclasses.replace(plan, f0_median_hz=(plan.f0_median_hz or 100.0) * 1.1))
+    assert prepared.matches(LONG, plan)
+    pieces = prepared.take(timeout_s=0.0)
+    assert pieces is not None and prepared.take(timeout_s=0.0) is None, "handed out once"
+    first = next(pieces)
+    assert len(engine.rendered) == 1 and 0.3 < len(first) / tts.rate_hz < 2.0, "played without rendering"
+    rest = list(pieces)
+    assert engine.rendered[1:] == [
+        "The child almost hurt the small dog.",
+        "Tell me more about the dog.",
+        "Was it yours?",
+    ]
+    voiced = prepared.voicing.finish([first, *rest], LONG, plan)
+    assert abs(voiced.fidelity.f0_error_st) <= 0.5 and abs(voiced.fidelity.rate_error) <= 0.05, voiced.fidelity
+
+
+def test_a_preparation_that_failed_is_not_used(joe) -> None:
+    tts, profile = joe
+    plan = plan_voice(Scene(channel="voice", kind="reply", text=LONG), None, own=profile)
+
+    class Broken(Logged):
+        def render(self, text, plan, first=False):
+            raise RuntimeError("the engine broke")
+
+    prepared = PreparedReply(LONG, plan, Voicing(Broken(tts)))
+    prepared.run()  # does not raise: the reply is rendered afresh when asked
+    assert prepared.matches(LONG, plan) and prepared.take(timeout_s=0.0) is None

@@ -148,7 +148,8 @@ class MemoryAnchor(Module):
     # --- bus ----------------------------------------------------------------------------------
 
     def wants(self, scene: Scene) -> bool:
-        return scene.kind != "speaker.ask"  # answered on its own inbox, not kept
+        # speaker.ask is answered on its own inbox; drafts are what a turn may become.
+        return scene.kind not in ("speaker.ask", "turn.draft", "reply.draft")
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind in REQUESTS:

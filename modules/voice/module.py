@@ -17,7 +17,9 @@ Scenes it handles:
     (``result.device``), then ``partial`` scenes and one ``turn`` per finished turn, full
     duplex: the agent's own voice is cancelled from what it hears, and the user's speech
     over a reply holds it, then cuts it (an ``interrupt`` scene) unless it was only a
-    backchannel (``listen/live.py``).
+    backchannel (``listen/live.py``). While a pause is doubted, the turn as it stands goes
+    out as a ``turn.draft`` (nothing is committed to it; the ``turn`` follows, naming the
+    draft among its parents, if the speaker does not go on).
 
 Before a ``turn`` goes out it asks who spoke it (``speaker.ask``) when a module that
 recognises voices has announced itself (``speaker.recognition``), and names the voice in
@@ -26,6 +28,9 @@ the turn's ``speaker`` (``listen/naming.py``).
     plans (if the reply has no plan) for the announced voice, speaks with the plan's
     engine (Piper or Bark), plays or writes the audio, measures it, and publishes
     ``spoken`` (``result.path`` = the WAV or ``result.device`` = the speaker).
+``reply.draft`` (channel ``voice``)
+    a reply a mind would give if the current ``turn.draft`` became the turn: its first
+    piece is realised ahead, and played at once when that reply comes (``speak/prepared.py``).
 ``plot`` (``request.path`` = a spoken scene's JSON, ``request.out_path`` = the PNG,
     default beside it)
     draws the plan against the measured pitch and level; publishes ``done`` with
@@ -58,7 +63,7 @@ from modules.voice.listen.live import listen_live
 from modules.voice.listen.naming import SpeakerNaming
 from modules.voice.options import VoiceOptions
 from modules.voice.speak.plot import plot_request
-from modules.voice.speak.reply import speak_reply
+from modules.voice.speak.reply import prepare_reply, speak_reply
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +105,7 @@ class VoiceModule(Module):
     def wants(self, scene: Scene) -> bool:
         if scene.kind in REQUESTS:
             return True
-        if scene.kind == "reply":
+        if scene.kind in ("reply", "reply.draft"):
             return scene.channel == "voice"
         if scene.kind in ("interrupt", "speaker.recognition"):  # a touch stops a reply; voices are named
             return True
@@ -121,6 +126,11 @@ class VoiceModule(Module):
             task = asyncio.create_task(self._reply(scene, stop), name=f"voice:reply:{scene.id}")
             self._replies.add(task)
             task.add_done_callback(self._replies.discard)
+        elif scene.kind == "reply.draft":
+            if self.o.prepare_replies and self.floor.drafts_for(scene.parents) and self.profile is not None:
+                task = asyncio.create_task(self._prepare(scene, self.profile), name=f"voice:prepare:{scene.id}")
+                self._replies.add(task)
+                task.add_done_callback(self._replies.discard)
         elif scene.kind == "interrupt":
             for reply_id in scene.parents:
                 if reply_id in self.floor.stops:
@@ -240,6 +250,17 @@ class VoiceModule(Module):
             self.floor.answered(reply.parents)
             self.floor.stops.pop(reply.id, None)
 
+    async def _prepare(self, draft: Scene, own: VoiceProfile) -> None:
+        """Realise a drafted reply's first piece while the turn is still open (on the floor
+        at once: a reply that comes before it is done waits for it rather than start again)."""
+        try:
+            prepared = prepare_reply(draft, own, self.loaded)
+        except ScenevoiceError as exc:  # the real reply meets the same error and reports it
+            log.info("voice: no reply prepared ahead: %s", exc)
+            return
+        self.floor.prepared = prepared
+        await asyncio.to_thread(prepared.run)
+
     async def _speak(self, reply: Scene, stop: threading.Event) -> None:
         if self.profile is None:
             self.profile = await self._guarded(reply, asyncio.to_thread(self.loaded.profile))
@@ -248,7 +269,16 @@ class VoiceModule(Module):
         trace = self._trace(reply)
         spoken = await self._guarded(
             reply,
-            asyncio.to_thread(speak_reply, trace, self.profile, self.loaded, self.o, stop, self.floor.playback),
+            asyncio.to_thread(
+                speak_reply,
+                trace,
+                self.profile,
+                self.loaded,
+                self.o,
+                stop,
+                self.floor.playback,
+                self.floor.take_prepared(),
+            ),
             writing=self.o.output if self.o.writes_file else None,
         )
         if spoken is not None:

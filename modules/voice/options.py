@@ -58,6 +58,7 @@ class VoiceOptions:
     echo_cancel: bool = True
     barge_in: bool = True
     backchannel_max_s: float = 0.6
+    prepare_replies: bool = True
     speaker_wait_s: float = 0.3
     partial_every_s: float = 0.5
     model_threshold: float = 0.7

@@ -189,6 +189,37 @@ class TurnDetector:
         """Seconds of speech frames in the turn so far."""
         return self._speech_frames * FRAME_S
 
+    @property
+    def silence_s(self) -> float:
+        """Seconds of silence in the current pause (0 while speech goes on)."""
+        return self._silence_frames * FRAME_S if self._turn is not None else 0.0
+
+    @property
+    def in_pause(self) -> bool:
+        """True inside a turn while the speaker is silent (the turn may close)."""
+        return self._turn is not None and self._silence_frames > 0
+
+    @property
+    def speech_end_sample(self) -> int:
+        """Inside a pause: where the speech before it ends, in :meth:`audio_so_far`'s
+        samples (the length of :meth:`speech_so_far`); -1 outside a pause."""
+        return self._pause_frame * FRAME_SAMPLES if self.in_pause else -1
+
+    @property
+    def t_start_s(self) -> float:
+        """Where the turn in progress starts (its pre-roll included), seconds on the
+        stream's clock."""
+        return self._turn_start_frame * FRAME_S
+
+    @property
+    def wait_left_s(self) -> float:
+        """Seconds of silence still needed before the current pause closes the turn (as
+        judged so far; a judgement still pending may shorten it); 0 outside a pause."""
+        if not self.in_pause:
+            return 0.0
+        needed = self.o.max_silence_s if self._text_pending else self._needed_s
+        return max(0.0, needed - self._silence_frames * FRAME_S)
+
     def expect_text(self) -> None:
         """A transcript of :meth:`speech_so_far` is on its way: wait for it before closing."""
         self._text_pending = self.pause_started or self._silence_frames > 0

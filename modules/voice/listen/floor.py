@@ -9,6 +9,10 @@ A reply is *awaited* from the moment its turn is published until it has been spo
 an error says none will come); a reply is *speaking* from the moment the voice module
 takes it until it has been heard or cut. A turn the user has since spoken over is
 *superseded*: its reply, when it comes, is not spoken.
+
+While a pause is doubted, the turn as it stands is the *draft* (a ``turn.draft`` scene):
+the reply a mind drafts for it is realised ahead (``speak/prepared.py``) and played at once
+if the turn closes as drafted; the user's next word voids the draft and its preparation.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from collections.abc import Iterable
 
 from modules.voice.io.duplex import RemotePlayback
 from modules.voice.io.playback import Playback
+from modules.voice.speak.prepared import PreparedReply
 
 #: how long the words of a spoken reply are kept for the echo guard (s).
 ECHO_MEMORY_S = 30.0
@@ -41,6 +46,29 @@ class Floor:
         self.playback: Playback | RemotePlayback | None = None
         #: (monotonic time the words stopped being heard, the words) of recent replies.
         self._said: deque[tuple[float, str]] = deque()
+        #: the id of the current ``turn.draft`` (None when there is none).
+        self.draft: str | None = None
+        #: the drafted reply realised ahead for it, once a mind has drafted one.
+        self.prepared: PreparedReply | None = None
+
+    # --- drafts ---------------------------------------------------------------------------------
+
+    def drafted(self, draft_id: str) -> None:
+        """The turn as it stands went out as the draft ``draft_id`` (replacing any other)."""
+        self.draft, self.prepared = draft_id, None
+
+    def void_draft(self) -> None:
+        """The user went on (or the turn closed otherwise): the draft and its preparation go."""
+        self.draft, self.prepared = None, None
+
+    def drafts_for(self, parents: Iterable[str]) -> bool:
+        """True when a ``reply.draft`` with these parents answers the current draft."""
+        return self.draft is not None and self.draft in parents
+
+    def take_prepared(self) -> PreparedReply | None:
+        """The reply realised ahead (handed out once), or None."""
+        prepared, self.prepared = self.prepared, None
+        return prepared
 
     # --- replies awaited ----------------------------------------------------------------------
 

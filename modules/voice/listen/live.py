@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -43,7 +44,7 @@ from modules.voice.io.echo import EchoCanceller
 from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.endpoint import TurnDetector
 from modules.voice.listen.floor import Floor
-from modules.voice.listen.hearing import hear, to_scene
+from modules.voice.listen.hearing import Heard, hear, to_scene
 from modules.voice.options import VoiceOptions
 from modules.voice.rates import FRAME_S, RATE_HZ, samples_in
 
@@ -71,6 +72,27 @@ def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
         judge_pause(samples, engines, o)
 
 
+def hear_live(
+    samples: np.ndarray,
+    engines: VoiceEngines,
+    transcript: Transcript | None = None,
+    mark: Callable[[str], None] | None = None,
+) -> Heard | None:
+    """What a live turn's audio holds: the heard ``turn`` (VAD, the words, the voice
+    measured), or None for audio without words.
+
+    Args:
+        samples: 16 kHz mono float32, the turn from its pre-roll on.
+        transcript: the words already transcribed in a pause, if they cover the speech.
+        mark: called with each stage that ends (``vad``, ``asr``, ``analyse``).
+    """
+    marked = mark or (lambda stage: None)
+    speech = engines.vad().segments(samples)
+    marked("vad")
+    heard = hear(samples, speech, engines.asr(), True, marked, transcript=transcript)[0]
+    return heard if heard.kind == "turn" else None
+
+
 def hear_live_turn(
     samples: np.ndarray,
     trace: Trace,
@@ -90,13 +112,25 @@ def hear_live_turn(
         transcript: the words already transcribed in the closing pause, if they cover it.
     """
     trace.mark("endpoint")
-    speech = engines.vad().segments(samples)
-    trace.mark("vad")
-    heard = hear(samples, speech, engines.asr(), True, trace.mark, transcript=transcript)[0]
-    if heard.kind != "turn":
-        log.info("live: a %s without words; not a turn", heard.kind)
+    heard = hear_live(samples, engines, transcript, trace.mark)
+    if heard is None:
+        log.info("live: a sound without words; not a turn")
         return None
     return to_scene(heard, trace, source, t_offset_s)
+
+
+@dataclass
+class Draft:
+    """The turn as it stood at a pause: heard (on a worker thread) as soon as the pause
+    was judged, so that the turn, if it closes there, needs no more work; published as a
+    ``turn.draft`` when the pause is doubted (``scene_id``)."""
+
+    #: where the speech before the pause ends (the detector's ``speech_end_sample``).
+    speech_end_sample: int
+    heard: asyncio.Task[Heard | None]
+    scene_id: str | None = None
+    #: its publication was considered (it goes out at most once).
+    considered: bool = False
 
 
 @dataclass
@@ -115,6 +149,7 @@ def judge_pause(audio: np.ndarray, engines: VoiceEngines, o: VoiceOptions) -> Ju
     Raises:
         WeightsMissing, MachineError: a model is not here.
     """
+    started = time.perf_counter()
     quick = engines.quick() if o.end_of_turn == "model" else None
     with ThreadPoolExecutor(2, thread_name_prefix="judge") as pool:
         model = pool.submit(engines.turn_model().finished, audio) if o.end_of_turn == "model" else None
@@ -123,7 +158,16 @@ def judge_pause(audio: np.ndarray, engines: VoiceEngines, o: VoiceOptions) -> Ju
             transcript = Transcript(heard.text, language=o.language or "en")
         else:
             transcript = engines.asr().transcribe(audio)
-        return Judgement(transcript, model.result() if model is not None else None)
+        words_s = time.perf_counter() - started
+        judged = Judgement(transcript, model.result() if model is not None else None)
+    log.debug(
+        "live: pause judged in %.0f ms (words %.0f ms): P(finished) %s, %r",
+        1000 * (time.perf_counter() - started),
+        1000 * words_s,
+        "-" if judged.finished_p is None else f"{judged.finished_p:.2f}",
+        transcript.text,
+    )
+    return judged
 
 
 def partial_text(audio: np.ndarray, engines: VoiceEngines) -> str | None:
@@ -252,6 +296,11 @@ TAIL_MARGIN_S = 0.1
 CONFIRM_FRAMES = 3
 #: a turn over the agent's voice this long (s of speech) is the user's even unconfirmed.
 OWN_TURN_S = 1.5
+#: a doubted pause is drafted once it has lasted this long (s): most pauses inside a
+#: sentence are shorter, and a draft costs CPU the next pause's judgement needs.
+DRAFT_AFTER_S = 0.3
+#: a pause whose turn would close sooner than this (s) is not drafted: the turn comes first.
+DRAFT_MIN_WAIT_S = 0.3
 
 
 async def listen_live(
@@ -316,6 +365,8 @@ async def _listen(
     judging = o.end_of_turn in ("model", "words")
     # The judgement of the current pause: (where the speech before it ends, the task).
     early: tuple[int, asyncio.Task[Judgement]] | None = None
+    # The turn as it stood at the current pause, heard ahead (see Draft).
+    draft: Draft | None = None
     partial: asyncio.Task[str | None] | None = None
     partial_at_s = 0.0  # seconds of speech when the last partial transcript was asked for
 
@@ -344,6 +395,41 @@ async def _listen(
                     early, partial_at_s = None, 0.0
                     continue
                 detector.judge_text(text, judged.finished_p)
+                if (
+                    o.prepare_replies
+                    and draft is None
+                    and detector.speech_end_sample == early[0]
+                    and detector.silence_s >= DRAFT_AFTER_S
+                    and detector.wait_left_s >= DRAFT_MIN_WAIT_S
+                    and not (barge.holding or floor.audible or barge.only_echo(detector.speech_s))
+                ):
+                    draft = Draft(
+                        early[0],
+                        asyncio.create_task(
+                            asyncio.to_thread(hear_live, detector.audio_so_far(), engines, judged.transcript)
+                        ),
+                    )
+        if draft is not None and turn is None:
+            if detector.speech_end_sample != draft.speech_end_sample:  # the user went on
+                if draft.scene_id is not None and floor.draft == draft.scene_id:
+                    floor.void_draft()
+                draft = None
+            elif draft.heard.done() and not draft.considered:
+                draft.considered = True
+                if (
+                    draft.heard.exception() is None
+                    and (heard := draft.heard.result()) is not None
+                    and detector.wait_left_s >= DRAFT_MIN_WAIT_S / 2
+                    and not (barge.holding or floor.audible or barge.only_echo(detector.speech_s))
+                    and not (barge.overlapped and is_own_words(heard.text, floor.recent_words()))
+                ):
+                    drafted = to_scene(
+                        dataclasses.replace(heard, kind="turn.draft"), trace(request), mic.name, detector.t_start_s
+                    )
+                    draft.scene_id = drafted.id
+                    floor.drafted(drafted.id)
+                    log.info("live: pause doubted; drafted %r", drafted.text)
+                    await publish(drafted)
         if partial is not None and partial.done():
             text = partial.result() if partial.exception() is None else None
             partial = None
@@ -366,13 +452,25 @@ async def _listen(
         if early is not None and early[0] == turn.speech_end_sample:
             with contextlib.suppress(Exception):  # on failure: transcribe afresh
                 transcript = (await early[1]).transcript
-        early, partial_at_s = None, 0.0
+        ahead, drafted_id = None, None
+        if draft is not None and draft.speech_end_sample == turn.speech_end_sample:
+            with contextlib.suppress(Exception):  # on failure: hear the turn afresh
+                ahead = await draft.heard
+                drafted_id = draft.scene_id
+        early, draft, partial_at_s = None, None, 0.0
         traced = trace(request)
         # The end of speech, on the clock of the frames: the closing silence just ended.
         traced.mark("speech_end", time.time() - turn.silence_s)
-        scene = await asyncio.to_thread(
-            hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
-        )
+        if ahead is not None:  # heard in the pause, and nothing was said since: its words are final
+            traced.mark("endpoint")
+            traced.mark("asr")
+            scene: Scene | None = to_scene(ahead, traced, mic.name, turn.t_start)
+            if scene is not None and drafted_id is not None:
+                scene.parents.append(drafted_id)  # the draft it confirms
+        else:
+            scene = await asyncio.to_thread(
+                hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
+            )
         if scene is None:
             barge.release("a sound without words")
             continue

@@ -29,7 +29,12 @@ from modules.voice.io.audio import check_wav_path, write_wav
 from modules.voice.io.duplex import RemotePlayback
 from modules.voice.io.playback import Playback, speaker
 from modules.voice.options import VoiceOptions
+from modules.voice.speak.prepared import PreparedReply
 from modules.voice.speak.voicing import Voiced, Voicing
+
+#: how long a reply waits for its first piece still being prepared ahead (s); past it,
+#: the reply is rendered afresh.
+PREPARED_WAIT_S = 1.0
 
 
 def render(
@@ -40,13 +45,15 @@ def render(
     trace: Trace,
     stop: threading.Event | None = None,
     playback: Playback | RemotePlayback | None = None,
+    prepared: PreparedReply | None = None,
 ) -> tuple[Voiced, Result]:
     """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
     ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence): a track on
     ``playback`` (the live session's running speaker) or on a speaker opened for this reply.
     Once ``stop`` is set (an interrupt), the speaker fades out within one 20 ms block and
     drops the rest, no further sentence is rendered, and ``Result.cut_at_s`` says how much
-    was heard.
+    was heard. ``prepared``: this reply's first piece realised ahead
+    (``speak/prepared.py``), played at once when it matches ``text`` and ``plan``.
 
     Returns:
         what was voiced, and where it went (``Result.path`` or ``Result.device``).
@@ -57,7 +64,12 @@ def render(
         VoiceMissing, BarkWeightsMissing, BarkMissing: the engine's model is not here.
     """
     engine = engines.engine(plan.engine or engines.engine_name(plan))
-    voicing = Voicing(engine)
+    pieces_ahead = prepared.take(PREPARED_WAIT_S) if prepared is not None and prepared.matches(text, plan) else None
+    if prepared is not None and pieces_ahead is not None:
+        voicing = prepared.voicing
+        trace.mark("prepared")
+    else:
+        voicing = Voicing(engine)
     if o.writes_file:
         voiced = voicing.render(text, plan)
         trace.mark("tts.first")
@@ -71,7 +83,8 @@ def render(
     else:
         opened = speaker(engine.rate_hz, o.device("output"), stop)
     with opened as track:
-        for i, piece in enumerate(voicing.sentences(text, plan, first_fast=True)):
+        sentences = pieces_ahead if pieces_ahead is not None else voicing.sentences(text, plan, first_fast=True)
+        for i, piece in enumerate(sentences):
             if track.stop.is_set():
                 break
             if i == 0:
@@ -86,6 +99,25 @@ def render(
     return voicing.finish(pieces, text, plan), Result(device=track.name, cut_at_s=cut_at_s)
 
 
+def spoken_plan(reply: Scene, own: VoiceProfile, engines: VoiceEngines) -> VoicePlan:
+    """The plan a reply is spoken with: its own, or one planned for the voice ``own``, with
+    the engine that speaks it named. (The reply's plan is left as it was published: other
+    readers hold it too.)"""
+    plan = reply.plan or plan_voice(reply, None, own=own)
+    return dataclasses.replace(plan, engine=engines.engine_name(plan))
+
+
+def prepare_reply(draft: Scene, own: VoiceProfile, engines: VoiceEngines) -> PreparedReply:
+    """A ``reply.draft`` to realise ahead (``speak/prepared.py``; call its ``run`` on a
+    worker thread).
+
+    Raises:
+        VoiceMissing, BarkWeightsMissing, BarkMissing: the engine's model is not here.
+    """
+    plan = spoken_plan(draft, own, engines)
+    return PreparedReply(draft.text or "", plan, Voicing(engines.engine(plan.engine or engines.engine_name(plan))))
+
+
 def speak_reply(
     trace: Trace,
     own: VoiceProfile,
@@ -93,6 +125,7 @@ def speak_reply(
     o: VoiceOptions,
     stop: threading.Event | None = None,
     playback: Playback | RemotePlayback | None = None,
+    prepared: PreparedReply | None = None,
 ) -> Scene:
     """The ``spoken`` scene of the trace's reply, once it has been heard or written.
 
@@ -102,6 +135,7 @@ def speak_reply(
         engines, o: the module's engines and options.
         stop: set by an interrupt: cut the reply short (see :func:`render`).
         playback: the live session's running speaker, or None to open one for this reply.
+        prepared: a reply realised ahead (played when it is this reply, see :func:`render`).
 
     Raises:
         OutputPathError: ``o.output`` cannot be a WAV file (checked before synthesis).
@@ -110,11 +144,8 @@ def speak_reply(
     reply = trace.cause
     if o.writes_file:
         check_wav_path(o.output)  # before any synthesis is spent on it
-    plan = reply.plan or plan_voice(reply, None, own=own)
-    # The spoken scene's own plan names the engine that spoke; the reply's plan is left
-    # as it was published (other readers hold it too).
-    plan = dataclasses.replace(plan, engine=engines.engine_name(plan))
-    voiced, result = render(reply.text or "", plan, engines, o, trace, stop, playback)
+    plan = spoken_plan(reply, own, engines)  # the spoken scene's own plan names the engine
+    voiced, result = render(reply.text or "", plan, engines, o, trace, stop, playback, prepared)
     trace.mark("measure")
     return trace.derive(
         kind="spoken",

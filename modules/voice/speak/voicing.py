@@ -190,6 +190,10 @@ class Voicing:
                 return kind, seconds
         return None
 
+    def sounds_cue(self, plan: VoicePlan) -> bool:
+        """True when :meth:`sentences` yields a cue (a breath, a sigh) before the words."""
+        return self._cue_kind(plan) is not None
+
     def _cue(self, plan: VoicePlan) -> np.ndarray | None:
         """That cue as sound (a breath or a sigh and a short gap), or None."""
         cue = self._cue_kind(plan)
