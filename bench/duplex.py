@@ -1,7 +1,7 @@
 """Full duplex through the virtual sound card: the agent's own voice coming back into its
 microphone, users who talk over it, and listeners who only say "mm-hm".
 
-Run:  .venv/bin/python bench/duplex.py [--echo-ms 50] [--utterances 8] [--rounds 4]   # ~6 min
+Run:  .venv/bin/python bench/duplex.py [--echo-ms 50] [--utterances 8] [--rounds 4] [--set KEY=VALUE]   # ~6 min
 
 One ``run.py talk`` in the stereo-tap rig of ``bench/turn_latency.py`` (what the agent hears
 on the left, what it says on the right, one sample clock), with PulseAudio's loopback from
@@ -92,10 +92,11 @@ class Heard:
 class Agent:
     """``run.py talk`` in the tapped rig; its scenes are read on a thread."""
 
-    def __init__(self, rig: AudioRig, verbose: bool = False) -> None:
+    def __init__(self, rig: AudioRig, verbose: bool = False, settings: tuple[str, ...] = ()) -> None:
         env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
+        overrides = [arg for setting in settings for arg in ("--set", setting)]
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), *(["-v"] if verbose else []), "talk"],
+            [sys.executable, str(ROOT / "run.py"), *(["-v"] if verbose else []), "talk", *overrides],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -211,6 +212,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="barge-ins (and up to 3 backchannels)")
     ap.add_argument("--skip-echo", action="store_true", help="leave out the echo part")
     ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
+    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for talk")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, audio_rig() as rig:
         folder = Path(tmp)
@@ -225,7 +227,7 @@ def main() -> None:
                 "load-module", "module-loopback", "source=tapspkmon", "sink=tapmic", f"latency_msec={args.echo_ms}"
             )
         tap = TapRecorder(rig)
-        agent = Agent(rig, verbose=args.log is not None)
+        agent = Agent(rig, verbose=args.log is not None, settings=tuple(args.set))
         try:
             tap.wait_running()
             agent.wait_listening()
@@ -312,10 +314,14 @@ def main() -> None:
             f"    barge-in: speaker silent {silence_ms:6.0f} ms after the onset; reply cut at "
             f"{(cut.scene.get('result') or {}).get('cut_at_s')} s; heard {answered.scene.get('text')!r}"
         )
-    if silences_ms:
+    # A round whose interruption began in a pause between the reply's words (the speaker
+    # already silent at the onset: ``stopped_at`` then lies before it) has no stop to time.
+    sounding = [s for s in silences_ms if s >= 0]
+    if sounding:
         print(
-            f"barge-in: {len(barges)} rounds; onset -> silence median {statistics.median(silences_ms):.0f} ms, "
-            f"max {max(silences_ms):.0f} ms; interruption heard whole {whole}/{len(barges)}"
+            f"barge-in: {len(barges)} rounds, {len(sounding)} with the reply sounding at the onset: onset -> "
+            f"silence median {statistics.median(sounding):.0f} ms, max {max(sounding):.0f} ms "
+            f"({len(barges) - len(sounding)} began in a pause); interruption heard whole {whole}/{len(barges)}"
         )
 
     # --- backchannels -------------------------------------------------------------------------

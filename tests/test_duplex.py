@@ -17,6 +17,7 @@ import soundfile as sf
 from conftest import SPEECH, load_16k
 
 from modules.voice.io.echo import EchoCanceller, FarEnd
+from modules.voice.io.start_tone import start_tone
 from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.floor import Floor
 from modules.voice.rates import FRAME_SAMPLES, RATE_HZ
@@ -61,6 +62,24 @@ def test_the_canceller_finds_the_echo_delay_and_removes_the_echo(agent_voice, va
     fired = [vad.frame_probability(f) >= 0.5 for f in out[tail][: len(out[tail]) // 512 * 512].reshape(-1, 512)]
     vad.reset()
     assert np.mean(fired) <= 0.05, f"silero hears the residual echo in {np.mean(fired):.0%} of frames"
+
+
+@pytest.mark.parametrize("delay_ms", [30, 250, 600])
+def test_the_start_tone_alone_gives_the_canceller_the_echo_delay(delay_ms) -> None:
+    """The tone a session opens with is all the speaker has played: within 2.5 s of its start
+    the delay is measured, so the first reply can be interrupted; a held note would not do
+    (its correlation peaks at every period)."""
+    tone = start_tone(RATE_HZ)
+    far = np.zeros(int(2.5 * RATE_HZ), np.float32)
+    far[: len(tone)] = tone
+    delay = delay_ms * RATE_HZ // 1000
+    mic = np.zeros_like(far)
+    mic[delay : delay + len(tone)] = 0.7 * tone
+    mic += np.random.default_rng(1).normal(0, 10 ** (-70 / 20), len(mic)).astype(np.float32)
+    _, canceller = _run(far, mic)
+    assert canceller.delay.locked, "no delay measured from the tone"
+    assert abs(canceller.delay.delay_s - delay_ms / 1000) <= 0.002, canceller.delay.delay_s
+    assert 20 * np.log10(np.max(np.abs(tone))) == pytest.approx(-20.0, abs=0.1)
 
 
 def test_a_user_talking_over_the_agent_survives_the_canceller(agent_voice, vad) -> None:

@@ -56,6 +56,7 @@ class VoiceOptions:
     max_silence_s: float = 1.1
     max_turn_s: float = 20.0
     echo_cancel: bool = True
+    start_tone: bool = True
     barge_in: bool = True
     backchannel_max_s: float = 0.6
     prepare_replies: bool = True

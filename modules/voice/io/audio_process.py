@@ -26,6 +26,7 @@ Only numpy, soxr and sounddevice are imported here (the child starts in ~0.3 s).
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import signal
 import threading
@@ -46,12 +47,27 @@ BLOCK_S = 0.02
 LATENCY_S = 0.04
 
 
+#: the nice value the audio process asks for: PulseAudio's own ``nice-level`` default.
+AUDIO_NICE = -11
+
+
+def _audio_first() -> None:
+    """Ask the scheduler to run this process before the agent's own work (nice
+    ``AUDIO_NICE``): on two cores, Whisper's and Piper's threads otherwise delay the callback
+    past its block and the device underruns. Allowed for root, with ``CAP_SYS_NICE`` or an
+    ``RLIMIT_NICE`` allowance (systemd ``LimitNICE=``); otherwise it runs at the agent's
+    priority, as before."""
+    with contextlib.suppress(OSError):  # not allowed: the agent's priority, as before
+        os.setpriority(os.PRIO_PROCESS, 0, AUDIO_NICE)
+
+
 def serve(conn: Connection, input_device: str | int | None, output_device: str | int | None, rate_hz: int) -> None:
     """Run the duplex stream until ``("quit",)`` or the parent goes away (the child's main).
 
     ``rate_hz`` 0: 16 kHz, or the output device's default rate where the devices refuse it.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
+    _audio_first()
     outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
     tracks: dict[int, Track] = {}
     reported: set[int] = set()

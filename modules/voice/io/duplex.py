@@ -85,7 +85,6 @@ class RemotePlayback:
         self.rate_hz = 0
         self.latency_s = 0.0
         self.error: str | None = None
-        self._held = False
 
     def send(self, message: tuple) -> None:
         try:
@@ -101,16 +100,10 @@ class RemotePlayback:
         return track
 
     def hold(self) -> None:
-        self._held = True
         self.send(("hold",))
 
     def resume(self) -> None:
-        self._held = False
         self.send(("resume",))
-
-    @property
-    def held(self) -> bool:
-        return self._held
 
     @property
     def sounding(self) -> bool:
@@ -191,7 +184,6 @@ class AudioLoop(Frames):
             if kind == "io":
                 heard, played = np.frombuffer(msg[1], np.float32), np.frombuffer(msg[2], np.float32)
                 loop.call_soon_threadsafe(self._take, heard, played, msg[3])
-                playback.forward_stops()
             elif kind == "first" and msg[1] in playback.tracks:
                 playback.tracks[msg[1]].first_sound_unix_s = msg[2]
             elif kind == "done" and msg[1] in playback.tracks:

@@ -38,6 +38,9 @@ CHUNK_SAMPLES = RATE_HZ // 100
 LEAD_S = 0.02
 #: the echo's delay is looked for up to this long (s).
 MAX_DELAY_S = 1.2
+#: a peak within this of ``MAX_DELAY_S`` is the search's edge (measured: 1197–1200 ms
+#: "delays" between two replies, each gone 0.5 s later), not an echo (s).
+EDGE_S = 0.02
 #: the stretch of microphone and speaker the delay is measured over (s), and how often.
 WINDOW_S, ESTIMATE_EVERY_S = 2.0, 0.5
 #: a cross-correlation peak at least this many times the mean of its lags is a delay; weaker
@@ -130,8 +133,8 @@ class DelayEstimator:
         if not active(far) or not np.any(near):
             return None
         found, ratio = correlate_peak(near, far)
-        if ratio < PEAK_RATIO:
-            return None
+        if ratio < PEAK_RATIO or found >= MAX_DELAY_S - EDGE_S:
+            return None  # no echo, or a peak at the end of the search: the windows' edge, not an echo
         if self._candidate_s is not None and abs(found - self._candidate_s) <= 0.01:
             if abs(found - self.delay_s) > 0.01 or not self.locked:
                 log.info("echo: the speaker's echo comes %.0f ms after its reference", found * 1000)

@@ -192,10 +192,6 @@ class Playback:
         with self.lock:
             self._held = False
 
-    @property
-    def held(self) -> bool:
-        return self._held
-
     def forward_stops(self) -> None:
         """Nothing to forward: a track's ``stop`` is read by :meth:`fill` itself (the API of
         :class:`~modules.voice.io.duplex.RemotePlayback`, whose process needs telling)."""

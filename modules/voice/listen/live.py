@@ -41,6 +41,8 @@ from modules.voice.io.audio import load_audio, resample
 from modules.voice.io.devices import Frames, Microphone
 from modules.voice.io.duplex import AudioLoop
 from modules.voice.io.echo import EchoCanceller
+from modules.voice.io.playback import wait_heard
+from modules.voice.io.start_tone import start_tone
 from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.endpoint import TurnDetector
 from modules.voice.listen.floor import Floor
@@ -311,7 +313,8 @@ async def listen_live(
     publish: Callable[[Scene], Awaitable[None]],
     trace: Callable[[Scene], Trace],
 ) -> None:
-    """Warm up, open the speaker and the microphone (full duplex, echo cancelled), publish
+    """Warm up, open the speaker and the microphone (full duplex, echo cancelled; the
+    start tone plays, ``io/start_tone.py``), publish
     ``listening`` (``result.device`` = the microphone), then ``partial`` scenes while the
     user speaks and one ``turn`` per finished turn, until cancelled. Speech over the agent's
     voice holds the speaker at once; beyond ``backchannel_max_s`` of it, or a turn that is
@@ -342,6 +345,10 @@ async def listen_live(
     async with source:
         if isinstance(source, AudioLoop):
             floor.playback = source.playback
+            if o.start_tone:  # heard back, it gives the canceller the echo's delay at once
+                tone = floor.playback.track(RATE_HZ)
+                tone.play(start_tone(RATE_HZ))
+                await asyncio.to_thread(wait_heard, tone)  # listening starts when it has sounded
         try:
             await publish(request.derive(kind="listening", channel="voice", result=Result(device=source.name)))
             await _listen(request, engines, o, floor, publish, trace, source, canceller)
