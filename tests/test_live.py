@@ -275,14 +275,16 @@ def test_a_doubted_pause_is_drafted_voided_when_the_user_goes_on_and_the_end_pla
     assert len(turns) == 1 and len(spoken) == 1, [(s["kind"], s.get("text")) for s in lineage]
     turn = turns[0]
     assert {"child", "hurt", "small", "dog"} <= words_of(turn["text"])
-    assert len(drafts) == 2, [d["text"] for d in drafts]
+    # At least the two pauses are drafted (a breath the VAD takes for speech may restart the
+    # last pause, and with it its draft).
+    assert len(drafts) >= 2, [d["text"] for d in drafts]
     assert "dog" not in words_of(drafts[0]["text"]) and {"child", "hurt"} <= words_of(drafts[0]["text"])
-    # The turn is the second draft confirmed; nothing was said in reply to the first.
-    assert drafts[1]["id"] in turn["parents"] and drafts[1]["text"] == turn["text"]
-    (drafted_reply,) = [s for s in lineage if s["kind"] == "reply.draft" and drafts[1]["id"] in s["parents"]]
+    # The turn is the last draft confirmed; nothing was said in reply to the first.
+    assert drafts[-1]["id"] in turn["parents"] and drafts[-1]["text"] == turn["text"]
+    (drafted_reply,) = [s for s in lineage if s["kind"] == "reply.draft" and drafts[-1]["id"] in s["parents"]]
     assert spoken[0]["text"] == drafted_reply["text"]
     stages = [h["stage"] for h in spoken[0]["hops"]]
     assert "voice.prepared" in stages, stages
     # Played from what was prepared: the first audio was ready when the reply came.
     stamps = {h["stage"]: h["t_unix_s"] for h in spoken[0]["hops"]}
-    assert stamps["voice.tts.first"] - stamps["mind.out"] < 0.05, stamps
+    assert stamps["voice.tts.first"] - stamps["mind.out"] < 0.1, stamps

@@ -254,10 +254,13 @@ class BargeIn:
         if not (audible and self.o.barge_in and self.floor.playback is not None):
             return
         onset = self._run >= HOLD_FRAMES and self._run % RECHECK_FRAMES == HOLD_FRAMES % RECHECK_FRAMES
-        if (in_turn and not self.overlapped) or (onset and not self._own_echo()):
+        own_echo = onset and not (in_turn and not self.overlapped) and self._own_echo()
+        if (in_turn and not self.overlapped) or (onset and not own_echo):
             self.floor.playback.hold()
             self.holding, self.hold_at_s, self._held_frames = True, now, 0
-            log.info("live: the user speaks over the agent; speaker held")
+            log.info("live: the user speaks over the agent; speaker held (after %d frames of speech)", self._run)
+        elif own_echo:
+            log.info("live: speech over the agent, but the canceller's output may be its own echo; not held")
 
     def only_echo(self, speech_s: float) -> bool:
         """True for a turn that began over the agent's voice and was never heard in its
