@@ -164,6 +164,23 @@ def wait_sounding(tap: TapRecorder, timeout_s: float = WAIT_S) -> None:
     raise SystemExit("the agent's reply never sounded on the speaker")
 
 
+def over_reply(
+    rig: AudioRig, agent: Agent, tap: TapRecorder, question: Path, over: Path, timeout_s: float = WAIT_S
+) -> tuple[int, float]:
+    """Ask ``question`` and, ``BARGE_AFTER_S`` into its reply and at a moment it sounds (not
+    in a pause between its words), play ``over`` into the microphone. Returns how many
+    scenes had been heard before ``over`` began, and the unix time it began."""
+    since = len(agent.heard)
+    play(rig, question)
+    agent.wait_for("turn", since, timeout_s)
+    wait_sounding(tap, timeout_s)
+    time.sleep(BARGE_AFTER_S)
+    wait_sounding(tap, timeout_s)
+    before = len(agent.heard)
+    start, _ = play(rig, over)
+    return before, start
+
+
 def locate(channel: np.ndarray, speech: np.ndarray, around: int) -> int:
     """Where ``speech`` begins on ``channel``, searched from ``around`` − 1 s to + 2 s by
     normalised cross-correlation of its first second (the channel also holds the echo)."""
@@ -243,15 +260,8 @@ def main() -> None:
             # 2. Barge-in.
             barges = []
             for r in range(args.rounds):
-                since = len(agent.heard)
-                play(rig, questions[r % len(questions)])
-                agent.wait_for("turn", since)
-                wait_sounding(tap)
-                time.sleep(BARGE_AFTER_S)
-                wait_sounding(tap)  # not in a pause between its words
                 path, speech, text = interruptions[r % len(interruptions)]
-                barge_since = len(agent.heard)
-                start, _ = play(rig, path)
+                barge_since, start = over_reply(rig, agent, tap, questions[r % len(questions)], path)
                 cut = agent.wait_for("spoken", barge_since)
                 answered_turn = agent.wait_for("turn", barge_since)
                 agent.wait_for("spoken", agent.heard.index(answered_turn))
@@ -260,14 +270,7 @@ def main() -> None:
             # 3. Backchannels.
             nods = []
             for r in range(min(args.rounds, len(backchannels))):
-                since = len(agent.heard)
-                play(rig, questions[r % len(questions)])
-                agent.wait_for("turn", since)
-                wait_sounding(tap)
-                time.sleep(BARGE_AFTER_S)
-                wait_sounding(tap)  # not in a pause between its words
-                nod_since = len(agent.heard)
-                play(rig, backchannels[r])
+                nod_since, _ = over_reply(rig, agent, tap, questions[r % len(questions)], backchannels[r])
                 spoken = agent.wait_for("spoken", nod_since)
                 time.sleep(1.5)
                 nods.append((spoken, [h for h in agent.heard[nod_since:] if h.kind == "turn"]))

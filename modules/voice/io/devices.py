@@ -86,7 +86,7 @@ class Frames:
 
     async def _first(self) -> None:
         """Wait for the first frame (and drop it: audio from before the caller was ready
-        is not part of the session).
+        is not part of the session); without one, close the stream (``__aexit__``).
 
         Raises:
             DeviceError: none came in ``FIRST_FRAME_TIMEOUT_S``.
@@ -94,9 +94,14 @@ class Frames:
         try:
             await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
         except TimeoutError:
+            await self.__aexit__()
             raise DeviceError(
                 f"microphone {self.name!r} opened but delivered no audio in {FIRST_FRAME_TIMEOUT_S:.0f} s"
             ) from None
+
+    async def __aexit__(self, *exc: object) -> None:
+        """Close the stream (each source its own way)."""
+        raise NotImplementedError
 
     async def frames(self) -> AsyncIterator[np.ndarray]:
         """``FRAME_SAMPLES``-sample float32 frames, in order, until the stream ends or stalls.
@@ -179,11 +184,7 @@ class Microphone(Frames):
             import soxr
 
             self._resampler = soxr.ResampleStream(rate, RATE_HZ, 1, dtype="float32")
-        try:
-            await self._first()
-        except DeviceError:
-            await self.__aexit__()
-            raise
+        await self._first()
         return self
 
     async def __aexit__(self, *exc: object) -> None:

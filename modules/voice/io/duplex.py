@@ -220,11 +220,7 @@ class AudioLoop(Frames):
         loop = asyncio.get_running_loop()
         threading.Thread(target=self._read, args=(loop,), name="audio-read", daemon=True).start()
         threading.Thread(target=self._pump_stops, name="audio-stops", daemon=True).start()
-        try:
-            await self._first()
-        except DeviceError:
-            await self.__aexit__()
-            raise
+        await self._first()
         return self
 
     def _ready(self) -> tuple:

@@ -64,12 +64,12 @@ def render(
         VoiceMissing, BarkWeightsMissing, BarkMissing: the engine's model is not here.
     """
     engine = engines.engine(plan.engine or engines.engine_name(plan))
-    pieces_ahead = prepared.take(PREPARED_WAIT_S) if prepared is not None and prepared.matches(text, plan) else None
-    if prepared is not None and pieces_ahead is not None:
-        voicing = prepared.voicing
+    pieces_ahead = None
+    if prepared is not None and prepared.matches(text, plan):
+        pieces_ahead = prepared.take(PREPARED_WAIT_S)
+    voicing = prepared.voicing if prepared is not None and pieces_ahead is not None else Voicing(engine)
+    if pieces_ahead is not None:
         trace.mark("prepared")
-    else:
-        voicing = Voicing(engine)
     if o.writes_file:
         voiced = voicing.render(text, plan)
         trace.mark("tts.first")
