@@ -1,10 +1,10 @@
 """Words and sounds → lexemes, and lexemes → a scene's core.
 
 A lexeme is one lower-case content word (no function words, no punctuation). The core
-is the scene's compressed binding: its most salient 1–3 lexemes joined by ``+``.
-Salience is information: a word's count in the text times how rare it is in the language
-(``8 − Zipf frequency`` from wordfreq, so "stripe" outweighs "middle", and "dog" outweighs
-"almost"); ties go to the earlier word.
+is the scene's compressed binding: its most salient 1–3 lexemes, as lemmas (:func:`lemma`:
+"dogs" and "dog" are one lexeme), joined by ``+``. Salience is information: a lemma's count
+in the text times how rare it is in the language (``8 − Zipf frequency`` from wordfreq, so
+"stripe" outweighs "middle", and "dog" outweighs "almost"); ties go to the earlier word.
 """
 
 from __future__ import annotations
@@ -52,6 +52,33 @@ def text_lexemes(text: str) -> list[str]:
     return list(seen)
 
 
+@cache
+def lemma(word: str, language: str = "en") -> str:
+    """The dictionary form of a lower-case ``word`` (simplemma's tables: "dogs" → "dog",
+    "went" → "go", "mice" → "mouse"), else the word itself (a language simplemma lacks, a
+    word it does not know). Where the lemma is much rarer than the word — at least half a
+    Zipf unit, so a participle that is an adjective in its own right — the word stays:
+    "tired" is not "tire", while "children" becomes "child"."""
+    import simplemma
+    from wordfreq import zipf_frequency
+
+    try:
+        found = str(simplemma.lemmatize(word, lang=language or "en")).lower()
+    except ValueError:  # a language simplemma has no data for
+        return word
+    if found == word or not found.replace("'", "").replace("-", "").isalpha():
+        return word
+    if zipf_frequency(word, language or "en") - zipf_frequency(found, language or "en") >= 0.5:
+        return word
+    return found
+
+
+def content_lemmas(text: str | None, language: str | None = None) -> list[str]:
+    """The lemmas of ``text``'s content words, in order, repeats kept (see :func:`core_of`)."""
+    stop = stopwords()
+    return [lemma(w, language or "en") for w in tokens(text) if w not in stop and len(w) > 2 and "'" not in w]
+
+
 def salience(word: str, count: int, language: str = "en") -> float:
     """``count × (8 − Zipf frequency)``: frequent-in-text and rare-in-language words win."""
     from wordfreq import zipf_frequency
@@ -60,9 +87,8 @@ def salience(word: str, count: int, language: str = "en") -> float:
 
 
 def core_of(text: str, size: int = CORE_SIZE, language: str | None = None) -> str | None:
-    """The ``size`` most salient lexemes of ``text`` joined by ``+``; None for no lexemes."""
-    stop = stopwords()
-    words = [w for w in tokens(text) if w not in stop and len(w) > 2 and "'" not in w]
+    """The ``size`` most salient lemmas of ``text`` joined by ``+``; None for no lexemes."""
+    words = content_lemmas(text, language)
     if not words:
         return None
     counts = Counter(words)

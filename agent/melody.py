@@ -3,7 +3,7 @@
 The planner decides how a reply should sound before any engine renders it:
 
 1. the register (logical, poetic, emotional, archetypal, bodily) and the manner of voicing
-   (plain, cold, strained, light, compressed) give pitch, range, contour, rate, pauses,
+   (plain, cold, strained, light, compressed, soothing) give pitch, range, contour, rate, pauses,
    energy, brightness and cues, from the table ``assets/melody.toml``;
 2. each sentence gets the register's contour, except a question, which rises;
 3. the same-field rule: the agent answers "in the same field in which it was heard", so
@@ -33,7 +33,7 @@ from agent.voiceplan import Pause, VoicePlan
 from agent.words import count_words, tokens
 
 MELODY_TOML = ASSETS / "melody.toml"
-MANNERS = ("plain", "cold", "strained", "light", "compressed")
+MANNERS = ("plain", "cold", "strained", "light", "compressed", "soothing")
 _CLAUSE = (",", ";", ":", "—", "–")
 
 
@@ -135,6 +135,11 @@ def plan_pauses(text: str, clause_s: float, sentence_s: float, language: str = "
         elif word.endswith(_CLAUSE) and clause_s > 0:
             pauses.append(Pause(i, round(clause_s, 3), "clause"))
     return pauses
+
+
+def mood_manner(mood: str | None) -> str | None:
+    """The manner of voicing the mind's mood calls for (``[mood_manner]``), or None."""
+    return melody_table().get("mood_manner", {}).get(mood or "")
 
 
 def _row(register: str, manner: str | None, mode: str | None = None) -> dict[str, Any]:

@@ -1,106 +1,93 @@
-"""The mind: a small rule-based dialogue policy with a memory of the session.
+"""The mind: compresses what it hears, unfolds it, remembers, and answers in the same field.
 
-"90 % by rules and Python": it answers every heard ``turn`` scene with a ``reply`` scene
-that says what it understood, remembers the user's name and what was said, and can
-recall both later in the session. The reply keeps the heard scene's core, mode and
-register (it answers in the same field) and carries the voice plan the melody planner
-writes from the speaker's measured voice, anchored to the voice a speaking module
-announced (a ``voice.profile`` scene). Before any voice is announced it sends the reply
-without a plan, and the speaking module plans it for its own voice. A name a memory module
-remembers from an earlier session (a ``memory`` ``fact`` or ``recall`` scene whose context is
-``name``) is known from then on, unless the user gives another. A turn heard while other
-channels perceived something (a sight, a smell, a gesture within ``fusion_window_s``) is
-first fused with them (``agent/fusion.py``) and the fused scene is answered.
+"90 % rules and Python" (seed 000 §16, seed 004 §11). Each heard ``turn`` (or the ``fused``
+scene of it and what the other channels perceived within ``fusion_window_s``,
+``agent/fusion.py``) is
+
+1. **compressed** (``agent/compress.py``) into a ``mind``/``thought`` scene: a core of 1–4
+   lemmas by salience, a mode from the voice and the words, the register it unfolds in, the
+   topic it continues (``context``), its ``trust`` (``anchor`` once its node is confirmed,
+   ``agent/trust.py``) and the Δ-code it instantiates (``delta``);
+2. **unfolded** (``agent/unfold.py``) into 3–7 ``mind``/``subscene`` scenes — figure,
+   tension, background, anchor, memory, archetype, question — each with a rhythm phase and
+   a register, found in the core, in remembered turns like it, in Δ-code templates and in
+   the mood;
+3. **felt**: the field of mood (``agent/mood.py``) moves with the turn's words and voice
+   and decays between turns;
+4. **answered** (``agent/converse.py``): a ``reply`` that converses from what the mind
+   knows — the session, the user's facts, the time, its own state, how the user sounded —
+   and asks about the unfolded figure; its voice plan follows the speaker (the melody
+   planner) and the mood picks the manner (``[mood_manner]``: after a tense exchange the
+   same words are said lower, slower and softer);
+5. **remembered** (``agent/mindstore.py``, SQLite): the turn's lemmas, its nodes'
+   confirmations, and the Δ-codes that freeze on them (``agent/deltas.py``, PMI).
+
+The fused scene, the thought and its sub-scenes are published, then the reply (which names
+the thought among its parents); then the turn is remembered. A name or fact a memory module announces from
+an earlier session (``memory``/``fact`` or ``recall`` scenes) is known from then on.
+``memory.forget`` erases the mind's file too (answered with a ``mind``/``done`` scene).
 
 A ``turn.draft`` (the turn as it stands at a pause the listener doubts is its end) is
-answered with a ``reply.draft``: the reply the turn would get, composed on a copy of the
-memory, so that nothing is remembered of a draft; the voice module realises it ahead and
-plays it if the ``turn`` follows as drafted (then answered the same way, for real).
+answered with a ``reply.draft``: the reply the turn would get, composed on copies of the
+session and the mood and written nowhere, so that nothing is remembered of a draft; the
+voice module realises it ahead and plays it if the ``turn`` follows as drafted (then
+answered the same way, for real).
 """
 
 from __future__ import annotations
 
 import copy
-import re
+import logging
+import time
+import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from agent.bus import SceneBus
+from agent.compress import compress
+from agent.converse import MAX_ECHO_WORDS, SessionMemory, clip_words, compose
+from agent.deltas import DeltaCode, apply_codes, mine
+from agent.facts import KINDS, Fact
 from agent.fusion import Fusion, noticed
-from agent.lexicon import text_lexemes
-from agent.melody import FieldRule, plan_voice
+from agent.lexicon import content_lemmas, text_lexemes
+from agent.melody import FieldRule, mood_manner, plan_voice
+from agent.mindstore import MindStore, MindStoreError, Node, PastTurn
 from agent.module import Module, ModuleConfigError
-from agent.parts import VoiceProfile
+from agent.mood import Mood
+from agent.parts import Result, VoiceProfile
+from agent.paths import data_dir
 from agent.scene import Scene
+from agent.trust import nodes_of, trust_of
+from agent.unfold import unfold
 
-MAX_ECHO_WORDS = 24
+log = logging.getLogger(__name__)
 
-_NAME_GIVEN = re.compile(r"\b(?:my name is|i am called|i'm called|call me)\s+([A-Za-z][A-Za-z'\-]+)", re.I)
-_NAME_ASKED = re.compile(r"\bwhat(?:'s| is) my name\b", re.I)
-_RECALL = re.compile(r"\bwhat did i (?:just )?say\b|\brepeat that\b", re.I)
-_GREETING = re.compile(r"^\s*(?:hi|hello|hey|good (?:morning|afternoon|evening))\b", re.I)
-_QUESTION_START = re.compile(
-    r"^\s*(?:who|what|when|where|why|how|which|is|are|do|does|did|can|could|will|would)\b", re.I
-)
+STORE_NAME = "mind.sqlite3"
+#: the mind's own options (the rest are the melody's FieldRule).
+_OPTIONS = {
+    "store": "",
+    "anchor_confirmations": 3,
+    "delta_min_count": 3,
+    "delta_min_pmi": 1.0,
+    "mood_half_life_s": 180.0,
+    "fusion_window_s": 10.0,
+}
 
-
-@dataclass
-class SessionMemory:
-    """What the mind remembers until the session ends."""
-
-    name: str | None = None
-    heard: list[str] = field(default_factory=list)
-    cores: list[str] = field(default_factory=list)
-
-
-def _clip_words(text: str, n: int = MAX_ECHO_WORDS) -> str:
-    words = text.split()
-    clipped = " ".join(words[:n]) + (" …" if len(words) > n else "")
-    return clipped.rstrip(" .,;:!?")
-
-
-def compose_reply(text: str, memory: SessionMemory, core: str | None = None) -> tuple[str, str]:
-    """The reply to ``text`` and its dialogue act, updating ``memory``.
-
-    Returns:
-        (reply text, act) where act is one of ``naming``, ``name-recall``, ``recall``,
-        ``greeting``, ``question``, ``statement``.
-    """
-    text = text.strip()
-    previous = memory.heard[-1] if memory.heard else None
-    previous_core = memory.cores[-1] if memory.cores else None
-    memory.heard.append(text)
-    if core:
-        memory.cores.append(core)
-
-    if m := _NAME_GIVEN.search(text):
-        memory.name = m.group(1).capitalize()
-        return f"Nice to meet you, {memory.name}. I will remember your name.", "naming"
-    if _NAME_ASKED.search(text):
-        if memory.name:
-            return f"Your name is {memory.name}.", "name-recall"
-        return "You have not told me your name yet.", "name-recall"
-    if _RECALL.search(text):
-        if previous:
-            return f"You said: {_clip_words(previous)}.", "recall"
-        return "You have not said anything before this.", "recall"
-    if _GREETING.search(text):
-        who = f", {memory.name}" if memory.name else ""
-        return f"Hello{who}. I am listening.", "greeting"
-    if text.endswith("?") or _QUESTION_START.search(text):
-        return (
-            f"You asked: {_clip_words(text)}? I cannot answer that yet, but I will keep the question in mind."
-        ), "question"
-    reply = f"I heard you say: {_clip_words(text)}."
-    if previous_core and previous_core != core:
-        reply += f" Earlier you spoke about {previous_core.replace('+', ', ')}."
-    elif core:
-        reply += f" Tell me more about {core.split('+')[0]}."
-    return reply, "statement"
+__all__ = ["MAX_ECHO_WORDS", "Mind", "SessionMemory", "clip_words"]
 
 
 class Mind(Module):
-    """Rule-based mind: answers each heard turn and remembers the session."""
+    """The rule mind: compresses, unfolds, feels, answers and remembers each heard turn.
+
+    Options (``[modules.mind]``): ``store`` (the SQLite file; ``""`` → ``<data dir>/mind.sqlite3``,
+    ``":memory:"`` keeps nothing), ``anchor_confirmations``, ``delta_min_count``,
+    ``delta_min_pmi`` (bits), ``mood_half_life_s``, ``fusion_window_s``, and the melody's
+    ``follow_speaker``, ``pull``, ``max_shift_st``, ``max_rate_change``.
+
+    Raises:
+        ModuleConfigError: an unknown option or a wrong value.
+    """
 
     name = "mind"
 
@@ -112,65 +99,196 @@ class Mind(Module):
                 "modules.mind.voice is gone: the voice module announces the voice it "
                 "speaks with; choose it with modules.voice.voice"
             )
+        own = {k: o.pop(k, default) for k, default in _OPTIONS.items()}
         try:
-            self.fusion = Fusion(float(o.pop("fusion_window_s", 10.0)))
+            self.fusion = Fusion(float(own["fusion_window_s"]))
+            self.anchor_confirmations = int(own["anchor_confirmations"])
+            self.delta_min_count = int(own["delta_min_count"])
+            self.delta_min_pmi = float(own["delta_min_pmi"])
+            half_life_s = float(own["mood_half_life_s"])
+            if half_life_s <= 0 or self.anchor_confirmations < 1 or self.delta_min_count < 2:
+                raise ValueError("mood_half_life_s > 0, anchor_confirmations ≥ 1 and delta_min_count ≥ 2 are needed")
         except (TypeError, ValueError) as exc:
-            raise ModuleConfigError(f"modules.mind.fusion_window_s: {exc}") from None
+            raise ModuleConfigError(f"modules.mind: {exc}") from None
+        if not isinstance(own["store"], str):
+            raise ModuleConfigError(f"modules.mind.store: expected a path, got {own['store']!r}")
+        self.store_path = own["store"] or str(data_dir() / STORE_NAME)
         try:
             self.rule = FieldRule(**o)
         except TypeError as exc:
             raise ModuleConfigError(
-                f"modules.mind: {exc} (options: follow_speaker, pull, max_shift_st, max_rate_change, fusion_window_s)"
+                f"modules.mind: {exc} (options: {', '.join(_OPTIONS)}, follow_speaker, pull, max_shift_st, "
+                "max_rate_change)"
             ) from None
         self.memory = SessionMemory()
+        self.mood = Mood(half_life_s=half_life_s)
+        #: this session's name in the store: when it began, and a random tag.
+        self.session = f"{datetime.now():%Y-%m-%dT%H:%M:%S}-{uuid.uuid4().hex[:8]}"
+        self.store: MindStore | None = None
+        #: lemmas of what memory announced (facts), for the context of a scene.
+        self.known: set[str] = set()
         #: the voice replies are planned for, as the speaking module last announced it.
         self.voice: VoiceProfile | None = None
+
+    async def start(self, bus: SceneBus) -> None:
+        await super().start(bus)
+        try:
+            self.store = MindStore(self.store_path)
+        except MindStoreError as exc:  # the mind answers without its long memory
+            log.error("mind: %s; answering without remembering across sessions", exc)
+            self.store = MindStore(":memory:")
+
+    async def stop(self) -> None:
+        if self.store is not None:
+            self.store.close()
 
     def wants(self, scene: Scene) -> bool:
         if self.fusion.wants(scene):
             return True
         if scene.channel == "memory" and scene.kind in ("fact", "recall"):
-            return scene.context == "name" and bool(scene.text)
+            return scene.context in KINDS and bool(scene.text)
+        if scene.kind == "memory.forget":
+            return True
         return scene.kind in ("turn", "turn.draft") or (scene.kind == "voice.profile" and scene.voice is not None)
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind == "voice.profile":
             self.voice = scene.voice
             return
-        if scene.channel == "memory":  # the user's name, remembered from an earlier session
-            if self.memory.name is None and scene.text:
-                self.memory.name = scene.text.strip().capitalize()
+        if scene.kind == "memory.forget":
+            await self._forget(scene)
+            return
+        if scene.channel == "memory":  # a fact remembered from an earlier session
+            self._learn(scene)
             return
         if self.fusion.wants(scene):
             self.fusion.keep(scene)
             return
         if not (scene.text or "").strip():
             return
+        await self._answer(scene)
+
+    def _learn(self, scene: Scene) -> None:
+        kind, value = scene.context or "", (scene.text or "").strip()
+        relation = scene.lexemes[1] if kind == "person" and len(scene.lexemes) > 1 else ""
+        if kind == "name":
+            if self.memory.name is None:  # the user's own word this session wins
+                self.memory.name = value[:1].upper() + value[1:]
+        else:
+            self.memory.learn(Fact(scene.speaker or "user", kind, relation, value))
+        self.known.update(content_lemmas(value, scene.language))
+
+    async def _answer(self, heard: Scene) -> None:
         # A draft is answered as the turn would be, committing nothing: the session's memory
-        # is a copy, and the fused scene is not published.
-        draft = scene.kind == "turn.draft"
-        answering = scene
-        text, act = compose_reply(scene.text or "", copy.deepcopy(self.memory) if draft else self.memory, scene.core)
-        fused = self.fusion.fuse(scene)
-        if fused is not None:  # the turn with what the other channels perceived around it
-            if not draft:
-                await self.publish(fused)
-            scene = fused
-            if act == "statement":
-                text = f"{text} {noticed(fused)}".strip()
+        # and the mood are copies, nothing is stored, and no thought is published.
+        draft = heard.kind == "turn.draft"
+        memory = copy.deepcopy(self.memory) if draft else self.memory
+        mood = copy.deepcopy(self.mood) if draft else self.mood
+        store = self.store or MindStore(":memory:")
+        fused = self.fusion.fuse(heard)
+        scene = fused or heard
+        earlier = [c.split("+") for c in memory.cores]
+        compressed = compress(scene, earlier=earlier, known=self.known)
+        mood.feel(scene.text, scene.sound, time.time(), earlier=memory.sounds, mode=compressed.mode)
+        lemmas = compressed.lemmas
+        codes: list[DeltaCode] = []
+        core_node: Node | None = None
+        anchors: set[str] = set()
+        similar: list[tuple[PastTurn, float]] = []
+        try:
+            codes = store.codes()
+            if lemmas:
+                # as they stand with this turn counted
+                core_node = store.node(lemmas).heard_in(self.session)
+                for w in lemmas:
+                    n = store.node([w]).heard_in(self.session)
+                    if trust_of(1, n.confirmations, n.sessions, self.anchor_confirmations) == "anchor":
+                        anchors.add(w)
+                similar = store.similar(compressed.weights)
+        except MindStoreError as exc:
+            log.error("mind: %s; answering without what it remembers", exc)
+        present = [c.code for c in codes if c.code in apply_codes(lemmas, codes)]
+        thought = scene.derive(
+            channel="mind",
+            kind="thought",
+            core=compressed.core,
+            lexemes=list(compressed.weights)[:12],
+            mode=compressed.mode,
+            context=compressed.context,
+            register=compressed.register,
+            language=scene.language,
+            speaker=scene.speaker,
+            trust=trust_of(len(lemmas), core_node.confirmations, core_node.sessions, self.anchor_confirmations)
+            if core_node
+            else "hypothesis",
+            delta=present[-1] if present else None,
+            source=self.name,
+        )
+        subs = unfold(thought, compressed, similar=similar, codes=codes, anchors=anchors, mood=mood)
+        text, act = compose(scene, compressed, subs, memory, mood, datetime.now())
+        if fused is not None and act == "statement":
+            text = f"{text} {noticed(fused)}".strip()
         reply = scene.derive(
             channel="voice",
             kind="reply.draft" if draft else "reply",
-            parents=[answering.id] if draft else [scene.id],
+            parents=[heard.id] if draft else [scene.id, thought.id],
             text=text,
-            core=scene.core,
+            core=compressed.core,
             lexemes=text_lexemes(text),
-            mode=scene.mode,
+            mode=compressed.mode,
             act=act,
-            register=scene.register or "logical",
+            register=compressed.register,
             language=scene.language,
             source=self.name,
         )
         if self.voice is not None:
-            reply.plan = plan_voice(reply, scene.sound, own=self.voice, rule=self.rule)
+            reply.plan = plan_voice(reply, scene.sound, own=self.voice, rule=self.rule, manner=mood_manner(mood.label))
+        if not draft:
+            if fused is not None:
+                await self.publish(fused)
+            await self.publish(thought)
+            for sub in subs:
+                await self.publish(sub)
         await self.publish(reply)
+        if not draft and lemmas:
+            self._remember(scene, thought, compressed.weights, lemmas)
+
+    def _remember(self, scene: Scene, thought: Scene, weights: dict[str, float], lemmas: list[str]) -> None:
+        store = self.store
+        if store is None:
+            return
+        try:
+            store.remember_turn(
+                session=self.session,
+                wall=thought.wall_start,
+                scene_id=scene.id,
+                speaker=scene.speaker,
+                weights={w: weights[w] for w in lemmas},
+                nodes=nodes_of(lemmas),
+            )
+            codes = store.codes()
+            new = mine(
+                [list(t.weights) for t in store.turns()],
+                codes,
+                min_count=self.delta_min_count,
+                min_pmi=self.delta_min_pmi,
+            )
+            if new:
+                store.remember_codes(new, thought.wall_start)
+                for code in new:
+                    log.info("mind: froze %s (seen %d times, PMI %.2f bits)", code.formula, code.count, code.pmi)
+        except MindStoreError as exc:
+            log.error("mind: %s; this turn is not remembered", exc)
+
+    async def _forget(self, request: Scene) -> None:
+        erased = 0
+        if self.store is not None:
+            try:
+                erased = self.store.forget(request.speaker)
+            except MindStoreError as exc:
+                log.error("mind: %s", exc)
+        if request.speaker is None:
+            self.memory = SessionMemory()
+            self.mood = Mood(half_life_s=self.mood.half_life_s)
+            self.known.clear()
+        await self.publish(request.derive(channel="mind", kind="done", result=Result(count=erased), source=self.name))

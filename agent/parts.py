@@ -11,8 +11,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 from agent.codec import fail
+
+#: what a sub-scene is to the scene it unfolds (seed 004 §11.2).
+Role = Literal["figure", "background", "tension", "anchor", "memory", "archetype", "question"]
+#: where it falls in the scene's rhythm: entry, saturation, decline.
+Phase = Literal["onset", "peak", "decay"]
+#: what it was found by: the core itself, a similar remembered scene, a Δ-code template,
+#: a trusted node, or the mind's field of mood.
+Via = Literal["core", "similar", "delta", "anchor", "field"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +100,26 @@ class VoiceProfile:
         median_hz = min(max(median_hz, self.min_f0_hz * least), self.max_f0_hz / least)
         room_st = min(12.0 * math.log2(median_hz / self.min_f0_hz), 12.0 * math.log2(self.max_f0_hz / median_hz))
         return median_hz, min(range_st, 2.0 * room_st)
+
+
+@dataclass(frozen=True)
+class Unfolding:
+    """How a sub-scene (kind ``subscene``) unfolds its parent: its role, its rhythm phase,
+    how strongly it is active, and what found it. Its register is the scene's ``register``.
+
+    Attributes:
+        role: figure, background, tension, anchor, memory, archetype or question.
+        phase: onset, peak or decay.
+        weight: how active it is, 0…1 (its lemma's salience against the core's first, a
+            cosine, a template's overlap, the mood's strength).
+        via: core, similar, delta, anchor or field.
+    """
+
+    role: Role
+    phase: Phase
+    weight: float
+    via: Via
+
+    def _check(self, path: str) -> None:
+        if not 0.0 <= self.weight <= 1.0:
+            fail(f"{path}.weight", f"{self.weight} must be within 0…1")

@@ -1,4 +1,4 @@
-"""Where the project keeps things: bundled assets and the model cache."""
+"""Where the project keeps things: bundled assets, the model cache and the user's data."""
 
 from __future__ import annotations
 
@@ -22,3 +22,10 @@ def cache_dir() -> Path:
     if os.environ.get("SCENEVOICE_CACHE"):
         return Path(os.environ["SCENEVOICE_CACHE"])
     return xdg_cache_home() / "scenevoice"
+
+
+def data_dir() -> Path:
+    """The user's data root for this project (what the agent remembers):
+    ``$XDG_DATA_HOME/scenevoice`` when set and not empty, else ``~/.local/share/scenevoice``
+    (the XDG Base Directory rule)."""
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scenevoice"

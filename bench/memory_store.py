@@ -29,9 +29,9 @@ import numpy as np
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
+from agent.facts import extract_facts, sentence
 from agent.scene import Scene
 from modules.memory.embedding import Embedder
-from modules.memory.facts import extract_facts, sentence
 from modules.memory.recall import recall
 from modules.memory.store import MemoryStore
 

@@ -157,12 +157,12 @@ def test_talk_answers_a_real_recording_with_a_spoken_reply_that_transcribes_back
     # Recall scenes may come too; before the turn, the voice asked memory who spoke it.
     kinds = [s["kind"] for s in result.scenes]
     assert kinds.index("speaker.ask") < kinds.index("turn"), kinds
-    voiced = [s for s in result.scenes if s["channel"] != "memory" and s["kind"] != "speaker.ask"]
+    voiced = [s for s in result.scenes if s["channel"] not in ("memory", "mind") and s["kind"] != "speaker.ask"]
     assert [s["kind"] for s in voiced] == ["turn", "reply", "spoken"]
     heard, reply, spoken = voiced
     assert heard["speaker"] == "speaker-1"
     assert {"high", "level", "air", "pure"} <= words_of(heard["text"])
-    assert reply["parents"] == [heard["id"]] and spoken["parents"] == [reply["id"]]
+    assert reply["parents"][0] == heard["id"] and spoken["parents"] == [reply["id"]]
     assert reply["plan"]["follows_speaker"] is True
     samples, rate = sf.read(out, dtype="float32")
     assert len(samples) / rate > 1.0
@@ -239,7 +239,7 @@ def test_main_job_without_a_microphone_says_so_and_answers_the_bundled_recording
     samples, rate = sf.read(tmp_path / "reply.wav", dtype="float32")
     assert len(samples) / rate > 2.0
     # recall scenes may come too, and the voice's question to memory about who spoke
-    voiced = [s for s in result.scenes if s["channel"] != "memory" and s["kind"] != "speaker.ask"]
+    voiced = [s for s in result.scenes if s["channel"] not in ("memory", "mind") and s["kind"] != "speaker.ask"]
     assert [s["kind"] for s in voiced] == ["turn", "reply", "spoken"]
     assert "ask not what your country" in voiced[0]["text"].lower().replace(",", "")
 

@@ -14,11 +14,11 @@ import pytest
 from conftest import ROOT
 
 from agent.bus import SceneBus
+from agent.facts import extract_facts
 from agent.module import ModuleConfigError
 from agent.parts import Request
 from agent.scene import Scene
 from modules.memory import MemoryAnchor
-from modules.memory.facts import extract_facts
 from modules.memory.store import MemoryStore
 
 

@@ -2,8 +2,9 @@
 person sees and erases what the memory module keeps.
 
 Each subcommand is one request scene (``memory.show``, ``memory.search``,
-``memory.forget``, ``memory.export``) to a session that runs only the memory module;
-the scenes it answers with go to stdout as JSON lines, a summary for people to stderr.
+``memory.forget``, ``memory.export``) to a session that runs only the memory module (and,
+for ``forget``, the mind, which erases what it keeps too: ``agent/mindstore.py``); the
+scenes they answer with go to stdout as JSON lines, a summary for people to stderr.
 """
 
 from __future__ import annotations
@@ -59,10 +60,15 @@ def _describe(scene: Scene) -> str | None:
 
 
 async def _ask(config: Config, request: Scene) -> int:
-    async with Session(config, only={"memory"}) as session:
+    forget = request.kind == "memory.forget"
+    async with Session(config, only={"memory", "mind"} if forget else {"memory"}) as session:
         report_failed(session)
+        # every running module that keeps something answers a forget with its own "done"
+        waiting = {"memory"} | ({"mind"} if forget and "mind" in session.modules else set())
+
+        erased = 0
         async for scene in session.request(
-            request, until=lambda s: s.kind in ("done", "error"), timeout_s=REQUEST_TIMEOUT_S
+            request, until=lambda s: s.kind == "error" or not waiting, timeout_s=REQUEST_TIMEOUT_S
         ):
             if scene.kind == "error":
                 return report_error(scene)
@@ -70,12 +76,19 @@ async def _ask(config: Config, request: Scene) -> int:
             if (line := _describe(scene)) is not None:
                 say(line)
             if scene.kind == "done":
+                waiting.discard(scene.channel)
                 result = scene.result
-                if request.kind == "memory.forget" and result is not None:
-                    say(f"forgot {result.count} scenes")
+                if forget and result is not None:
+                    if scene.channel == "mind":
+                        erased = result.count or 0
+                    else:
+                        say(f"forgot {result.count} scenes")
                 elif request.kind == "memory.export" and result is not None:
                     say(f"wrote {result.count} scenes to {result.path}")
-                return EXIT_OK
+                if not waiting:
+                    if erased:
+                        say(f"the mind forgot {erased} of its nodes, turns and codes")
+                    return EXIT_OK
     return EXIT_INTERNAL
 
 

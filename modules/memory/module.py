@@ -55,11 +55,11 @@ import numpy as np
 
 from agent.bus import SceneBus, error_scene
 from agent.errors import ScenevoiceError
+from agent.facts import extract_facts, sentence
 from agent.module import EngineStatus, Module
 from agent.parts import Result
 from agent.scene import Scene
 from modules.memory.embedding import Embedder
-from modules.memory.facts import extract_facts, sentence
 from modules.memory.options import MemoryOptions
 from modules.memory.recall import recall, recall_scene
 from modules.memory.store import HEARD_KINDS, MemoryStore, MemoryStoreError, StoredSpeaker

@@ -6,23 +6,17 @@ wrong choice or range is refused here naming the fix.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agent.module import ModuleConfigError, parse_options
+from agent.paths import data_dir
 from modules.memory.speakers import THRESHOLD
 
 SYNCHRONOUS = ("normal", "full")
 DB_NAME = "memory.sqlite3"
-
-
-def data_dir() -> Path:
-    """The user's data root for this project: ``$XDG_DATA_HOME/scenevoice`` when set and
-    not empty, else ``~/.local/share/scenevoice`` (the XDG Base Directory rule)."""
-    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "scenevoice"
 
 
 @dataclass

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from agent.facts import asked_kinds, sentence
 from agent.lexicon import text_lexemes, tokens
 from agent.scene import Scene
-from modules.memory.facts import asked_kinds, sentence
 from modules.memory.store import MemoryStore, StoredFact, StoredScene
 
 _LEXEME = re.compile(r"^[^\s+]+$")

@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 
 from agent.errors import ScenevoiceError
+from agent.facts import Fact
 from agent.files import write_atomically
 from agent.lexicon import text_lexemes
 from agent.scene import Scene, now_iso
 from modules.memory.embedding import DIM, from_blob, to_blob
-from modules.memory.facts import Fact
 from modules.memory.migrations import migrate, schema_version
 from modules.memory.speakers import nearest
 
@@ -41,11 +41,11 @@ class MemoryStoreError(ScenevoiceError, RuntimeError):
 
 @dataclass(frozen=True)
 class StoredFact:
-    """A fact as kept: :class:`~modules.memory.facts.Fact` plus where and how often it was heard.
+    """A fact as kept: :class:`~agent.facts.Fact` plus where and how often it was heard.
 
     Attributes:
         id: its row id.
-        subject, kind, relation, value: as in :class:`~modules.memory.facts.Fact`.
+        subject, kind, relation, value: as in :class:`~agent.facts.Fact`.
         source_scene: the id of the scene it was first heard in.
         first_wall, last_wall: when it was first and last heard (ISO 8601 UTC).
         confirmations: how many scenes stated it.
