@@ -69,6 +69,9 @@ class SessionMemory:
         sounds: how each turn of this session sounded (its measured voice), in order.
         voice_remarks: turn numbers at which the mind remarked on the voice.
         asked: the follow-up questions the mind asked (none is asked twice).
+        carries: what the last reply carried besides an opener and a question, that the
+            scene machinery found and no rewording may lose: ``voice`` (how the user
+            sounded), ``code`` (a Δ-code), ``memory`` (a remembered scene), ``topic``.
     """
 
     name: str | None = None
@@ -79,6 +82,7 @@ class SessionMemory:
     sounds: list[Sound] = field(default_factory=list)
     voice_remarks: list[int] = field(default_factory=list)
     asked: list[str] = field(default_factory=list)
+    carries: list[str] = field(default_factory=list)
 
     def learn(self, fact: Fact) -> bool:
         """Keep a fact; True when it is new."""
@@ -302,6 +306,7 @@ def compose(
         now: the local time, for "what time is it".
     """
     text = (scene.text or "").strip()
+    memory.carries = []
     previous = memory.heard[-1] if memory.heard else None
     earlier_sounds = list(memory.sounds)
     turn_no = len(memory.heard)
@@ -403,6 +408,8 @@ def _compose(
         return ("Go on." if turn_no % 2 else "Mm-hm, I am listening."), "backchannel"
 
     feeling = mood.label
+    if feeling in ("bright", "excited") and compressed.valence < 0.3:
+        feeling = "calm"  # a glad mood does not make a plain remark lovely
     if feeling in ("calm", "bright", "excited") and compressed.valence <= -0.4:
         feeling = "low"  # the turn itself is heavy, whatever the mood
     elif feeling == "calm" and compressed.valence >= 0.5:
@@ -411,11 +418,14 @@ def _compose(
     remark = voice_remark(scene.sound, earlier_sounds)
     if remark and not any(turn_no - t < 3 for t in memory.voice_remarks):
         memory.voice_remarks.append(turn_no)
+        memory.carries.append("voice")
         parts.append(remark)
     if "archetype" in role and role["archetype"].delta:
+        memory.carries.append("code")
         lemmas = role["archetype"].lexemes
         parts.append(f"{join_words(lemmas).capitalize()} again: they keep coming together for you.")
     elif "memory" in role and role["memory"].context:
+        memory.carries.append("memory")
         when = role["memory"].context
         day = "earlier today" if when == now.strftime("%Y-%m-%d") else "before"
         shared = [w for w in (role["memory"].core or "").split("+") if w in compressed.lemmas] or (
@@ -425,6 +435,7 @@ def _compose(
             f"{join_words(shared[:2]).capitalize()}: you spoke of {'it' if len(shared) == 1 else 'them'} {day}."
         )
     elif compressed.context and compressed.context != figure_lemma:
+        memory.carries.append("topic")
         parts.append(f"Back to {compressed.context}.")
     question = _follow_up(things, register, tension, compressed.valence, memory.asked)
     memory.asked.append(question)

@@ -36,8 +36,11 @@ answered the same way, for real).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import copy
 import logging
+import re
 import time
 import uuid
 from collections.abc import Mapping
@@ -48,14 +51,19 @@ from agent.bus import SceneBus
 from agent.compress import compress
 from agent.converse import MAX_ECHO_WORDS, SessionMemory, clip_words, compose
 from agent.deltas import DeltaCode, apply_codes, mine
+from agent.errors import ScenevoiceError
 from agent.facts import KINDS, Fact
 from agent.fusion import Fusion, noticed
 from agent.lexicon import content_lemmas, text_lexemes
+from agent.llm.bundled import BundledServer
+from agent.llm.client import ModelClient
+from agent.llm.options import BUNDLED, LLMOptions
+from agent.llm.prompt import messages
 from agent.melody import FieldRule, mood_manner, plan_voice
 from agent.mindstore import MindStore, MindStoreError, Node, PastTurn
 from agent.module import Module, ModuleConfigError
 from agent.mood import Mood
-from agent.parts import Result, VoiceProfile
+from agent.parts import Piece, Result, VoiceProfile
 from agent.paths import data_dir
 from agent.scene import Scene
 from agent.trust import nodes_of, trust_of
@@ -74,7 +82,18 @@ _OPTIONS = {
     "fusion_window_s": 10.0,
 }
 
-__all__ = ["MAX_ECHO_WORDS", "Mind", "SessionMemory", "clip_words"]
+
+def names_in(text: str) -> list[str]:
+    """The names a reply says (words written with a capital inside a sentence), which a
+    rewording must keep: "Hello, Tomas. How are you?" → ["Tomas"]."""
+    return sorted({m for m in re.findall(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b", text.strip())})
+
+
+#: the acts a language model words anew; the others (a name, a fact, what was said, the
+#: time, what the mind knows) are said as the rules put them: a small model mangles facts.
+WORDED_ACTS = frozenset({"statement", "question", "greeting", "self", "farewell", "thanks", "backchannel"})
+
+__all__ = ["MAX_ECHO_WORDS", "WORDED_ACTS", "Mind", "SessionMemory", "clip_words"]
 
 
 class Mind(Module):
@@ -100,6 +119,9 @@ class Mind(Module):
                 "speaks with; choose it with modules.voice.voice"
             )
         own = {k: o.pop(k, default) for k, default in _OPTIONS.items()}
+        if not isinstance(o.get("llm", {}), dict):
+            raise ModuleConfigError("modules.mind.llm must be a table ([modules.mind.llm])")
+        self.llm_options = LLMOptions.parse(o.pop("llm", {}))
         try:
             self.fusion = Fusion(float(own["fusion_window_s"]))
             self.anchor_confirmations = int(own["anchor_confirmations"])
@@ -129,6 +151,9 @@ class Mind(Module):
         self.known: set[str] = set()
         #: the voice replies are planned for, as the speaking module last announced it.
         self.voice: VoiceProfile | None = None
+        #: the language model that words replies (None: the rules word them).
+        self.llm: ModelClient | None = None
+        self.server: BundledServer | None = None
 
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
@@ -137,8 +162,30 @@ class Mind(Module):
         except MindStoreError as exc:  # the mind answers without its long memory
             log.error("mind: %s; answering without remembering across sessions", exc)
             self.store = MindStore(":memory:")
+        if self.llm_options.url:
+            await self._start_model()
+
+    async def _start_model(self) -> None:
+        o = self.llm_options
+        try:
+            url = o.url
+            if url == BUNDLED:
+                self.server = BundledServer(o.threads, o.batch_threads)
+                url = await asyncio.to_thread(self.server.start)
+            self.llm = ModelClient(url, o)
+            await self.llm.warm()
+        except (ScenevoiceError, OSError) as exc:  # the rules answer
+            log.error("mind: no language model (%s); the rules word every reply", exc)
+            if self.server is not None:
+                await asyncio.to_thread(self.server.stop)
+            self.server, self.llm = None, None
 
     async def stop(self) -> None:
+        if self.llm is not None:
+            with contextlib.suppress(Exception):
+                await self.llm.close()
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
         if self.store is not None:
             self.store.close()
 
@@ -182,6 +229,8 @@ class Mind(Module):
         # A draft is answered as the turn would be, committing nothing: the session's memory
         # and the mood are copies, nothing is stored, and no thought is published.
         draft = heard.kind == "turn.draft"
+        if draft and self.llm is not None:
+            return  # a model's wording cannot be drafted word for word: the reply streams instead
         memory = copy.deepcopy(self.memory) if draft else self.memory
         mood = copy.deepcopy(self.mood) if draft else self.mood
         store = self.store or MindStore(":memory:")
@@ -249,9 +298,104 @@ class Mind(Module):
             await self.publish(thought)
             for sub in subs:
                 await self.publish(sub)
-        await self.publish(reply)
+        worded = False
+        if self.llm is not None and self.llm.ready and act in WORDED_ACTS and not memory.carries and not draft:
+            said = messages(scene, compressed, subs, memory, mood, text)
+            unhappy = min(compressed.valence, mood.valence)
+            worded = await self._stream(reply, said, memory.name, scene, mood, names_in(text), unhappy)
+        if not worded:
+            await self.publish(reply)
         if not draft and lemmas:
             self._remember(scene, thought, compressed.weights, lemmas)
+
+    def _planned(self, reply: Scene, heard: Scene, mood: Mood) -> Scene:
+        if self.voice is not None:
+            reply.plan = plan_voice(reply, heard.sound, own=self.voice, rule=self.rule, manner=mood_manner(mood.label))
+        return reply
+
+    async def _stream(
+        self,
+        rule: Scene,
+        said: list[dict[str, str]],
+        name: str | None,
+        heard: Scene,
+        mood: Mood,
+        names: list[str],
+        heard_valence: float,
+    ) -> bool:
+        """Publish the model's wording of ``rule`` as it streams: the first sentence as the
+        ``reply`` (piece 0), each next one as ``reply.more``, then the last piece. False —
+        nothing published — when no fit first sentence (one that keeps the rule reply's
+        ``names``) came within ``first_sentence_s``."""
+        assert self.llm is not None
+        o = self.llm_options
+        sentences = self.llm.sentences(said, name, names, heard_valence)
+        try:
+            first = await asyncio.wait_for(anext(sentences), o.first_sentence_s)
+        except StopAsyncIteration:
+            log.info("mind: the model's reply had no sentence fit to say; the rule reply instead")
+            return False
+        except TimeoutError:
+            self.llm.slow(f"no sentence within {o.first_sentence_s:g} s")
+            return False
+        except Exception as exc:  # unreachable, refused, broken off: the rules answer
+            self.llm.failed(f"{type(exc).__name__}: {exc}")
+            return False
+        reply = self._planned(
+            rule.derive(
+                channel="voice",
+                kind="reply",
+                id=rule.id,
+                parents=list(rule.parents),
+                hops=list(rule.hops),
+                text=first,
+                core=rule.core,
+                lexemes=text_lexemes(first),
+                mode=rule.mode,
+                act=rule.act,
+                register=rule.register,
+                language=rule.language,
+                source=f"{self.name}:{self.llm.model}",
+                piece=Piece(0, last=False),
+            ),
+            heard,
+            mood,
+        )
+        self.llm.answered()
+        await self.publish(reply)
+        index = 1
+        try:
+            while True:
+                try:
+                    sentence = await asyncio.wait_for(anext(sentences), o.sentence_s)
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    log.info("mind: the model's next sentence took over %g s; the reply ends here", o.sentence_s)
+                    break
+                except Exception as exc:
+                    self.llm.failed(f"{type(exc).__name__}: {exc}")
+                    break
+                more = reply.derive(
+                    channel="voice",
+                    kind="reply.more",
+                    text=sentence,
+                    mode=reply.mode,
+                    act=reply.act,
+                    register=reply.register,
+                    language=reply.language,
+                    source=reply.source,
+                    piece=Piece(index, last=False),
+                )
+                await self.publish(self._planned(more, heard, mood))
+                index += 1
+        finally:
+            await self.publish(
+                reply.derive(channel="voice", kind="reply.more", source=reply.source, piece=Piece(index, last=True))
+            )
+            with contextlib.suppress(Exception):
+                await sentences.aclose()  # type: ignore[attr-defined]
+        return True
 
     def _remember(self, scene: Scene, thought: Scene, weights: dict[str, float], lemmas: list[str]) -> None:
         store = self.store

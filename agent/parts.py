@@ -123,3 +123,23 @@ class Unfolding:
     def _check(self, path: str) -> None:
         if not 0.0 <= self.weight <= 1.0:
             fail(f"{path}.weight", f"{self.weight} must be within 0…1")
+
+
+@dataclass(frozen=True)
+class Piece:
+    """A reply that streams (a language model words it sentence by sentence): the ``reply``
+    scene is piece 0 and says the first sentence; each ``reply.more`` scene (parent: the
+    reply) says the next; the one with ``last`` ends it (its text may be empty). A reply
+    without a piece is whole.
+
+    Attributes:
+        index: 0 for the reply, 1, 2, … for what follows it.
+        last: True on the piece that ends the reply.
+    """
+
+    index: int
+    last: bool
+
+    def _check(self, path: str) -> None:
+        if self.index < 0:
+            fail(f"{path}.index", f"{self.index} must not be negative")

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from agent.codec import SchemaError, fail, from_dict, private_copy, to_dict
 from agent.errors import Problem
 from agent.odor import Odor
-from agent.parts import Request, Result, Unfolding, VoiceProfile
+from agent.parts import Piece, Request, Result, Unfolding, VoiceProfile
 from agent.register import Register
 from agent.sight import Sight
 from agent.sound import Sound
@@ -102,6 +102,7 @@ class Scene:
         trust: ``anchor`` (short, often confirmed) or ``hypothesis`` (new, mobile).
         delta: the Δ-code this scene instantiates (``Δ02``), if any.
         unfolding: for a sub-scene, its role, rhythm phase, weight and what found it.
+        piece: for a reply that streams, which piece of it this scene is.
         request: what a request scene asks for (the file to hear, the PNG to draw).
         result: what came of a request or a reply (the WAV or PNG written, the device
             played on, a count of scenes).
@@ -141,6 +142,7 @@ class Scene:
     trust: Trust = "hypothesis"
     delta: str | None = None
     unfolding: Unfolding | None = None
+    piece: Piece | None = None
     request: Request | None = None
     result: Result | None = None
     error: Problem | None = None

@@ -9,12 +9,15 @@ files. The voice module is not run: each turn is a ``turn`` scene with the text 
 would write it and, where the dialogue names one, a measured voice; the voice profile the
 replies are planned for is the Piper voice ``joe``'s, as the voice module announces it.
 Prints each failed check, a score per dialogue and in all; ``--show`` prints every turn.
+With a language model (``--set 'modules.mind.llm.url="bundled"'``), a streamed reply is
+judged whole (all its sentences).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import sys
 import tempfile
@@ -42,7 +45,10 @@ class Outcome:
     name: str
     checks: list[tuple[int, str, bool, str]] = field(default_factory=list)
     replies: list[tuple[str, str]] = field(default_factory=list)
+    #: per turn, from the turn published to its reply (its first sentence) delivered, s.
     first_reply_s: list[float] = field(default_factory=list)
+    #: replies a language model worded (streamed).
+    worded: int = 0
 
     @property
     def passed(self) -> int:
@@ -107,14 +113,24 @@ async def _session(overrides: Sequence[str], turns: list[tuple[int, dict[str, An
         for number, t in turns:
             heard = Scene(channel="voice", kind="turn", text=t["say"], sound=voices.get(t.get("voice", "")))
             t0 = time.perf_counter()
-            reply = None
-            async for scene in session.request(heard, until=lambda s: s.kind == "reply", timeout_s=TURN_TIMEOUT_S):
+            reply, texts = None, []
+            async for scene in session.request(heard, until=_whole, timeout_s=TURN_TIMEOUT_S):
                 if scene.kind == "reply":
                     reply = scene
+                    outcome.first_reply_s.append(time.perf_counter() - t0)
+                if scene.kind in ("reply", "reply.more") and scene.text:
+                    texts.append(scene.text)
             assert reply is not None
-            outcome.first_reply_s.append(time.perf_counter() - t0)
+            if reply.piece is not None:  # a language model's reply, streamed: judged whole
+                outcome.worded += 1
+                reply = dataclasses.replace(reply, text=" ".join(texts))
             outcome.replies.append((t["say"], reply.text or ""))
             outcome.checks.extend(check(number, t["say"], reply, t.get("expect", {})))
+
+
+def _whole(scene: Scene) -> bool:
+    """The reply is all here: a whole one, or the last piece of one that streams."""
+    return scene.kind in ("reply", "reply.more") and (scene.piece is None or scene.piece.last)
 
 
 def run_dialogue(dialogue: dict[str, Any], voices: dict[str, Sound], overrides: Sequence[str] = ()) -> Outcome:
@@ -163,10 +179,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             if not ok:
                 print(f"    turn {turn_no}: {what} failed: {detail}")
     times = sorted(t for o in outcomes for t in o.first_reply_s[1:])
+    worded = sum(o.worded for o in outcomes)
     print(f"{len(outcomes)} dialogues, {turns} turns: {passed}/{total} checks = {passed / total:.1%}")
+    if worded:
+        print(f"{worded} of {turns} replies worded by the language model (the rest by the rules)")
     if times:
         median_ms = times[len(times) // 2] * 1000
-        print(f"turn → reply on the bus: median {median_ms:.1f} ms (the first turn of each session left out)")
+        p95_ms = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))] * 1000
+        print(
+            f"turn → reply (its first sentence) on the bus: median {median_ms:.1f} ms, p95 {p95_ms:.1f} ms "
+            "(the first turn of each session left out)"
+        )
     return 0 if passed == total else 1
 
 

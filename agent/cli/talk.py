@@ -29,6 +29,12 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--in", dest="input", metavar="FILE", help="answer this recording instead of the microphone")
     p.add_argument("--out", metavar="FILE", help="write the reply here (default: the speaker, or reply.wav)")
     p.add_argument("--turns", type=int, help="stop after this many spoken replies")
+    p.add_argument(
+        "--llm",
+        metavar="URL|bundled",
+        help="word replies with a language model: an OpenAI-compatible server's /v1 URL, or 'bundled' "
+        "(SmolLM2-135M served by llama.cpp on loopback); sets modules.mind.llm.url",
+    )
 
 
 async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
@@ -69,6 +75,10 @@ async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[
 
 
 def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
+    if args.llm:
+        overrides = [*overrides, f"modules.mind.llm.url={json.dumps(args.llm)}"]
+        config = load_config(args.config, overrides)
+        args.llm = None  # in the overrides now (run again below for the bundled recording)
     if args.input:
         out = args.out or str(FALLBACK_REPLY)
         config = load_config(args.config, [*overrides, f"modules.voice.output={json.dumps(out)}"])

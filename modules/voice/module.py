@@ -27,7 +27,10 @@ the turn's ``speaker`` (``listen/naming.py``).
 ``reply`` (channel ``voice``)
     plans (if the reply has no plan) for the announced voice, speaks with the plan's
     engine (Piper or Bark), plays or writes the audio, measures it, and publishes
-    ``spoken`` (``result.path`` = the WAV or ``result.device`` = the speaker).
+    ``spoken`` (``result.path`` = the WAV or ``result.device`` = the speaker). A reply whose
+    ``piece`` is not the last streams: its ``reply.more`` scenes (parent: the reply; a
+    language model's next sentences) are spoken after it on the same track as they come,
+    until the last piece (``speak/stream.py``); ``spoken`` then says all that was said.
 ``reply.draft`` (channel ``voice``)
     a reply a mind would give if the current ``turn.draft`` became the turn: its first
     piece is realised ahead, and played at once when that reply comes (``speak/prepared.py``).
@@ -64,6 +67,7 @@ from modules.voice.listen.naming import SpeakerNaming
 from modules.voice.options import VoiceOptions
 from modules.voice.speak.plot import plot_request
 from modules.voice.speak.reply import prepare_reply, speak_reply
+from modules.voice.speak.stream import ReplyStream
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +109,7 @@ class VoiceModule(Module):
     def wants(self, scene: Scene) -> bool:
         if scene.kind in REQUESTS:
             return True
-        if scene.kind in ("reply", "reply.draft"):
+        if scene.kind in ("reply", "reply.draft", "reply.more"):
             return scene.channel == "voice"
         if scene.kind in ("interrupt", "speaker.recognition"):  # a touch stops a reply; voices are named
             return True
@@ -123,9 +127,16 @@ class VoiceModule(Module):
             # replies still speak one at a time, in order (the lock is fair).
             stop = threading.Event()
             self.floor.speaking(scene.id, stop)
+            if scene.piece is not None and not scene.piece.last:  # more of it will follow
+                self.floor.streams[scene.id] = ReplyStream()
             task = asyncio.create_task(self._reply(scene, stop), name=f"voice:reply:{scene.id}")
             self._replies.add(task)
             task.add_done_callback(self._replies.discard)
+        elif scene.kind == "reply.more":
+            stream = self.floor.streams.get(scene.parents[0]) if scene.parents else None
+            if stream is not None:
+                self.floor.says(scene.text or "")  # its echo may come back before it ends
+                stream.put(scene)
         elif scene.kind == "reply.draft":
             if self.o.prepare_replies and self.floor.drafts_for(scene.parents) and self.profile is not None:
                 task = asyncio.create_task(self._prepare(scene, self.profile), name=f"voice:prepare:{scene.id}")
@@ -249,6 +260,7 @@ class VoiceModule(Module):
         finally:
             self.floor.answered(reply.parents)
             self.floor.stops.pop(reply.id, None)
+            self.floor.streams.pop(reply.id, None)
 
     async def _prepare(self, draft: Scene, own: VoiceProfile) -> None:
         """Realise a drafted reply's first piece while the turn is still open (on the floor
@@ -278,6 +290,7 @@ class VoiceModule(Module):
                 stop,
                 self.floor.playback,
                 self.floor.take_prepared(),
+                self.floor.streams.get(reply.id),
             ),
             writing=self.o.output if self.o.writes_file else None,
         )

@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from modules.voice.io.duplex import RemotePlayback
 from modules.voice.io.playback import Playback
 from modules.voice.speak.prepared import PreparedReply
+from modules.voice.speak.stream import ReplyStream
 
 #: how long the words of a spoken reply are kept for the echo guard (s).
 ECHO_MEMORY_S = 30.0
@@ -50,6 +51,8 @@ class Floor:
         self.draft: str | None = None
         #: the drafted reply realised ahead for it, once a mind has drafted one.
         self.prepared: PreparedReply | None = None
+        #: reply id → its later pieces, for a reply that streams (``speak/stream.py``).
+        self.streams: dict[str, ReplyStream] = {}
 
     # --- drafts ---------------------------------------------------------------------------------
 

@@ -30,11 +30,14 @@ from modules.voice.io.duplex import RemotePlayback
 from modules.voice.io.playback import Playback, speaker
 from modules.voice.options import VoiceOptions
 from modules.voice.speak.prepared import PreparedReply
+from modules.voice.speak.stream import ReplyStream
 from modules.voice.speak.voicing import Voiced, Voicing
 
 #: how long a reply waits for its first piece still being prepared ahead (s); past it,
 #: the reply is rendered afresh.
 PREPARED_WAIT_S = 1.0
+#: the pause between two pieces of a streaming reply whose plan has no pause of its own (s).
+PIECE_GAP_S = 0.35
 
 
 def render(
@@ -46,6 +49,7 @@ def render(
     stop: threading.Event | None = None,
     playback: Playback | RemotePlayback | None = None,
     prepared: PreparedReply | None = None,
+    more: ReplyStream | None = None,
 ) -> tuple[Voiced, Result]:
     """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
     ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence): a track on
@@ -53,7 +57,10 @@ def render(
     Once ``stop`` is set (an interrupt), the speaker fades out within one 20 ms block and
     drops the rest, no further sentence is rendered, and ``Result.cut_at_s`` says how much
     was heard. ``prepared``: this reply's first piece realised ahead
-    (``speak/prepared.py``), played at once when it matches ``text`` and ``plan``.
+    (``speak/prepared.py``), played at once when it matches ``text`` and ``plan``. ``more``:
+    the later pieces of a reply that streams (``speak/stream.py``), spoken after ``text``
+    on the same track, each with its own plan, after a sentence's pause; what is measured
+    is the whole, against ``plan``.
 
     Returns:
         what was voiced, and where it went (``Result.path`` or ``Result.device``).
@@ -71,7 +78,15 @@ def render(
     if pieces_ahead is not None:
         trace.mark("prepared")
     if o.writes_file:
-        voiced = voicing.render(text, plan)
+        if more is None:
+            voiced = voicing.render(text, plan)
+        else:  # the whole reply, once its last piece is here
+            voicing.corrections = 0
+            parts = list(voicing.sentences(text, plan))
+            for more_text, more_plan in more.pieces(stop):
+                parts.append(_gap(plan, engine.rate_hz))
+                parts.extend(voicing.sentences(more_text, more_plan or plan))
+            voiced = voicing.finish(parts, " ".join([text, *more.texts]), plan)
         trace.mark("tts.first")
         write_wav(o.output, voiced.samples, voiced.rate_hz)
         trace.mark("played")
@@ -92,11 +107,29 @@ def render(
                 track.play(lead, sound=False)
             track.play(piece)
             pieces.append(piece)
+        if more is not None and not track.stop.is_set():
+            for more_text, more_plan in more.pieces(track.stop):
+                gap = _gap(plan, engine.rate_hz)
+                track.play(gap, sound=False)
+                pieces.append(gap)
+                for piece in voicing.sentences(more_text, more_plan or plan, first_fast=True):
+                    if track.stop.is_set():
+                        break
+                    track.play(piece)
+                    pieces.append(piece)
     if track.first_sound_unix_s is not None:
         trace.mark("audio.first", track.first_sound_unix_s)
     trace.mark("played")
     cut_at_s = round(max(0.0, track.played_s - o.lead_silence_s), 3) if track.stop.is_set() else None
-    return voicing.finish(pieces, text, plan), Result(device=track.name, cut_at_s=cut_at_s)
+    whole = " ".join([text, *more.texts]) if more is not None else text
+    return voicing.finish(pieces, whole, plan), Result(device=track.name, cut_at_s=cut_at_s)
+
+
+def _gap(plan: VoicePlan, rate_hz: int) -> np.ndarray:
+    """The silence between two pieces of a streaming reply: the plan's longest pause (its
+    sentence pause), else :data:`PIECE_GAP_S`."""
+    gap_s = max((p.duration_s for p in plan.pauses), default=PIECE_GAP_S)
+    return np.zeros(round(gap_s * rate_hz), np.float32)
 
 
 def spoken_plan(reply: Scene, own: VoiceProfile, engines: VoiceEngines) -> VoicePlan:
@@ -126,6 +159,7 @@ def speak_reply(
     stop: threading.Event | None = None,
     playback: Playback | RemotePlayback | None = None,
     prepared: PreparedReply | None = None,
+    more: ReplyStream | None = None,
 ) -> Scene:
     """The ``spoken`` scene of the trace's reply, once it has been heard or written.
 
@@ -136,6 +170,8 @@ def speak_reply(
         stop: set by an interrupt: cut the reply short (see :func:`render`).
         playback: the live session's running speaker, or None to open one for this reply.
         prepared: a reply realised ahead (played when it is this reply, see :func:`render`).
+        more: the later pieces of a reply that streams (see :func:`render`); the spoken
+            scene's text is then all that was said.
 
     Raises:
         OutputPathError: ``o.output`` cannot be a WAV file (checked before synthesis).
@@ -145,12 +181,12 @@ def speak_reply(
     if o.writes_file:
         check_wav_path(o.output)  # before any synthesis is spent on it
     plan = spoken_plan(reply, own, engines)  # the spoken scene's own plan names the engine
-    voiced, result = render(reply.text or "", plan, engines, o, trace, stop, playback, prepared)
+    voiced, result = render(reply.text or "", plan, engines, o, trace, stop, playback, prepared, more)
     trace.mark("measure")
     return trace.derive(
         kind="spoken",
         channel="voice",
-        text=reply.text,
+        text=" ".join([reply.text or "", *more.texts]) if more is not None else reply.text,
         core=reply.core,
         lexemes=reply.lexemes,
         mode=reply.mode,
