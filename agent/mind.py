@@ -23,15 +23,23 @@ scene of it and what the other channels perceived within ``fusion_window_s``,
    confirmations, and the Δ-codes that freeze on them (``agent/deltas.py``, PMI).
 
 The fused scene, the thought and its sub-scenes are published, then the reply (which names
-the thought among its parents); then the turn is remembered. A name or fact a memory module announces from
-an earlier session (``memory``/``fact`` or ``recall`` scenes) is known from then on.
+the thought among its parents); then the turn is remembered. A name or fact a memory module
+announces from an earlier session (``memory``/``fact`` or ``recall`` scenes) is known from
+then on.
 ``memory.forget`` erases the mind's file too (answered with a ``mind``/``done`` scene).
 
 A ``turn.draft`` (the turn as it stands at a pause the listener doubts is its end) is
 answered with a ``reply.draft``: the reply the turn would get, composed on copies of the
 session and the mood and written nowhere, so that nothing is remembered of a draft; the
 voice module realises it ahead and plays it if the ``turn`` follows as drafted (then
-answered the same way, for real).
+answered the same way, for real). With a language model, drafts are not answered: its
+wording cannot be drafted word for word, and its reply streams instead.
+
+With a language model (``[modules.mind.llm]``, ``agent/llm/``), a reply whose act the model
+may word (:data:`WORDED_ACTS`) and that carries nothing the scene machinery found is
+reworded by it and streams: the first sentence is the ``reply`` (``piece`` 0), each next one
+a ``reply.more``, and the last piece ends it; no fit first sentence in time, or a server
+that fails, and the rule reply is published instead, with a log line.
 """
 
 from __future__ import annotations
@@ -59,11 +67,12 @@ from agent.llm.bundled import BundledServer
 from agent.llm.client import ModelClient
 from agent.llm.options import BUNDLED, LLMOptions
 from agent.llm.prompt import messages
+from agent.llm.wording import stream_reply
 from agent.melody import FieldRule, mood_manner, plan_voice
 from agent.mindstore import MindStore, MindStoreError, Node, PastTurn
 from agent.module import Module, ModuleConfigError
 from agent.mood import Mood
-from agent.parts import Piece, Result, VoiceProfile
+from agent.parts import Result, VoiceProfile
 from agent.paths import data_dir
 from agent.scene import Scene
 from agent.trust import nodes_of, trust_of
@@ -81,6 +90,13 @@ _OPTIONS = {
     "mood_half_life_s": 180.0,
     "fusion_window_s": 10.0,
 }
+
+
+def warm_up() -> None:
+    """Compress, unfold and answer one sentence, so that every table the mind reads is loaded."""
+    heard = Scene(channel="voice", kind="turn", text="The children were walking the dogs in the rain.")
+    compressed = compress(heard)
+    compose(heard, compressed, unfold(heard, compressed), SessionMemory(), Mood(), datetime.now())
 
 
 def names_in(text: str) -> list[str]:
@@ -162,17 +178,21 @@ class Mind(Module):
         except MindStoreError as exc:  # the mind answers without its long memory
             log.error("mind: %s; answering without remembering across sessions", exc)
             self.store = MindStore(":memory:")
+        # The lemma, word-class and sentiment tables load on first use (~1 s): now, not on
+        # the first turn.
+        await asyncio.to_thread(warm_up)
         if self.llm_options.url:
             await self._start_model()
 
     async def _start_model(self) -> None:
         o = self.llm_options
         try:
-            url = o.url
+            url, key = o.url, None
             if url == BUNDLED:
                 self.server = BundledServer(o.threads, o.batch_threads)
                 url = await asyncio.to_thread(self.server.start)
-            self.llm = ModelClient(url, o)
+                key = self.server.api_key
+            self.llm = ModelClient(url, o, key)
             await self.llm.warm()
         except (ScenevoiceError, OSError) as exc:  # the rules answer
             log.error("mind: no language model (%s); the rules word every reply", exc)
@@ -301,8 +321,13 @@ class Mind(Module):
         worded = False
         if self.llm is not None and self.llm.ready and act in WORDED_ACTS and not memory.carries and not draft:
             said = messages(scene, compressed, subs, memory, mood, text)
-            unhappy = min(compressed.valence, mood.valence)
-            worded = await self._stream(reply, said, memory.name, scene, mood, names_in(text), unhappy)
+            worded = await stream_reply(
+                self.llm,
+                reply,
+                self.llm.sentences(said, memory.name, names_in(text), min(compressed.valence, mood.valence)),
+                lambda piece: self._planned(piece, scene, mood),
+                self.publish,
+            )
         if not worded:
             await self.publish(reply)
         if not draft and lemmas:
@@ -312,90 +337,6 @@ class Mind(Module):
         if self.voice is not None:
             reply.plan = plan_voice(reply, heard.sound, own=self.voice, rule=self.rule, manner=mood_manner(mood.label))
         return reply
-
-    async def _stream(
-        self,
-        rule: Scene,
-        said: list[dict[str, str]],
-        name: str | None,
-        heard: Scene,
-        mood: Mood,
-        names: list[str],
-        heard_valence: float,
-    ) -> bool:
-        """Publish the model's wording of ``rule`` as it streams: the first sentence as the
-        ``reply`` (piece 0), each next one as ``reply.more``, then the last piece. False —
-        nothing published — when no fit first sentence (one that keeps the rule reply's
-        ``names``) came within ``first_sentence_s``."""
-        assert self.llm is not None
-        o = self.llm_options
-        sentences = self.llm.sentences(said, name, names, heard_valence)
-        try:
-            first = await asyncio.wait_for(anext(sentences), o.first_sentence_s)
-        except StopAsyncIteration:
-            log.info("mind: the model's reply had no sentence fit to say; the rule reply instead")
-            return False
-        except TimeoutError:
-            self.llm.slow(f"no sentence within {o.first_sentence_s:g} s")
-            return False
-        except Exception as exc:  # unreachable, refused, broken off: the rules answer
-            self.llm.failed(f"{type(exc).__name__}: {exc}")
-            return False
-        reply = self._planned(
-            rule.derive(
-                channel="voice",
-                kind="reply",
-                id=rule.id,
-                parents=list(rule.parents),
-                hops=list(rule.hops),
-                text=first,
-                core=rule.core,
-                lexemes=text_lexemes(first),
-                mode=rule.mode,
-                act=rule.act,
-                register=rule.register,
-                language=rule.language,
-                source=f"{self.name}:{self.llm.model}",
-                piece=Piece(0, last=False),
-            ),
-            heard,
-            mood,
-        )
-        self.llm.answered()
-        await self.publish(reply)
-        index = 1
-        try:
-            while True:
-                try:
-                    sentence = await asyncio.wait_for(anext(sentences), o.sentence_s)
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    log.info("mind: the model's next sentence took over %g s; the reply ends here", o.sentence_s)
-                    break
-                except Exception as exc:
-                    self.llm.failed(f"{type(exc).__name__}: {exc}")
-                    break
-                more = reply.derive(
-                    channel="voice",
-                    kind="reply.more",
-                    text=sentence,
-                    mode=reply.mode,
-                    act=reply.act,
-                    register=reply.register,
-                    language=reply.language,
-                    source=reply.source,
-                    piece=Piece(index, last=False),
-                )
-                await self.publish(self._planned(more, heard, mood))
-                index += 1
-        finally:
-            await self.publish(
-                reply.derive(channel="voice", kind="reply.more", source=reply.source, piece=Piece(index, last=True))
-            )
-            with contextlib.suppress(Exception):
-                await sentences.aclose()  # type: ignore[attr-defined]
-        return True
 
     def _remember(self, scene: Scene, thought: Scene, weights: dict[str, float], lemmas: list[str]) -> None:
         store = self.store

@@ -26,10 +26,10 @@ from agent.scene import Scene
 QUESTIONS = ("Where am I from?", "Where do I live?", "Do you know where I live?")
 
 
-async def _ask(url: str, said: list[dict[str, str]], temperature: float) -> str:
+async def _ask(url: str, key: str, said: list[dict[str, str]], temperature: float) -> str:
     from openai import AsyncOpenAI
 
-    client = AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
+    client = AsyncOpenAI(base_url=url, api_key=key, max_retries=0)
     try:
         answer = await client.chat.completions.create(
             model="smollm2",
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         for question in QUESTIONS:
             turn = Scene(channel="voice", kind="turn", text=question)
             said = messages(turn, compress(turn), [], memory, Mood(), None)
-            answers = [asyncio.run(_ask(url, said, args.temperature)) for _ in range(args.tries)]
+            answers = [asyncio.run(_ask(url, server.api_key, said, args.temperature)) for _ in range(args.tries)]
             hits = sum("lisbon" in a.lower() for a in answers)
             print(f"{question!r}: names Lisbon in {hits}/{args.tries}; e.g. {answers[0]!r}")
     finally:

@@ -84,11 +84,31 @@ slow = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def server():
+    import os
+
     bundled_model_path()
     server = BundledServer(threads=1)
     url = server.start()
+    os.environ["SCENEVOICE_TEST_LLM_KEY"] = server.api_key  # for a mind given the url
     yield server, url
     server.stop()
+    os.environ.pop("SCENEVOICE_TEST_LLM_KEY", None)
+
+
+@slow
+def test_the_bundled_server_listens_on_loopback_and_answers_only_its_key(server) -> None:
+    import json
+    import urllib.error
+    import urllib.request
+
+    served, url = server
+    assert url.startswith("http://127.0.0.1:")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(f"{url}/models", timeout=10)
+    assert refused.value.code == 401
+    asked = urllib.request.Request(f"{url}/models", headers={"Authorization": f"Bearer {served.api_key}"})
+    with urllib.request.urlopen(asked, timeout=10) as answer:
+        assert "smollm2" in json.dumps(json.load(answer))
 
 
 def _converse(llm: dict, texts: list[str], timeout_s: float = 20.0) -> tuple[list[Scene], list[float]]:
@@ -127,7 +147,10 @@ def _converse(llm: dict, texts: list[str], timeout_s: float = 20.0) -> tuple[lis
 @slow
 def test_the_model_streams_a_reply_sentence_by_sentence_first_before_the_last(server) -> None:
     _, url = server
-    scenes, _ = _converse({"url": url, "max_sentences": 3}, ["I had a long day at work today."] * 3)
+    scenes, _ = _converse(
+        {"url": url, "api_key_env": "SCENEVOICE_TEST_LLM_KEY", "max_sentences": 3},
+        ["I had a long day at work today."] * 3,
+    )
     assert scenes, "no reply"
     first = next(s for s in scenes if s.kind == "reply")
     if first.piece is None:
@@ -148,7 +171,7 @@ def test_the_scene_context_reaches_the_model(server) -> None:
     the model's own answer, with no reply decided by the rules. Measured for this prompt
     (``bench/llm_context.py``): 6 of 10 at temperature 0.7; at temperature 0 the answer is
     deterministic and names it ("You're in Lisbon, the capital of Portugal.")."""
-    _, url = server
+    served, url = server
 
     async def ask() -> str:
         from openai import AsyncOpenAI
@@ -158,7 +181,7 @@ def test_the_scene_context_reaches_the_model(server) -> None:
         turn = Scene(channel="voice", kind="turn", text="Where am I from?")
         said = messages(turn, compress(turn), [], memory, Mood(), None)
         assert "Lisbon" in said[0]["content"] and said[-1]["content"] == "Where am I from?"
-        client = AsyncOpenAI(base_url=url, api_key="none", max_retries=0)
+        client = AsyncOpenAI(base_url=url, api_key=served.api_key, max_retries=0)
         answer = await client.chat.completions.create(model="smollm2", messages=said, temperature=0, max_tokens=40)
         await client.close()
         return answer.choices[0].message.content or ""
@@ -175,6 +198,9 @@ def test_a_killed_server_falls_back_to_the_rule_reply_cleanly(caplog) -> None:
     server = BundledServer(threads=1)
     url = server.start()
     pid = server.pid
+    import os
+
+    os.environ["SCENEVOICE_KILLED_LLM_KEY"] = server.api_key
     assert pid is not None
 
     def kill_when_asked() -> None:
@@ -186,7 +212,7 @@ def test_a_killed_server_falls_back_to_the_rule_reply_cleanly(caplog) -> None:
     try:
         threading.Thread(target=kill_when_asked, daemon=True).start()
         scenes, took_s = _converse(
-            {"url": url, "first_sentence_s": 2.0},
+            {"url": url, "api_key_env": "SCENEVOICE_KILLED_LLM_KEY", "first_sentence_s": 2.0},
             ["I had a long day at work today.", "My boss shouted at me again.", "The garden was lovely."],
         )
     finally:
@@ -214,11 +240,12 @@ async def main():
     config = load_config(None, ["modules.vision.enabled=false", "modules.smell.enabled=false",
                                 "modules.tactile.enabled=false", "modules.mind.enabled=false"])
     async with Session(config) as session:
+        await session.voice_profile(60)  # the voice is loaded
         reply = Scene(channel="voice", kind="reply", text="The river runs slowly past the old mill.",
                       piece=Piece(0, last=False))
         lineage = session.request(reply, until=lambda s: s.kind in ("spoken", "error"), timeout_s=120)
         first = asyncio.ensure_future(lineage.__anext__())
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(3.0)  # the speaker opens and leads with its silence (~1 s) first
         sent = time.time()
         more = reply.derive(channel="voice", kind="reply.more", text="And the evening light falls on the water.",
                             piece=Piece(1, last=False))

@@ -26,7 +26,7 @@ def test_the_set_is_large_enough() -> None:
 def test_the_rule_mind_passes_the_evaluation_set(outcomes) -> None:
     failed = [(o.name, turn, what, detail) for o in outcomes for turn, what, ok, detail in o.checks if not ok]
     total = sum(len(o.checks) for o in outcomes)
-    assert total >= 90
+    assert total >= 98
     # the score docs/benchmarks.md records; a slip in any part of the mind shows here
     assert not failed, failed
 

@@ -75,7 +75,7 @@ async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[
 
 
 def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
-    if args.llm:
+    if getattr(args, "llm", None):  # the main job (run.py alone) has no --llm
         overrides = [*overrides, f"modules.mind.llm.url={json.dumps(args.llm)}"]
         config = load_config(args.config, overrides)
         args.llm = None  # in the overrides now (run again below for the bundled recording)

@@ -7,5 +7,6 @@ unreachable or rambling model falls back to the rule mind's own reply.
 
 ``options.py`` the ``[modules.mind.llm]`` table; ``prompt.py`` the scene as the model's
 context; ``sentences.py`` tokens → checked sentences; ``client.py`` the streaming request;
-``bundled.py`` the bundled model's server process (``serve.py`` is that process).
+``wording.py`` the stream onto the bus; ``bundled.py`` the bundled model's server process
+(``serve.py`` is that process).
 """

@@ -3,7 +3,8 @@
 process of its own on loopback, for ``run.py talk --llm bundled`` (``url = "bundled"``).
 
 The server process (``agent/llm/serve.py``) prints its address once it listens and exits
-when its stdin closes, so it never outlives the agent, even one that is killed.
+when its stdin closes, so it never outlives the agent, even one that is killed. It listens
+on 127.0.0.1 only and answers only this run's key (:attr:`BundledServer.api_key`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import importlib.util
 import json
 import logging
 import os
+import secrets
 import select
 import subprocess
 import sys
@@ -19,6 +21,7 @@ import time
 from pathlib import Path
 
 from agent.errors import ScenevoiceError
+from agent.llm.serve import KEY_ENV
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +58,8 @@ class BundledServer:
 
     def __init__(self, threads: int = 1, batch_threads: int = 2) -> None:
         self.threads, self.batch_threads = threads, batch_threads
+        #: the key the server answers to, new for each run (``serve.py``).
+        self.api_key = secrets.token_urlsafe(24)
         self.process: subprocess.Popen[str] | None = None
 
     def start(self) -> str:
@@ -73,7 +78,7 @@ class BundledServer:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", KEY_ENV: self.api_key},
         )
         assert self.process.stdout is not None
         deadline = time.monotonic() + START_TIMEOUT_S

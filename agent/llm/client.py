@@ -29,13 +29,19 @@ log = logging.getLogger(__name__)
 class ModelClient:
     """One server, one model; ``url`` is its ``/v1`` base."""
 
-    def __init__(self, url: str, options: LLMOptions) -> None:
+    def __init__(self, url: str, options: LLMOptions, api_key: str | None = None) -> None:
+        """``api_key``: the key to send (the bundled server's); else the one ``options`` names.
+
+        Raises:
+            ModuleConfigError: ``options.api_key_env`` names a variable that is not set.
+        """
         from openai import AsyncOpenAI
 
         self.url = url
         self.options = options
         self.model = options.model
-        self._client = AsyncOpenAI(base_url=url, api_key=options.api_key(), max_retries=0, timeout=30.0)
+        key = api_key or options.api_key()
+        self._client = AsyncOpenAI(base_url=url, api_key=key, max_retries=0, timeout=30.0)
         #: monotonic time before which the model is not asked (after a failure).
         self.resting_until = 0.0
         #: time-outs in a row (a slow turn is forgiven once; two in a row rest the model).

@@ -2,14 +2,20 @@
 
 llama.cpp's HTTP server (through ``xllamacpp``) on 127.0.0.1, on a free port; prints one
 JSON line ``{"url": "http://127.0.0.1:PORT/v1"}`` once it listens, and exits when its stdin
-closes (the agent that started it has stopped or died). Model id: ``smollm2``.
+closes (the agent that started it has stopped or died). Model id: ``smollm2``. It answers
+only requests that carry the key in ``$SCENEVOICE_LLM_KEY`` (the agent makes one per run),
+so that nothing else on the machine — a web page in a browser, another user — uses it.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+
+#: the environment variable that carries the key (not the command line, which others can read).
+KEY_ENV = "SCENEVOICE_LLM_KEY"
 
 
 def main() -> int:
@@ -28,6 +34,8 @@ def main() -> int:
     params.port = 0
     params.n_ctx = args.ctx
     params.n_parallel = 1
+    if os.environ.get(KEY_ENV):
+        params.api_keys = [os.environ[KEY_ENV]]
     params.cpuparams.n_threads = args.threads
     params.cpuparams_batch.n_threads = args.batch_threads
     server = xlc.Server(params)
