@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from agent.cli import analyze, memory, models, modules, plot, say, talk, think
+from agent.cli import analyze, memory, models, modules, plot, say, serve, talk, think
 from agent.cli.common import REQUEST_TIMEOUT_S
 from agent.cli.common import say as tell
 from agent.config import load_config
@@ -29,6 +29,7 @@ COMMANDS = {
     "talk": talk,
     "memory": memory,
     "think": think,
+    "serve": serve,
 }
 
 

@@ -63,7 +63,7 @@ class Embedder:
         before = torch.get_num_threads()
         torch.set_num_threads(self.threads)
         try:
-            vectors = model.encode(sentences, normalize_embeddings=True, convert_to_numpy=True)
+            vectors = model.encode(sentences, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
         finally:
             torch.set_num_threads(before)
         return np.asarray(vectors, dtype=np.float32).reshape(len(sentences), DIM)

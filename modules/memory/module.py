@@ -44,6 +44,7 @@ A locked database or a full disk gives an ``error`` scene with reason
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Callable, Mapping
@@ -109,6 +110,10 @@ class MemoryAnchor(Module):
             self._broken = exc
             await self.publish(error_scene(None, exc))
             return
+        if self._embeddings:
+            # The sentence model loads now, on its own thread (~3 s, much of it holding the
+            # GIL), not on the first turn, whose reply it would delay.
+            self._model.submit(self._warm)
         if self.o.speaker_threshold > 0:
             voices = await self._on_db(self.store.speakers)
             bus.subscribe(f"{self.name}.asks", self._answer_ask, lambda s: s.kind == "speaker.ask", inbox_size=16)
@@ -249,6 +254,12 @@ class MemoryAnchor(Module):
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         return self.embedder.encode(texts)
+
+    def _warm(self) -> None:
+        """Load the sentence model (on the embedding thread); a missing model is reported by
+        the first turn that needs it."""
+        with contextlib.suppress(ScenevoiceError):
+            self.embedder.encode(["warm"])
 
     async def _embedding(self, texts: list[str]) -> np.ndarray | None:
         """``texts`` embedded, or None when embeddings are off or the model is missing

@@ -18,7 +18,9 @@ child → parent
     ``("ready", microphone name, speaker name, rate_hz, output latency s)`` or
     ``("failed", message)`` once; then per callback ``("io", heard bytes, played bytes,
     xrun)`` (float32 at ``rate_hz``); ``("first", id, unix s)`` when a track's first sound
-    is handed over; ``("done", id, played_s)`` when a track has been heard or cut.
+    is handed over; ``("done", id, played_s)`` when a track has been heard or cut;
+    ``("alsa", message)`` for what ALSA's library would print on stderr (an underrun), for
+    the parent to log (an appliance's log is JSON lines, which C's prints would break).
 
 Only numpy, soxr and sounddevice are imported here (the child starts in ~0.3 s).
 """
@@ -26,6 +28,7 @@ Only numpy, soxr and sounddevice are imported here (the child starts in ~0.3 s).
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
 import queue
 import signal
@@ -61,6 +64,31 @@ def _audio_first() -> None:
         os.setpriority(os.PRIO_PROCESS, 0, AUDIO_NICE)
 
 
+#: ALSA's error callback: (file, line, function, error number, printf format, …).
+_ALSA_HANDLER = ctypes.CFUNCTYPE(None, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p)
+#: the installed callback, kept alive for as long as the library may call it.
+_alsa_handler: object = None
+
+
+def _alsa_to(outbox: queue.SimpleQueue) -> None:
+    """Hand ALSA's error messages to ``outbox`` as ``("alsa", text)`` instead of letting
+    the library print them on stderr (``snd_lib_error_set_handler``). The variadic
+    arguments cannot be read through ctypes: the text is the function and the format
+    ("snd_pcm_recover: underrun occurred"). Without libasound, nothing to do."""
+    global _alsa_handler
+    try:
+        alsa = ctypes.cdll.LoadLibrary("libasound.so.2")
+    except OSError:
+        return
+
+    def handler(_file: bytes, _line: int, function: bytes, _err: int, fmt: bytes) -> None:
+        text = (fmt or b"").decode(errors="replace").replace("%s", "").strip()
+        outbox.put(("alsa", f"{(function or b'').decode(errors='replace')}: {text}"))
+
+    _alsa_handler = _ALSA_HANDLER(handler)
+    alsa.snd_lib_error_set_handler(_alsa_handler)
+
+
 def serve(conn: Connection, input_device: str | int | None, output_device: str | int | None, rate_hz: int) -> None:
     """Run the duplex stream until ``("quit",)`` or the parent goes away (the child's main).
 
@@ -69,6 +97,7 @@ def serve(conn: Connection, input_device: str | int | None, output_device: str |
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
     _audio_first()
     outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
+    _alsa_to(outbox)
     tracks: dict[int, Track] = {}
     reported: set[int] = set()
     lock = threading.Lock()
@@ -128,9 +157,11 @@ def serve(conn: Connection, input_device: str | int | None, output_device: str |
             except (OSError, ValueError):  # the parent is gone
                 return
 
+    # "ready" goes first, and only then the sender, the one thread that writes the pipe from
+    # here on: what the callback (and ALSA) queued meanwhile follows it.
+    conn.send(("ready", mic, spk, rate_hz, playback.latency_s))
     sender = threading.Thread(target=send, name="audio-send", daemon=True)
     sender.start()
-    conn.send(("ready", mic, spk, rate_hz, playback.latency_s))
     try:
         while True:
             msg = conn.recv()

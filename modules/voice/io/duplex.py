@@ -192,6 +192,8 @@ class AudioLoop(Frames):
                 track.finished.set()
             elif kind == "failed":
                 playback.error = msg[1]
+            elif kind == "alsa":
+                log.info("audio: ALSA says %s", msg[1])
 
     def _pump_stops(self) -> None:
         """Forward cuts while the stream is quiet too (no ``io`` message to ride on)."""

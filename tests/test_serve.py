@@ -1,0 +1,110 @@
+"""``run.py serve``: the headless appliance on the virtual sound devices — JSON logs, a health
+endpoint that answers while the agent talks, and a clean stop on SIGTERM."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import run_cli
+
+from bench.appliance import SPEECH, Appliance, timed_during
+
+
+@pytest.mark.slow
+@pytest.mark.audio_rig
+def test_the_appliance_listens_answers_reports_its_health_and_stops_on_sigterm(tmp_path) -> None:
+    from modules.voice.io.virtual_devices import audio_rig
+
+    with audio_rig() as rig:
+        appliance = Appliance({**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")})
+        try:
+            appliance.wait_listening()
+            body, _ = appliance.health()
+            assert body["status"] == "ok" and body["state"] == "listening", body
+            assert set(body["modules"]) >= {"voice", "mind", "memory"}
+            assert all(state == "running" for state in body["modules"].values()), body["modules"]
+            assert body["devices"]["microphone"] and body["uptime_s"] > 0
+            assert body["counts"]["turn"] == 0 and body["last_turn"] is None
+            # A question, answered while /health is asked every 50 ms: every ask answered.
+            rig.play_into_mic(SPEECH / "spk1_snt1.wav")
+            times = timed_during(appliance, lambda b: b["counts"]["spoken"] >= 1)
+            assert len(times) > 10, "answered while hearing, thinking and speaking"
+            body, _ = appliance.health()
+            assert body["counts"]["turn"] == 1 and body["counts"]["reply"] == 1, body["counts"]
+            assert 0.0 < body["last_turn"]["latency_s"] < 5.0 and body["devices"]["speaker"]
+            code, stop_s = appliance.stop()
+        finally:
+            appliance.kill()
+    assert code == 0 and stop_s < 5.0, (code, stop_s)
+    # Structured logs: every line on stderr is one JSON object.
+    records = [json.loads(line) for line in appliance.lines if line.strip()]
+    assert records and all({"t", "level", "logger", "message"} <= set(r) for r in records)
+    messages = [r["message"] for r in records]
+    assert any(m.startswith("listening on") for m in messages) and messages[-1] == "stopped"
+
+
+def test_a_malformed_config_refuses_to_start_naming_the_line_and_key(tmp_path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[serve]\nport = 8765\nhost = "127.0.0.1\n')
+    got = run_cli("serve", "--config", str(broken))
+    assert got.code == 2 and "line 3" in got.stderr, got.stderr
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text("[serve]\nport = 99999\n")
+    got = run_cli("serve", "--config", str(wrong))
+    assert got.code == 2 and "serve.port" in got.stderr, got.stderr
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text("[serve]\nprot = 1\n")
+    got = run_cli("serve", "--config", str(unknown))
+    assert got.code == 2 and "serve.prot" in got.stderr, got.stderr
+
+
+def test_alsa_messages_go_to_the_log_not_to_stderr(capfd) -> None:
+    """ALSA's library prints its errors on stderr itself (an underrun, an unknown device),
+    which would break a log of JSON lines; the audio process hands them over instead."""
+    import ctypes
+    import queue
+
+    from modules.voice.io.audio_process import _alsa_to
+
+    outbox: queue.SimpleQueue = queue.SimpleQueue()
+    _alsa_to(outbox)
+    alsa = ctypes.cdll.LoadLibrary("libasound.so.2")
+    handle = ctypes.c_void_p()
+    assert alsa.snd_pcm_open(ctypes.byref(handle), b"no-such-device", 0, 0) < 0
+    said = []
+    while not outbox.empty():
+        said.append(outbox.get())
+    assert said and all(kind == "alsa" for kind, _ in said), said
+    assert any("no-such-device" in text or "Unknown PCM" in text for _, text in said), said
+    assert "ALSA lib" not in capfd.readouterr().err
+
+
+def test_the_systemd_unit_is_valid_and_sandboxed(tmp_path) -> None:
+    """``assets/scenevoice.service`` as systemd reads it: no unknown key or bad value (with
+    the checkout's path for ~/scenevoice, so that its ExecStart exists), serve on SIGTERM,
+    the audio process's nice level allowed, and the sandbox's key options."""
+    import shutil
+    import subprocess
+
+    from conftest import ROOT
+
+    text = (ROOT / "assets" / "scenevoice.service").read_text()
+    for option in ("NoNewPrivileges=yes", "ProtectSystem=strict", "ProtectHome=read-only", "LimitNICE=-11"):
+        assert option in text, option
+    assert "run.py serve" in text and "KillSignal=SIGTERM" in text
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed here")
+    unit = tmp_path / "scenevoice.service"
+    unit.write_text(text.replace("%h/scenevoice", str(ROOT)))
+    checked = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    assert checked.returncode == 0 and "Unknown" not in checked.stderr and "Invalid" not in checked.stderr, (
+        checked.stderr
+    )
+    # the check itself catches a wrong key
+    bad = tmp_path / "bad.service"
+    bad.write_text("[Service]\nExecStart=/bin/true\nBogusKey=1\n")
+    assert (
+        "Unknown key"
+        in subprocess.run(["systemd-analyze", "verify", str(bad)], capture_output=True, text=True, timeout=60).stderr
+    )
