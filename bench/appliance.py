@@ -69,6 +69,23 @@ class Appliance:
             body = json.load(answer)
         return body, time.perf_counter() - t0
 
+    def listening_count(self) -> int:
+        """How many times its log has said it listens."""
+        return sum("listening on" in line for line in self.lines)
+
+    def wait_listening_again(self, after: int, timeout_s: float = 30.0) -> float:
+        """Seconds until its log says it listens for the ``after``+1-th time.
+
+        Raises:
+            RuntimeError: it did not within ``timeout_s`` (with the log's tail).
+        """
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout_s:
+            if self.listening_count() > after:
+                return time.monotonic() - t0
+            time.sleep(0.02)
+        raise RuntimeError("the appliance did not listen again:\n" + "\n".join(self.lines[-30:]))
+
     def stop(self, timeout_s: float = 20.0) -> tuple[int, float]:
         """SIGTERM; (exit code, seconds to exit)."""
         t0 = time.perf_counter()
@@ -101,11 +118,22 @@ def _line(name: str, times: list[float]) -> str:
     return f"{name:<28} n={len(ms):4d}  p50 {statistics.median(ms):6.1f} ms  p95 {p95:6.1f} ms  max {ms[-1]:6.1f} ms"
 
 
+def kill_sound_server(rig: Any, down_s: float) -> None:
+    """SIGKILL the rig's PulseAudio, leave it down ``down_s``, start it again."""
+    import os
+
+    os.kill(rig.pid, signal.SIGKILL)
+    rig.pid = None
+    time.sleep(down_s)
+    rig.start()
+
+
 def main(argv: list[str] | None = None) -> int:
     from modules.voice.io.virtual_devices import audio_rig
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=int, default=3, help="utterances to answer")
+    p.add_argument("--deaths", type=int, default=3, help="times the sound server is killed and restarted")
     args = p.parse_args(argv)
     files = ["spk1_snt1.wav", "spk1_snt4.wav", "spk1_snt5.wav", "spk1_snt3.wav"]
     with audio_rig() as rig:
@@ -118,11 +146,18 @@ def main(argv: list[str] | None = None) -> int:
                 before = appliance.health()[0]["counts"]["spoken"]
                 rig.play_into_mic(SPEECH / files[i % len(files)])
                 busy += timed_during(appliance, lambda b, n=before: b["counts"]["spoken"] > n)
+            recovered = []
+            for _ in range(args.deaths):
+                listened = appliance.listening_count()
+                kill_sound_server(rig, 3.0)
+                recovered.append(appliance.wait_listening_again(listened))
             code, stop_s = appliance.stop()
         finally:
             appliance.kill()
     print(_line("idle", idle))
     print(_line("hearing, thinking, speaking", busy))
+    if recovered:
+        print("sound server killed and back: listening again " + ", ".join(f"{r:.2f}" for r in recovered) + " s after")
     print(f"SIGTERM → exit {code} in {stop_s:.2f} s")
     return 0
 

@@ -44,6 +44,34 @@ def test_the_appliance_listens_answers_reports_its_health_and_stops_on_sigterm(t
     assert any(m.startswith("listening on") for m in messages) and messages[-1] == "stopped"
 
 
+@pytest.mark.slow
+@pytest.mark.audio_rig
+def test_the_appliance_listens_again_when_the_sound_server_comes_back(tmp_path) -> None:
+    """The sound server is killed (SIGKILL) and started again: the appliance logs that
+    listening ended, listens again once the server is back (no crash, no restart of the
+    process), and answers what it hears then. (How soon: ``bench/appliance.py``.)"""
+    from bench.appliance import kill_sound_server
+    from modules.voice.io.virtual_devices import audio_rig
+
+    with audio_rig() as rig:
+        appliance = Appliance({**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")})
+        try:
+            appliance.wait_listening()
+            listened = appliance.listening_count()
+            kill_sound_server(rig, 2.0)
+            appliance.wait_listening_again(listened)
+            rig.play_into_mic(SPEECH / "spk1_snt4.wav")
+            timed_during(appliance, lambda b: b["counts"]["spoken"] >= 1)
+            body, _ = appliance.health()
+            code, _ = appliance.stop()
+        finally:
+            appliance.kill()
+    assert body["counts"]["spoken"] == 1 and body["state"] == "listening", body
+    assert body["last_error"]["reason"] == "device.missing", body["last_error"]
+    assert code == 0
+    assert any("listening ended; trying again" in line for line in appliance.lines)
+
+
 def test_a_malformed_config_refuses_to_start_naming_the_line_and_key(tmp_path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text('[serve]\nport = 8765\nhost = "127.0.0.1\n')

@@ -51,7 +51,7 @@ class ServeOptions:
     host: str = "127.0.0.1"
     port: int = 8765
     log: Literal["json", "text"] = "json"
-    retry_s: float = 2.0
+    retry_s: float = 1.0
     stop_s: float = 5.0
 
     @classmethod

@@ -72,6 +72,9 @@ class VoiceEngines:
         self._bark: SpeechEngine | None = None
         self._quick: QuickDecoder | bool | None = False  # False: not tried yet
         self._turn_model: SmartTurn | None = None
+        #: the listening pipeline has run once on real speech (``listen/live.py`` warm_up):
+        #: listening that starts again (after the sound server came back) skips it.
+        self.warmed = False
 
     def asr(self) -> AsrEngine:
         """Whisper (the configured engine and model). Raises WeightsMissing."""

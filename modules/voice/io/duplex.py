@@ -193,7 +193,7 @@ class AudioLoop(Frames):
             elif kind == "failed":
                 playback.error = msg[1]
             elif kind == "alsa":
-                log.info("audio: ALSA says %s", msg[1])
+                log.debug("audio: ALSA says %s", msg[1])  # PortAudio's probing alone makes dozens
 
     def _pump_stops(self) -> None:
         """Forward cuts while the stream is quiet too (no ``io`` message to ride on)."""

@@ -60,11 +60,14 @@ WARM_UP_S = 3.0
 
 def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
     """Load every engine and run the listening pipeline once on real speech: the first
-    call of openai-whisper's word timing compiles, and librosa imports slowly.
+    call of openai-whisper's word timing compiles, and librosa imports slowly. Once per
+    ``engines``: listening again (the sound server came back) does not wait for it.
 
     Raises:
         WeightsMissing, VoiceMissing: a model is not here.
     """
+    if engines.warmed:
+        return
     engines.tts(o.voice)
     audio = load_audio(WARM_UP_AUDIO)
     samples = resample(audio.mono(), audio.rate_hz, RATE_HZ)[: samples_in(WARM_UP_S)]
@@ -72,6 +75,7 @@ def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
         to_scene(heard, Scene(channel="voice", kind="listen.live"), str(WARM_UP_AUDIO))
     if o.end_of_turn in ("model", "words"):
         judge_pause(samples, engines, o)
+    engines.warmed = True
 
 
 def hear_live(
