@@ -72,6 +72,46 @@ def test_the_appliance_listens_again_when_the_sound_server_comes_back(tmp_path) 
     assert any("listening ended; trying again" in line for line in appliance.lines)
 
 
+@pytest.mark.slow
+@pytest.mark.audio_rig
+def test_with_a_wake_phrase_only_what_is_addressed_is_answered_or_kept(tmp_path) -> None:
+    """``wake_phrase = "hey computer"``: a sentence without it is heard and dropped (no turn,
+    no partial, nothing remembered); "Hey computer. What time is it?" (the Piper voice;
+    Whisper may hear the phrase as a turn of its own, then the question within the window)
+    is answered with the time."""
+    import time
+
+    from modules.voice.io.virtual_devices import audio_rig
+
+    asked = tmp_path / "asked.wav"
+    made = run_cli("say", "Hey computer. What time is it?", "-o", str(asked))
+    assert made.code == 0, made.stderr
+    with audio_rig() as rig:
+        appliance = Appliance(
+            {**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")}, 'modules.voice.wake_phrase="hey computer"'
+        )
+        try:
+            appliance.wait_listening()
+            rig.play_into_mic(SPEECH / "spk1_snt1.wav")  # not addressed
+            deadline = time.monotonic() + 30
+            while not any("does not begin with the wake phrase" in line for line in appliance.lines):
+                assert time.monotonic() < deadline, "the unaddressed sentence was never judged"
+                time.sleep(0.05)
+            dropped = appliance.health()[0]["counts"]
+            rig.play_into_mic(asked)
+            timed_during(appliance, lambda b: (b["last_turn"] or {}).get("text", "").startswith("It is "))
+            body, _ = appliance.health()
+            code, _ = appliance.stop()
+        finally:
+            appliance.kill()
+    assert code == 0
+    assert dropped["turn"] == dropped["partial"] == dropped["turn.draft"] == 0, dropped
+    assert 1 <= body["counts"]["turn"] <= 2 and body["last_turn"]["text"].startswith("It is "), body
+    messages = [json.loads(line)["message"] for line in appliance.lines if line.strip()]
+    assert any("does not begin with the wake phrase" in m and "dog" in m.lower() for m in messages)
+
+
+@pytest.mark.slow
 def test_a_malformed_config_refuses_to_start_naming_the_line_and_key(tmp_path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text('[serve]\nport = 8765\nhost = "127.0.0.1\n')

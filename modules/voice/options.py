@@ -61,6 +61,8 @@ class VoiceOptions:
     backchannel_max_s: float = 0.6
     prepare_replies: bool = True
     speaker_wait_s: float = 0.3
+    wake_phrase: str = ""
+    wake_window_s: float = 8.0
     partial_every_s: float = 0.5
     model_threshold: float = 0.7
 
@@ -92,6 +94,8 @@ class VoiceOptions:
                 f"modules.voice.bark_precision = {parsed.bark_precision!r}: "
                 f"choose {', '.join(BARK_PRECISIONS)} (anything but float32 is lossy)"
             )
+        if parsed.wake_window_s < 0:
+            raise ModuleConfigError("modules.voice.wake_window_s must not be negative")
         if parsed.speaker_wait_s < 0:
             raise ModuleConfigError("modules.voice.speaker_wait_s must not be negative (0 never asks)")
         return parsed

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from agent.bus import Trace
+from agent.lexicon import core_of, text_lexemes
 from agent.parts import Result
 from agent.paths import ASSETS
 from agent.scene import Scene
@@ -47,6 +48,7 @@ from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.endpoint import TurnDetector
 from modules.voice.listen.floor import Floor
 from modules.voice.listen.hearing import Heard, hear, to_scene
+from modules.voice.listen.wake import WakeGate
 from modules.voice.options import VoiceOptions
 from modules.voice.rates import FRAME_S, RATE_HZ, samples_in
 
@@ -376,6 +378,7 @@ async def _listen(
     """The frame loop of :func:`listen_live`."""
     detector = TurnDetector(o.endpoint_options())
     barge = BargeIn(floor, o, canceller)
+    wake = WakeGate(o.wake_phrase, o.wake_window_s)
     judging = o.end_of_turn in ("model", "words")
     # The judgement of the current pause: (where the speech before it ends, the task).
     early: tuple[int, asyncio.Task[Judgement]] | None = None
@@ -436,9 +439,13 @@ async def _listen(
                     and detector.wait_left_s >= DRAFT_MIN_WAIT_S / 2
                     and not (barge.holding or floor.audible or barge.only_echo(detector.speech_s))
                     and not (barge.overlapped and is_own_words(heard.text, floor.recent_words()))
+                    and (said := wake.take(heard.text, commit=False))
                 ):
                     drafted = to_scene(
-                        dataclasses.replace(heard, kind="turn.draft"), trace(request), mic.name, detector.t_start_s
+                        dataclasses.replace(heard, kind="turn.draft", text=said),
+                        trace(request),
+                        mic.name,
+                        detector.t_start_s,
                     )
                     draft.scene_id = drafted.id
                     floor.drafted(drafted.id)
@@ -447,7 +454,7 @@ async def _listen(
         if partial is not None and partial.done():
             text = partial.result() if partial.exception() is None else None
             partial = None
-            if text and detector.in_turn:
+            if text and detector.in_turn and wake.addresses(text):
                 await publish(request.derive(kind="partial", channel="voice", text=text, source=mic.name))
         if (
             o.partial_every_s > 0
@@ -499,6 +506,16 @@ async def _listen(
         if barge.holding and turn.speech_s <= o.backchannel_max_s and is_backchannel(scene.text):
             barge.release(f"a backchannel ({scene.text!r})")
             continue
+        said = wake.take(scene.text)
+        if not said:
+            if said is None:
+                log.info("live: %r does not begin with the wake phrase; not a turn", scene.text)
+            else:
+                log.info("live: the wake phrase (%r); listening for what follows", scene.text)
+            barge.release("not addressed to the agent" if said is None else "the wake phrase alone")
+            continue
+        if said != scene.text:  # the wake phrase taken out: what was asked
+            scene.text, scene.lexemes, scene.core = said, text_lexemes(said), core_of(said, language=scene.language)
         await interrupt(barge.take_floor() if barge.holding or floor.awaiting else [])
         floor.await_reply(scene.id)
         await publish(scene)
