@@ -112,6 +112,32 @@ def test_with_a_wake_phrase_only_what_is_addressed_is_answered_or_kept(tmp_path)
 
 
 @pytest.mark.slow
+def test_without_a_sound_device_the_appliance_keeps_running_and_says_why(tmp_path) -> None:
+    """No sound server to reach: listening fails, is tried again every second, and /health
+    says so (degraded, retrying, the reason); the process neither dies nor hangs, and every
+    line it logs is JSON."""
+    import os
+    import time
+
+    env = {**os.environ, "PULSE_SERVER": "unix:/nonexistent/native", "XDG_DATA_HOME": str(tmp_path / "data")}
+    appliance = Appliance(env)
+    try:
+        deadline = time.monotonic() + 120
+        while not any("listening ended; trying again" in line for line in appliance.lines):
+            assert appliance.process.poll() is None, "\n".join(appliance.lines[-20:])
+            assert time.monotonic() < deadline, "\n".join(appliance.lines[-20:])
+            time.sleep(0.1)
+        body, _ = appliance.health()
+        code, _ = appliance.stop()
+    finally:
+        appliance.kill()
+    assert body["status"] == "degraded" and body["state"] == "retrying", body
+    assert body["last_error"]["reason"] == "device.missing" and body["modules"]["voice"] == "running", body
+    assert code == 0
+    assert all(json.loads(line)["level"] for line in appliance.lines if line.strip())
+
+
+@pytest.mark.slow
 def test_a_malformed_config_refuses_to_start_naming_the_line_and_key(tmp_path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text('[serve]\nport = 8765\nhost = "127.0.0.1\n')

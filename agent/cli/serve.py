@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.bus import everything
-from agent.cli.common import report_failed
 from agent.codec import SchemaError, from_dict
 from agent.config import Config, ConfigError
 from agent.errors import EXIT_MACHINE, EXIT_OK
@@ -123,7 +122,8 @@ async def _serve(config: Config, o: ServeOptions) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     async with Session(config) as session:
-        report_failed(session)
+        for name, why in session.failed.items():  # in the log, as everything else serve says
+            log.warning("module %s did not start: %s", name, why)
         appliance = _Appliance(session, o, stopping)
         session.bus.subscribe(
             "serve.health", appliance.health.observe, everything, inbox_size=256, policy="drop_oldest"
