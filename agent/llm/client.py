@@ -122,21 +122,17 @@ class ModelClient:
         )  # type: ignore[assignment]
         cutter = SentenceCutter()
         said: list[str] = []
-        try:
+
+        async def completed() -> AsyncIterator[str]:
             async for chunk in stream:
                 delta = chunk.choices[0].delta.content if chunk.choices else None
                 for sentence in cutter.feed(delta or ""):
-                    why = refusal(sentence, said, user_name, heard_valence)
-                    if why is None and not said and not all(n in sentence for n in names):
-                        why = f"it drops {', '.join(n for n in names if n not in sentence)}"
-                    if why is not None:
-                        log.info("mind: the model's sentence %r is not said: %s", sentence[:80], why)
-                        return
-                    said.append(sentence)
                     yield sentence
-                    if len(said) >= self.options.max_sentences:
-                        return
             for sentence in cutter.close():
+                yield sentence
+
+        try:
+            async for sentence in completed():
                 why = refusal(sentence, said, user_name, heard_valence)
                 if why is None and not said and not all(n in sentence for n in names):
                     why = f"it drops {', '.join(n for n in names if n not in sentence)}"
