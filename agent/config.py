@@ -21,7 +21,7 @@ from agent.errors import ScenevoiceError
 from agent.paths import ASSETS
 
 DEFAULT_CONFIG = ASSETS / "config.toml"
-_TOP_LEVEL = {"bus", "modules", "serve", "session"}
+_TOP_LEVEL = {"bus", "modules", "record", "serve", "session"}
 
 
 class ConfigError(ScenevoiceError, ValueError):

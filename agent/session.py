@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from agent.bus import SceneBus, everything
 from agent.config import Config, ConfigError
@@ -56,6 +57,8 @@ class Session:
         self._followers: list[_Follower] = []
         #: the voice a speaking module last announced (a ``voice.profile`` scene).
         self.voice: VoiceProfile | None = None
+        #: the session folder this session is recorded into (``agent/record``), if any.
+        self.recording_folder: Path | None = None
         self._voice_announced = asyncio.Event()
 
     def _instantiate(self) -> None:

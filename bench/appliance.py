@@ -32,8 +32,10 @@ READY_S = 120.0
 class Appliance:
     """A ``run.py serve`` process with the rig's environment; its stderr lines collected."""
 
-    def __init__(self, env: dict[str, str], *sets: str) -> None:
+    def __init__(self, env: dict[str, str], *sets: str, record: str | None = None) -> None:
         args = [sys.executable, str(PROJECT_ROOT / "run.py"), "serve", "--set", "serve.port=0"]
+        if record is not None:
+            args += ["--record", record]
         for s in sets:
             args += ["--set", s]
         self.process = subprocess.Popen(

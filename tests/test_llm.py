@@ -245,7 +245,7 @@ async def main():
                       piece=Piece(0, last=False))
         lineage = session.request(reply, until=lambda s: s.kind in ("spoken", "error"), timeout_s=120)
         first = asyncio.ensure_future(lineage.__anext__())
-        await asyncio.sleep(3.0)  # the speaker opens and leads with its silence (~1 s) first
+        await asyncio.sleep(6.0)  # the speaker opens (~2 s) and leads with silence (~1 s); room for a busy machine
         sent = time.time()
         more = reply.derive(channel="voice", kind="reply.more", text="And the evening light falls on the water.",
                             piece=Piece(1, last=False))

@@ -17,10 +17,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent.cli.common import REQUEST_TIMEOUT_S, emit, report_error, report_failed
+from agent.cli.common import REQUEST_TIMEOUT_S, emit, recorded_session, report_error, report_failed
 from agent.config import Config
 from agent.errors import EXIT_OK
-from agent.parts import Request
+from agent.parts import Request, Result
+from agent.record import TRACKS
+from agent.record.copy import copy_audio
+from agent.record.options import RecordOptions
 from agent.scene import Scene
 from agent.session import Session
 
@@ -34,6 +37,11 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
         "analyze", parents=[common], help="print one JSON scene per utterance, sound, picture, reading or gesture"
     )
     p.add_argument("files", nargs="+", metavar="FILE")
+    p.add_argument(
+        "--out",
+        metavar="DIR",
+        help="also write a recorded session folder under DIR (the audio, every scene; see run.py export)",
+    )
 
 
 def _first_object(path: Path) -> object:
@@ -61,24 +69,39 @@ def request_for(path: str) -> Scene:
     return Scene(channel="voice", kind="listen.file", request=Request(path=path))
 
 
-async def _analyze(config: Config, files: Sequence[str]) -> int:
+async def _analyze(config: Config, files: Sequence[str], out: str | None) -> int:
     from tqdm import tqdm
 
     worst = EXIT_OK
-    async with Session(config) as session:
+    async with recorded_session(config, out, "analyze") as session:
         report_failed(session)
+        folder = session.recording_folder
         bar = tqdm(files, unit="file", disable=len(files) < 2 or not sys.stderr.isatty(), file=sys.stderr)
         for path in bar:
             request = request_for(str(path))
+            if folder is not None and request.kind == "listen.file":
+                await _record_audio(session, folder, request, str(path))
             async for scene in session.request(
                 request, until=lambda s: s.kind in ("done", "error"), timeout_s=REQUEST_TIMEOUT_S
             ):
                 if scene.kind == "error":
                     worst = max(worst, report_error(scene))
-                elif scene.kind != "done":
+                elif scene.kind != "done" and scene.kind not in TRACKS:  # a recorded file is not a finding
                     emit(scene)
     return worst
 
 
+async def _record_audio(session: Session, folder: Path, request: Scene, path: str) -> None:
+    """The file's audio into the session folder as the stream of ``request`` (t = 0 at its
+    first sample, the clock of the scenes heard in it)."""
+    rel = await asyncio.to_thread(copy_audio, folder, path, RecordOptions.of_folder(folder))
+    if rel is not None:
+        recorded = request.derive(
+            kind="recorded.mic", channel="voice", t_start=0.0, result=Result(path=rel), source=path
+        )
+        await session.bus.publish(recorded, source="analyze")
+
+
 def run(config: Config, args: argparse.Namespace) -> int:
-    return asyncio.run(_analyze(config, args.files))
+    code = asyncio.run(_analyze(config, args.files, args.out))
+    return code

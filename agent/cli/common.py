@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import AsyncIterator, Callable
 
 from agent.config import Config
 from agent.errors import EXIT_INTERNAL, EXIT_OK, exit_code
+from agent.record.recorder import Recorder
 from agent.scene import Scene
 from agent.session import Session
 
@@ -58,3 +61,36 @@ async def one_turn(config: Config, request: Scene, wait_for: str) -> tuple[int, 
     async with Session(config) as session:
         report_failed(session)
         return await one_request(session, request, wait_for)
+
+
+@contextlib.asynccontextmanager
+async def recorded_session(
+    config: Config,
+    record_root: str | None,
+    command: str,
+    only: set[str] | None = None,
+    tell: Callable[[str], None] = say,
+) -> AsyncIterator[Session]:
+    """A running :class:`Session` (``only``: these modules), recorded into a new session
+    folder under ``record_root`` when it is given (``agent/record``): every scene from the
+    first, and the modules' audio from the ``record.start`` on. ``tell`` says where (a
+    message for people, or a log line).
+
+    Raises:
+        FolderError: the session folder cannot be made or written.
+        ConfigError: ``[record]`` is wrong.
+    """
+    session = Session(config, only)
+    recorder = Recorder(record_root, command, config) if record_root else None
+    if recorder is not None:
+        recorder.attach(session.bus)
+        session.recording_folder = recorder.folder
+    try:
+        async with session:
+            if recorder is not None:
+                tell(f"recording into {recorder.folder}")
+                await session.bus.publish(recorder.start_scene(), source=command)
+            yield session
+    finally:
+        if recorder is not None:
+            recorder.close()

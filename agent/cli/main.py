@@ -11,7 +11,7 @@ import warnings
 from collections.abc import Sequence
 from typing import Any
 
-from agent.cli import analyze, memory, models, modules, plot, say, serve, talk, think
+from agent.cli import analyze, export, memory, models, modules, plot, record, replay, say, serve, talk, think, wyoming
 from agent.cli.common import REQUEST_TIMEOUT_S
 from agent.cli.common import say as tell
 from agent.config import load_config
@@ -30,6 +30,10 @@ COMMANDS = {
     "memory": memory,
     "think": think,
     "serve": serve,
+    "record": record,
+    "replay": replay,
+    "export": export,
+    "wyoming": wyoming,
 }
 
 

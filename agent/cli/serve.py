@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from agent.bus import everything
+from agent.cli.common import recorded_session
 from agent.codec import SchemaError, from_dict
 from agent.config import Config, ConfigError
 from agent.errors import EXIT_MACHINE, EXIT_OK
@@ -69,8 +70,11 @@ class ServeOptions:
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    sub.add_parser(
+    p = sub.add_parser(
         "serve", parents=[common], help="the headless appliance: listen and answer until stopped (health at /health)"
+    )
+    p.add_argument(
+        "--record", metavar="DIR", help="record the session (both sides' audio and every scene) into a folder under DIR"
     )
 
 
@@ -97,6 +101,8 @@ class _Appliance:
                         self.unspoken.add(scene.id)
                     elif scene.kind == "spoken":
                         self.unspoken.difference_update(scene.parents)
+                    elif scene.kind == "done" and scene.parents == [request.id]:  # a file as microphone ended
+                        break
                     elif scene.kind == "listening":
                         log.info("listening on %s", scene.result.device if scene.result else "the microphone")
                     elif scene.kind == "error" and scene.error is not None:
@@ -116,12 +122,12 @@ class _Appliance:
             await self.session.bus.publish(cut, source="serve")
 
 
-async def _serve(config: Config, o: ServeOptions) -> int:
+async def _serve(config: Config, o: ServeOptions, record: str | None) -> int:
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    async with Session(config) as session:
+    async with recorded_session(config, record, "serve", tell=log.info) as session:
         for name, why in session.failed.items():  # in the log, as everything else serve says
             log.warning("module %s did not start: %s", name, why)
         appliance = _Appliance(session, o, stopping)
@@ -168,4 +174,4 @@ def run(config: Config, args: argparse.Namespace) -> int:
     if o.log == "json":
         use_json_lines(level)
     logging.getLogger().setLevel(level)
-    return asyncio.run(_serve(config, o))
+    return asyncio.run(_serve(config, o, args.record))

@@ -8,14 +8,13 @@ import contextlib
 import json
 from pathlib import Path
 
-from agent.cli.common import one_turn, report_error, report_failed, say
+from agent.cli.common import one_turn, recorded_session, report_error, report_failed, say
 from agent.cli.view import TalkView
 from agent.config import Config, load_config
-from agent.errors import EXIT_MACHINE, EXIT_OK
+from agent.errors import EXIT_INPUT, EXIT_MACHINE, EXIT_OK
 from agent.parts import Request
 from agent.paths import ASSETS
 from agent.scene import Scene
-from agent.session import Session
 
 #: the recording the main job answers when there is no microphone.
 BUNDLED_TURN = ASSETS / "audio" / "jfk.flac"
@@ -30,6 +29,9 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument("--out", metavar="FILE", help="write the reply here (default: the speaker, or reply.wav)")
     p.add_argument("--turns", type=int, help="stop after this many spoken replies")
     p.add_argument(
+        "--record", metavar="DIR", help="record the session (both sides' audio and every scene) into a folder under DIR"
+    )
+    p.add_argument(
         "--llm",
         metavar="URL|bundled",
         help="word replies with a language model: an OpenAI-compatible server's /v1 URL, or 'bundled' "
@@ -37,18 +39,18 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
 
 
-async def _live(config: Config, turns: int | None) -> tuple[int, str | None]:
+async def _live(config: Config, turns: int | None, record: str | None) -> tuple[int, str | None]:
     """Returns (exit code, the message if no microphone could be used)."""
     view = TalkView()
     try:
-        return await _converse(config, turns, view)
+        return await _converse(config, turns, view, record)
     finally:
         view.close()
 
 
-async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[int, str | None]:
+async def _converse(config: Config, turns: int | None, view: TalkView, record: str | None) -> tuple[int, str | None]:
     spoken = 0
-    async with Session(config) as session:
+    async with recorded_session(config, record, "talk") as session:
         report_failed(session)
         request = Scene(channel="voice", kind="listen.live")
         lineage = session.request(request, until=lambda s: False, timeout_s=float("inf"))
@@ -63,6 +65,8 @@ async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[
                     if scene.parents == [request.id]:  # live listening itself ended: nothing more comes
                         return code, None
                     continue
+                if scene.kind == "done" and scene.parents == [request.id]:  # a file-driven microphone ended
+                    break
                 if scene.kind == "listening":
                     device = scene.result.device if scene.result else "the microphone"
                     say(f"listening on {device} — speak; Ctrl-C ends")
@@ -75,6 +79,9 @@ async def _converse(config: Config, turns: int | None, view: TalkView) -> tuple[
 
 
 def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
+    if args.input and getattr(args, "record", None):
+        say("error: --record records a live session; with --in the reply is written to --out")
+        return EXIT_INPUT
     if getattr(args, "llm", None):  # the main job (run.py alone) has no --llm
         overrides = [*overrides, f"modules.mind.llm.url={json.dumps(args.llm)}"]
         config = load_config(args.config, overrides)
@@ -88,7 +95,7 @@ def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
             say(f"reply written to {out}")
         return code
     try:
-        code, no_mic = asyncio.run(_live(config, args.turns))
+        code, no_mic = asyncio.run(_live(config, args.turns, getattr(args, "record", None)))
     except KeyboardInterrupt:
         return EXIT_OK
     if no_mic is None:

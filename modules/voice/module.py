@@ -13,7 +13,9 @@ Scenes it handles:
     publishes the whole file as one heard ``turn`` (for the mind to answer), or an
     ``error`` with reason ``input.no-speech``.
 ``listen.live``
-    opens the speaker and the microphone for the session, publishes ``listening``
+    opens the speaker and the microphone for the session (or, with ``input_file``, reads
+    that file as the microphone, as fast as it hears, and publishes ``done`` at its end),
+    publishes ``listening``
     (``result.device``), then ``partial`` scenes and one ``turn`` per finished turn, full
     duplex: the agent's own voice is cancelled from what it hears, and the user's speech
     over a reply holds it, then cuts it (an ``interrupt`` scene) unless it was only a
@@ -34,6 +36,10 @@ the turn's ``speaker`` (``listen/naming.py``).
 ``reply.draft`` (channel ``voice``)
     a reply a mind would give if the current ``turn.draft`` became the turn: its first
     piece is realised ahead, and played at once when that reply comes (``speak/prepared.py``).
+``record.start`` (``request.path`` = a session folder, ``agent/record``)
+    records every live stream from then on into the folder: ``audio/mic-*.wav`` (what was
+    heard, echo cancelled) and ``audio/voice-*.wav`` (what was played), each announced by a
+    ``recorded.mic``/``recorded.voice`` scene (``io/recording.py``).
 ``plot`` (``request.path`` = a spoken scene's JSON, ``request.out_path`` = the PNG,
     default beside it)
     draws the plan against the measured pitch and level; publishes ``done`` with
@@ -60,6 +66,7 @@ from agent.module import EngineStatus, Module
 from agent.parts import Result, VoiceProfile
 from agent.scene import Scene
 from modules.voice.engines import VoiceEngines, engine_statuses, prepare_models
+from modules.voice.io.recording import LiveRecorder
 from modules.voice.listen.files import hear_file
 from modules.voice.listen.floor import Floor
 from modules.voice.listen.live import listen_live
@@ -74,7 +81,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: the request kinds this module serves, whatever their channel.
-REQUESTS = ("listen.file", "listen.turn", "listen.live", "plot")
+REQUESTS = ("listen.file", "listen.turn", "listen.live", "plot", "record.start")
 
 
 def _import_analysis_libraries() -> None:
@@ -103,6 +110,8 @@ class VoiceModule(Module):
         self._speaking = asyncio.Lock()
         #: who spoke a turn, asked of a module that recognises voices (``listen/naming.py``).
         self.naming = SpeakerNaming(self.o.speaker_wait_s)
+        #: records live streams into a session folder once asked (``record.start``).
+        self.recorder = LiveRecorder(self.publish)
 
     # --- bus ----------------------------------------------------------------------------------
 
@@ -151,6 +160,8 @@ class VoiceModule(Module):
             self.naming.ready = True
         elif scene.kind == "plot":
             await self._plot(scene)
+        elif scene.kind == "record.start":
+            await self._record(scene)
         elif scene.kind == "error":
             self.floor.answered(scene.parents)
 
@@ -175,6 +186,7 @@ class VoiceModule(Module):
             self._live_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._live_task
+        self.recorder.closed()
         if self._warm_task is not None:
             with contextlib.suppress(Exception):
                 await self._warm_task  # a thread cannot be cancelled; it ends on its own
@@ -236,11 +248,27 @@ class VoiceModule(Module):
             scene = await self.naming.named(scene, self.publish)
         await self.publish(scene)
 
-    async def _live(self, request: Scene) -> None:
-        try:
-            await self._guarded(
-                request, listen_live(request, self.loaded, self.o, self.floor, self._publish_heard, self._trace)
+    async def _record(self, request: Scene) -> None:
+        folder = Path(request.request.path) if request.request is not None and request.request.path else None
+        if folder is None or not (folder / "audio").is_dir():
+            await self.publish(
+                error_scene(
+                    request,
+                    f"record.start needs a session folder (with audio/) in 'request.path', got {folder}",
+                    "input.bad-request",
+                )
             )
+            return
+        self.recorder.record_to(folder)
+
+    async def _live(self, request: Scene) -> None:
+        async def listened() -> bool:
+            await listen_live(request, self.loaded, self.o, self.floor, self._publish_heard, self._trace, self.recorder)
+            return True
+
+        try:
+            if await self._guarded(request, listened()) and self.o.input_file:  # the file has ended
+                await self.publish(request.derive(kind="done", channel="voice", source=self.o.input_file))
         except Exception as exc:  # a background task must not die in silence
             log.exception("voice: live listening failed")
             await self.publish(

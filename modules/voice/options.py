@@ -41,6 +41,7 @@ class VoiceOptions:
     bark_precision: str = "float32"
     output: str = "device"
     input_device: str = ""
+    input_file: str = ""
     output_device: str = ""
     input_rate_hz: int = 0
     output_rate_hz: int = 0
@@ -98,6 +99,11 @@ class VoiceOptions:
             raise ModuleConfigError("modules.voice.wake_window_s must not be negative")
         if parsed.speaker_wait_s < 0:
             raise ModuleConfigError("modules.voice.speaker_wait_s must not be negative (0 never asks)")
+        if parsed.input_file and not parsed.writes_file:
+            raise ModuleConfigError(
+                "modules.voice.input_file: a file-driven microphone needs replies written to a file "
+                "(set modules.voice.output to a WAV path)"
+            )
         return parsed
 
     def asr_options(self) -> AsrOptions:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import numpy as np
 
@@ -55,6 +55,32 @@ def device_name(kind: str, device: str | int | None = None) -> str:
     return str(info["name"])
 
 
+#: how often a source that keeps delivering unsound samples is logged again (s of audio).
+UNSOUND_LOG_EVERY = 60 * RATE_HZ
+_unsound: dict[str, int] = {}
+
+
+def sound_samples(samples: np.ndarray, source: str = "") -> np.ndarray:
+    """``samples`` with NaN and infinities as 0 and everything beyond ±1 clipped (a broken
+    driver, a device that glitches): what follows — VAD, Whisper, the analyser — then never
+    sees them. Logged (a warning per ``UNSOUND_LOG_EVERY`` samples of a source), not raised.
+    Returns the same array when it was sound already."""
+    finite = np.isfinite(samples)
+    if finite.all() and np.abs(samples).max(initial=0.0) <= 1.0:
+        return samples
+    seen = _unsound.get(source, -1)
+    if seen < 0 or seen >= UNSOUND_LOG_EVERY:
+        log.warning(
+            "audio from %s: %d NaN or infinite and %d clipped samples in a block; taken as 0 and ±1",
+            source or "a device",
+            int((~finite).sum()),
+            int((np.abs(samples[finite]) > 1.0).sum()),
+        )
+        seen = 0
+    _unsound[source] = seen + len(samples)
+    return np.clip(np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0), -1.0, 1.0).astype(np.float32)
+
+
 class Frames:
     """16 kHz frames of ``rates.FRAME_SAMPLES`` samples (32 ms) from blocks a device
     delivers, in order, through an asyncio queue that keeps the newest audio when the
@@ -67,9 +93,18 @@ class Frames:
         self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
         self._pending = np.zeros(0, np.float32)
         self.overflows = 0
+        #: samples cut into frames so far (the first frame is dropped by ``_first``: the
+        #: stream's clock starts at sample ``FRAME_SAMPLES``).
+        self.samples_cut = 0
+        #: given every sample as it is cut (a recording of what was heard), or None.
+        self.tap_heard: Callable[[np.ndarray], None] | None = None
 
     def _cut(self, samples: np.ndarray) -> None:
-        """Samples at 16 kHz, cut into frames and queued."""
+        """Samples at 16 kHz, made sound (:func:`sound_samples`), cut into frames and queued."""
+        samples = sound_samples(samples, self.name)
+        self.samples_cut += len(samples)
+        if self.tap_heard is not None:
+            self.tap_heard(samples)
         if len(self._pending) == 0 and len(samples) == FRAME_SAMPLES:
             self._push(samples)
             return
@@ -145,6 +180,7 @@ class Microphone(Frames):
     def _take(self, block: np.ndarray) -> None:
         """A block from the device: resampled to 16 kHz when the device runs at another rate
         (soxr, streaming: no seams between blocks), then cut into frames."""
+        block = sound_samples(block, self.name)  # before the resampler's state could keep a NaN
         self._cut(self._resampler.resample_chunk(block) if self._resampler is not None else block)
 
     async def __aenter__(self) -> Microphone:

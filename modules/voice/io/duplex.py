@@ -24,13 +24,14 @@ import itertools
 import logging
 import multiprocessing
 import threading
+from collections.abc import Callable
 from multiprocessing.connection import Connection
 
 import numpy as np
 import soxr
 
 from modules.voice.io import audio_process
-from modules.voice.io.devices import FIRST_FRAME_TIMEOUT_S, DeviceError, Frames
+from modules.voice.io.devices import FIRST_FRAME_TIMEOUT_S, DeviceError, Frames, sound_samples
 from modules.voice.io.echo import EchoCanceller, FarEnd
 from modules.voice.io.playback import wait_heard
 from modules.voice.rates import RATE_HZ
@@ -155,17 +156,21 @@ class AudioLoop(Frames):
         self._closing = threading.Event()
         #: blocks the device lost or got late on either side (heard as gaps).
         self.xruns = 0
+        #: samples heard and played so far at 16 kHz (silence between replies included).
+        self.samples_heard = self.samples_played = 0
+        #: given the microphone's samples (before echo cancellation) and the speaker's, at
+        #: 16 kHz, as they arrive, on the pipe's thread (a recording of both sides), or None.
+        self.tap_mic: Callable[[np.ndarray], None] | None = None
+        self.tap_played: Callable[[np.ndarray], None] | None = None
 
     def _take(self, heard: np.ndarray, played: np.ndarray, xrun: bool) -> None:
-        """One callback's blocks, on the event loop's thread: what was played becomes the
+        """One callback's blocks at 16 kHz, on the event loop's thread: what was played becomes the
         reference, what was heard is cleaned of it and cut into frames. After an ``xrun``
         the echo's delay may have moved: it is measured afresh."""
         if xrun:
             self.xruns += 1
             if self.canceller is not None:
                 self.canceller.delay.unlock()
-        if self._mic_16k is not None and self._out_16k is not None:
-            heard, played = self._mic_16k.resample_chunk(heard), self._out_16k.resample_chunk(played)
         self.far.append(played)
         self._cut(self.canceller.process(heard) if self.canceller is not None else heard)
 
@@ -182,7 +187,11 @@ class AudioLoop(Frames):
                 return
             kind = msg[0]
             if kind == "io":
-                heard, played = np.frombuffer(msg[1], np.float32), np.frombuffer(msg[2], np.float32)
+                heard = sound_samples(np.frombuffer(msg[1], np.float32), self.name)
+                played = np.frombuffer(msg[2], np.float32)
+                if self._mic_16k is not None and self._out_16k is not None:
+                    heard, played = self._mic_16k.resample_chunk(heard), self._out_16k.resample_chunk(played)
+                self._record(heard, played)
                 loop.call_soon_threadsafe(self._take, heard, played, msg[3])
             elif kind == "first" and msg[1] in playback.tracks:
                 playback.tracks[msg[1]].first_sound_unix_s = msg[2]
@@ -194,6 +203,18 @@ class AudioLoop(Frames):
                 playback.error = msg[1]
             elif kind == "alsa":
                 log.debug("audio: ALSA says %s", msg[1])  # PortAudio's probing alone makes dozens
+
+    def _record(self, heard: np.ndarray, played: np.ndarray) -> None:
+        """Both sides to the recording taps, here on the pipe's thread: a busy event loop
+        (it runs behind the device by seconds while a turn is heard) must not hold audio
+        that a kill would lose."""
+        self.samples_heard += len(heard)
+        self.samples_played += len(played)
+        tap_mic, tap_played = self.tap_mic, self.tap_played
+        if tap_mic is not None:
+            tap_mic(heard)
+        if tap_played is not None:
+            tap_played(played)
 
     def _pump_stops(self) -> None:
         """Forward cuts while the stream is quiet too (no ``io`` message to ride on)."""

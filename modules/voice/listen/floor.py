@@ -76,7 +76,9 @@ class Floor:
     # --- replies awaited ----------------------------------------------------------------------
 
     def await_reply(self, turn_id: str) -> None:
-        """The turn ``turn_id`` was published: its reply is awaited."""
+        """The turn ``turn_id`` was published: its reply is awaited (turns whose reply never
+        came are forgotten here too, so that a session without a mind does not grow)."""
+        self._expire()
         self.awaiting[turn_id] = time.monotonic()
 
     def awaited_by(self, parents: Iterable[str]) -> set[str]:

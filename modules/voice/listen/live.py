@@ -42,7 +42,9 @@ from modules.voice.io.audio import load_audio, resample
 from modules.voice.io.devices import Frames, Microphone
 from modules.voice.io.duplex import AudioLoop
 from modules.voice.io.echo import EchoCanceller
+from modules.voice.io.file_mic import FileMicrophone
 from modules.voice.io.playback import wait_heard
+from modules.voice.io.recording import LiveRecorder
 from modules.voice.io.start_tone import start_tone
 from modules.voice.listen.echo_guard import is_backchannel, is_own_words
 from modules.voice.listen.endpoint import TurnDetector
@@ -321,9 +323,11 @@ async def listen_live(
     floor: Floor,
     publish: Callable[[Scene], Awaitable[None]],
     trace: Callable[[Scene], Trace],
+    recorder: LiveRecorder | None = None,
 ) -> None:
     """Warm up, open the speaker and the microphone (full duplex, echo cancelled; the
-    start tone plays, ``io/start_tone.py``), publish
+    start tone plays, ``io/start_tone.py``) — or, with ``o.input_file``, that file as the
+    microphone (``io/file_mic.py``; the call returns at its end) — publish
     ``listening`` (``result.device`` = the microphone), then ``partial`` scenes while the
     user speaks and one ``turn`` per finished turn, until cancelled. Speech over the agent's
     voice holds the speaker at once; beyond ``backchannel_max_s`` of it, or a turn that is
@@ -337,14 +341,18 @@ async def listen_live(
             its ``playback`` to the session's running speaker).
         publish: puts a scene on the bus.
         trace: a fresh trace of a scene (the bus's :meth:`~agent.bus.SceneBus.trace`).
+        recorder: records the stream's audio while a session folder is set.
 
     Raises:
         DeviceError: no microphone or speaker, or the microphone stopped delivering.
         WeightsMissing, VoiceMissing, MachineError: a model is not here.
     """
     await asyncio.to_thread(warm_up, engines, o)
-    if o.writes_file:  # replies go to a file: nothing to hear back, the microphone alone
-        source: Microphone | AudioLoop = Microphone(o.device("input"), rate_hz=o.input_rate_hz or None)
+    if o.input_file:  # a file-driven microphone (replay, soak tests); replies go to a file
+        source: Frames = FileMicrophone(o.input_file)
+        canceller = None
+    elif o.writes_file:  # replies go to a file: nothing to hear back, the microphone alone
+        source = Microphone(o.device("input"), rate_hz=o.input_rate_hz or None)
         canceller = None
     else:
         duplex = AudioLoop(
@@ -352,6 +360,8 @@ async def listen_live(
         )
         source, canceller = duplex, duplex.canceller
     async with source:
+        if recorder is not None:
+            recorder.opened(request, source)
         if isinstance(source, AudioLoop):
             floor.playback = source.playback
             if o.start_tone:  # heard back, it gives the canceller the echo's delay at once
@@ -363,6 +373,8 @@ async def listen_live(
             await _listen(request, engines, o, floor, publish, trace, source, canceller)
         finally:
             floor.playback = None
+            if recorder is not None:
+                recorder.closed()
 
 
 async def _listen(
@@ -391,7 +403,12 @@ async def _listen(
         if cut:
             await publish(request.derive(kind="interrupt", channel="voice", parents=cut, source=mic.name))
 
+    lockstep = getattr(mic, "lockstep", False)
     async for frame in mic.frames():
+        if lockstep:  # a file: what this frame's time would have let finish, finishes
+            pending = [t for t in (early[1] if early else None, partial, draft.heard if draft else None) if t]
+            if unfinished := [t for t in pending if not t.done()]:
+                await asyncio.wait(unfinished)
         was_in_turn = detector.in_turn
         speech_prob = engines.vad().frame_probability(frame)
         turn = detector.feed(frame, speech_prob)
