@@ -9,8 +9,9 @@ them), then runs ``run.py talk`` on it with ``[modules.voice] input_file`` (the 
 microphone, lockstep, as fast as the agent hears: ``modules/voice/io/file_mic.py``) and
 replies written to a file — every turn heard, thought about, answered, voiced and measured,
 as in a conversation. The process's resident memory (VmRSS) is sampled every 2 s, placed on
-the audio's timeline by the turns it prints; the growth is counted from the first sample
-after ``--warm-up-minutes`` of audio to the end.
+the audio's timeline by the turns it prints; the growth is the median over the 5 minutes of
+audio after ``--warm-up-minutes``, against the median over the last 5 minutes of audio (the
+samples while the process shuts down left out); the peak is printed too.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from agent.record.copy import decode_16k
 
 DATA = PROJECT_ROOT / "tests" / "data"
 RATE_HZ = 16_000
+#: the windows of audio time whose median resident memory is compared (s).
+WINDOW_S = 300.0
 
 
 def build(minutes: float, out: Path, seed: int = 7) -> float:
@@ -108,15 +111,21 @@ def main() -> None:
     warm = [s for s in samples if s[1] >= args.warm_up_minutes * 60]
     if not warm:
         raise SystemExit(f"the run ended before {args.warm_up_minutes} min of audio (exit {talk.returncode})")
-    tail = samples[-min(15, len(samples)) :]  # the last 30 s, before the process ends
-    start_mb, end_mb, peak_mb = warm[0][2], float(np.median([s[2] for s in tail])), max(s[2] for s in warm)
+    # Two windows of audio time, each 5 min: just after the warm-up, and the last before the
+    # end of the file (the samples while the process shuts down are left out).
+    last_turn_s = max(s[1] for s in samples)
+    first = [s[2] for s in warm if s[1] < warm[0][1] + WINDOW_S]
+    last = [s[2] for s in samples if last_turn_s - WINDOW_S <= s[1] <= last_turn_s and s[1] > warm[0][1] + WINDOW_S]
+    start_mb, end_mb = float(np.median(first)), float(np.median(last or first))
+    peak_mb = max(s[2] for s in warm)
     print(
         f"exit {talk.returncode}; {position['turns']} turns, {position['spoken']} replies voiced; "
         f"{seconds / 60:.0f} min of audio in {wall / 60:.1f} min ({seconds / wall:.1f}× real time)"
     )
     print(
-        f"resident memory after {args.warm_up_minutes:g} min of audio: {start_mb:.0f} MB; at the end: "
-        f"{end_mb:.0f} MB; peak {peak_mb:.0f} MB; growth {end_mb - start_mb:+.1f} MB (goal ≤ 50 MB)"
+        f"resident memory, median over 5 min of audio after {args.warm_up_minutes:g} min: {start_mb:.0f} MB; "
+        f"over the last 5 min: {end_mb:.0f} MB; growth {end_mb - start_mb:+.1f} MB (goal ≤ 50 MB); "
+        f"peak {peak_mb:.0f} MB"
     )
 
 

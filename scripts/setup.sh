@@ -16,8 +16,10 @@ fail() {  # fail MESSAGE: say what failed and stop
 }
 
 # --- system packages: PortAudio for sound devices; PulseAudio for the virtual devices the
-# tests (and machines without a sound card) use; venv for .venv/ (not in Debian's python3). ---
-apt_packages=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins python3-venv)
+# tests (and machines without a sound card) use; venv for .venv/ (not in Debian's python3);
+# mosquitto, the MQTT broker of the scene bus across machines (modules/bridge; its package
+# starts no service here). ---
+apt_packages=(libportaudio2 pulseaudio pulseaudio-utils libasound2-plugins python3-venv mosquitto)
 missing=()
 for pkg in "${apt_packages[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

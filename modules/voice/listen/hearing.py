@@ -214,9 +214,13 @@ def _stretch(
     text: str | None = None,
 ) -> Heard:
     text = text if text is not None else " ".join(w.text for w in words).strip()
+    # Whisper may time a word's start a little before the speech the VAD found: its times
+    # are kept inside the stretch (a phrase never begins before its utterance).
+    span_s = t_end - t_start
+    timed = [(w.text, max(0.0, w.t_start - t_start), max(0.0, min(span_s, w.t_end - t_start))) for w in words]
     sound = summarise(
         tracks.slice(t_start, t_end),
-        [(w.text, w.t_start - t_start, w.t_end - t_start) for w in words],
+        [(text_, t0, max(t0, t1)) for text_, t0, t1 in timed],
         [(max(0.0, s - t_start), e - t_start) for s, e in speech],
         floor_db,
         # Words known without their timings (the live loop's quick transcript): rate and
