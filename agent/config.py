@@ -15,13 +15,17 @@ import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from agent.errors import ScenevoiceError
+from agent.codec import from_dict
+from agent.errors import ScenevoiceError, SchemaError
 from agent.paths import ASSETS
 
 DEFAULT_CONFIG = ASSETS / "config.toml"
 _TOP_LEVEL = {"bus", "modules", "record", "serve", "session"}
+
+
+T = TypeVar("T")
 
 
 class ConfigError(ScenevoiceError, ValueError):
@@ -49,6 +53,19 @@ class Config:
 
     def section(self, name: str) -> dict[str, Any]:
         return self.data.get(name, {})
+
+
+def parse_table(cls: type[T], table: dict[str, Any], name: str) -> T:
+    """The config's top-level table ``[name]`` as the options dataclass ``cls``, every field
+    checked against its type hint (:func:`agent.codec.from_dict`).
+
+    Raises:
+        ConfigError: an unknown key or a wrong type, named by its dotted path.
+    """
+    try:
+        return from_dict(cls, dict(table), name)
+    except SchemaError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -10,7 +10,6 @@ import asyncio
 import json
 import logging
 import os
-import shutil
 import signal
 
 import pytest
@@ -18,8 +17,6 @@ import pytest
 from agent.config import load_config
 from agent.scene import Scene
 from agent.session import Session
-
-pytestmark = pytest.mark.skipif(shutil.which("mosquitto") is None, reason="mosquitto is not installed")
 
 PASSWORDS = {"kitchen": "kitchen-secret", "hub": "hub-secret", "hall": "hall-secret"}
 

@@ -25,8 +25,7 @@ from typing import Literal
 
 from agent.bus import everything
 from agent.cli.common import recorded_session
-from agent.codec import SchemaError, from_dict
-from agent.config import Config, ConfigError
+from agent.config import Config, ConfigError, parse_table
 from agent.errors import EXIT_MACHINE, EXIT_OK
 from agent.health import Health, HealthServer
 from agent.jsonlog import use_json_lines
@@ -57,10 +56,7 @@ class ServeOptions:
     @classmethod
     def parse(cls, table: dict) -> ServeOptions:
         """Raises: ConfigError naming the key."""
-        try:
-            o = from_dict(cls, dict(table), "serve")
-        except SchemaError as exc:
-            raise ConfigError(str(exc)) from None
+        o = parse_table(cls, table, "serve")
         if not 0 <= o.port <= 65535:
             raise ConfigError(f"serve.port must be 0…65535, got {o.port}")
         for name in ("retry_s", "stop_s"):

@@ -7,8 +7,7 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from agent.codec import SchemaError, from_dict
-from agent.config import ConfigError
+from agent.config import ConfigError, parse_table
 from agent.record import SESSION_FILE
 
 
@@ -26,10 +25,7 @@ class RecordOptions:
     @classmethod
     def parse(cls, table: dict) -> RecordOptions:
         """Raises: ConfigError naming the key."""
-        try:
-            o = from_dict(cls, dict(table), "record")
-        except SchemaError as exc:
-            raise ConfigError(str(exc)) from None
+        o = parse_table(cls, table, "record")
         if not (math.isfinite(o.flush_s) and 0.01 <= o.flush_s <= 1.0):
             raise ConfigError(f"record.flush_s must be 0.01…1 s (a kill loses up to this much), got {o.flush_s}")
         if not (math.isfinite(o.rotate_s) and o.rotate_s >= 1.0):

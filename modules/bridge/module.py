@@ -59,8 +59,6 @@ class BridgeModule(Module):
         self.o = BridgeOptions.parse(self.options)
         self.outbox = Outbox(self.o.outbox_max)
         self.seen = SeenIds()
-        #: ids of the scenes this peer sent (a reply to one of them is for this room).
-        self.sent: SeenIds = SeenIds()
         self.client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
@@ -88,7 +86,6 @@ class BridgeModule(Module):
         topic = topics.scene_topic(self.o.site, scene.kind)
         payload = out.to_json().encode("utf-8")
         self.outbox.put(scene.id, topic, payload)
-        self.sent.add(scene.id)
         self._wake.set()  # the sender publishes it: the bus never waits on the network
 
     # --- the broker side ---------------------------------------------------------------------

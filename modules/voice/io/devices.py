@@ -100,8 +100,8 @@ class Frames:
         self.tap_heard: Callable[[np.ndarray], None] | None = None
 
     def _cut(self, samples: np.ndarray) -> None:
-        """Samples at 16 kHz, made sound (:func:`sound_samples`), cut into frames and queued."""
-        samples = sound_samples(samples, self.name)
+        """Samples at 16 kHz (made sound by the source, :func:`sound_samples`), cut into
+        frames and queued."""
         self.samples_cut += len(samples)
         if self.tap_heard is not None:
             self.tap_heard(samples)
