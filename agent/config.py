@@ -1,7 +1,8 @@
 """The TOML config: which modules run and with what options.
 
 Layers, later ones winning key by key: ``assets/config.toml`` (the defaults, documented
-there), then the user's file (``--config``, else ``$SCENEVOICE_CONFIG``, else
+there), then a role's preset (``serve --role satellite|hub|sensor``: ``assets/roles/``),
+then the user's file (``--config``, else ``$SCENEVOICE_CONFIG``, else
 ``./scenevoice.toml`` if present), then ``--set table.key=value`` overrides whose value
 is TOML (``--set modules.voice.asr='"faster-whisper"'`` or, for strings, bare words:
 ``--set modules.voice.asr=faster-whisper``).
@@ -22,6 +23,8 @@ from agent.errors import ScenevoiceError, SchemaError
 from agent.paths import ASSETS
 
 DEFAULT_CONFIG = ASSETS / "config.toml"
+#: the roles a peer of several machines can take (``assets/roles/<role>.toml``).
+ROLES = ("satellite", "hub", "sensor")
 _TOP_LEVEL = {"bus", "modules", "record", "serve", "session"}
 
 
@@ -120,8 +123,9 @@ def _validate(data: dict[str, Any], where: str) -> None:
             raise ConfigError(f"{where}: modules.{name}.enabled must be true or false, got {table['enabled']!r}")
 
 
-def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> Config:
-    """Load and merge the config layers (see the module docstring).
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = (), role: str | None = None) -> Config:
+    """Load and merge the config layers (see the module docstring); ``role``: one of
+    :data:`ROLES`, whose preset lies between the defaults and the user's file.
 
     Raises:
         ConfigError: a file is missing or not TOML, a table is unknown, a value has the
@@ -129,6 +133,12 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     """
     data = _read(DEFAULT_CONFIG)
     sources = [DEFAULT_CONFIG]
+    if role is not None:
+        if role not in ROLES:
+            raise ConfigError(f"unknown role {role!r} (known: {', '.join(ROLES)})")
+        preset = ASSETS / "roles" / f"{role}.toml"
+        data = _merge(data, _read(preset))
+        sources.append(preset)
     user = path or os.environ.get("SCENEVOICE_CONFIG")
     if user is None and Path("scenevoice.toml").is_file():
         user = "scenevoice.toml"

@@ -30,9 +30,14 @@ COUNTED = ("turn", "reply", "spoken", "interrupt", "error", "partial", "turn.dra
 class Health:
     """What the agent has done since it started, read from the bus."""
 
-    def __init__(self, modules: Callable[[], dict[str, str]]) -> None:
-        """``modules``: each module's name → its state (``running``, ``failed: …``)."""
+    def __init__(
+        self, modules: Callable[[], dict[str, str]], details: Callable[[], dict[str, dict[str, Any]]] | None = None
+    ) -> None:
+        """``modules``: each module's name → its state (``running``, ``failed: …``);
+        ``details``: each module's name → what it reports beyond that (``Module.status``;
+        a bridge's sites), called from the server's thread."""
         self.modules = modules
+        self.details = details or dict
         self.started_unix_s = time.time()
         self._monotonic0 = time.monotonic()
         self.counts: Counter[str] = Counter()
@@ -71,15 +76,18 @@ class Health:
     def snapshot(self) -> dict[str, Any]:
         """The ``/health`` answer: ``status`` (``ok``, or ``degraded`` when a module failed
         or nothing listens), ``state``, ``uptime_s``, ``modules``, ``devices``, ``counts``,
-        ``last_turn`` (its latency: end of speech → first sound, s) and ``last_error``."""
+        ``last_turn`` (its latency: end of speech → first sound, s), ``last_error``, and each
+        module's own report under ``details`` (a bridge: every site, its status, last scene
+        and round trip)."""
         modules = self.modules()
+        details = self.details()
         failed = any(state != "running" for state in modules.values())
         with self._lock:
-            return self._snapshot(modules, failed)
+            return {**self._snapshot(modules, failed), "details": details}
 
     def _snapshot(self, modules: dict[str, str], failed: bool) -> dict[str, Any]:
         return {
-            "status": "degraded" if failed or self.state not in ("listening", "stopping") else "ok",
+            "status": "degraded" if failed or self.state not in ("listening", "serving", "stopping") else "ok",
             "state": self.state,
             "uptime_s": round(time.monotonic() - self._monotonic0, 1),
             "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_unix_s)),

@@ -300,7 +300,8 @@ class Mind(Module):
         reply = scene.derive(
             channel="voice",
             kind="reply.draft" if draft else "reply",
-            parents=[heard.id] if draft else [scene.id, thought.id],
+            # a reply to a fused scene names the turn too: it is the turn that awaits it
+            parents=[heard.id] if draft else [scene.id, thought.id, *([heard.id] if fused is not None else [])],
             text=text,
             core=compressed.core,
             lexemes=text_lexemes(text),

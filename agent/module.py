@@ -70,6 +70,9 @@ class Module:
     #: inbox size and backpressure policy for this module's subscription (see agent.bus).
     inbox_size: ClassVar[int] = 64
     policy: ClassVar[Policy] = "block"
+    #: the request kinds this module serves (a front end asks whether anything here can
+    #: listen, say, before it asks); ``wants`` still decides what reaches it.
+    requests: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         self.options: dict[str, Any] = dict(options or {})
@@ -88,6 +91,12 @@ class Module:
 
     async def stop(self) -> None:
         """Called once at shutdown. Cancel background tasks and release resources."""
+
+    def status(self) -> dict[str, Any]:
+        """What this module reports at ``GET /health`` beyond "running" (the peers a bridge
+        knows, say); ``{}`` for nothing. Called from the health server's thread: it reads
+        state under the module's own locks and never awaits."""
+        return {}
 
     async def publish(self, scene: Scene) -> None:
         """Put a scene on the bus under this module's name."""

@@ -63,6 +63,42 @@ class Result:
 
 
 @dataclass(frozen=True)
+class Heard:
+    """One room's hearing of an utterance, as a room choice weighs it.
+
+    Attributes:
+        site: the room (a satellite's site name).
+        scene_id: the turn that room heard.
+        energy_db: the speech's level there, dBFS (None: not measured).
+        snr_db: its level above that room's noise floor, dB (None: not measured).
+    """
+
+    site: str
+    scene_id: str
+    energy_db: float | None = None
+    snr_db: float | None = None
+
+
+@dataclass(frozen=True)
+class RoomChoice:
+    """Which room answers an utterance more than one room heard (a ``room.choice`` scene).
+
+    Attributes:
+        room: the site chosen: the one that heard it best.
+        heard: every room's hearing, the chosen one first.
+        rule: how it was chosen, in words (the evidence's reading).
+    """
+
+    room: str
+    heard: list[Heard]
+    rule: str
+
+    def _check(self, path: str) -> None:
+        if not self.heard or self.heard[0].site != self.room:
+            fail(f"{path}.heard", "must list the chosen room's hearing first")
+
+
+@dataclass(frozen=True)
 class VoiceProfile:
     """A voice as it sounds left alone, and the pitch a plan may ask of it. A speaking
     module announces it on the bus (kind ``voice.profile``); the planner anchors every

@@ -31,7 +31,7 @@ from typing import Any, Literal
 from agent.codec import SchemaError, fail, from_dict, private_copy, to_dict
 from agent.errors import Problem
 from agent.odor import Odor
-from agent.parts import Piece, Request, Result, Unfolding, VoiceProfile
+from agent.parts import Piece, Request, Result, RoomChoice, Unfolding, VoiceProfile
 from agent.register import Register
 from agent.sight import Sight
 from agent.sound import Sound
@@ -108,6 +108,8 @@ class Scene:
             played on, a count of scenes).
         error: what went wrong, on an ``error`` scene (reason, message, subject).
         voice: the voice a speaking module speaks with (``voice.profile`` scenes).
+        room: which room answers an utterance several rooms heard, and the evidence
+            (``room.choice`` scenes, from the bridge of a hub).
         parents: ids of the scenes this one was made from.
         hops: the stages it passed, with times, oldest first.
     """
@@ -147,6 +149,7 @@ class Scene:
     result: Result | None = None
     error: Problem | None = None
     voice: VoiceProfile | None = None
+    room: RoomChoice | None = None
     parents: list[str] = field(default_factory=list)
     hops: list[Hop] = field(default_factory=list)
 

@@ -148,6 +148,10 @@ class Session:
         assert self.voice is not None
         return self.voice
 
+    def serves(self, kind: str) -> bool:
+        """True when a running module serves requests of ``kind`` (``Module.requests``)."""
+        return any(kind in module.requests for module in self.modules.values())
+
     async def request(
         self, scene: Scene, until: Callable[[Scene], bool], timeout_s: float
     ) -> AsyncGenerator[Scene, None]:

@@ -62,6 +62,10 @@ class Sound:
     #: bands, mean over the whole stretch, pauses included; arbitrary units (not calibrated
     #: to sound pressure), comparable between recordings.
     loudness_au: float | None = None
+    #: signal-to-noise: ``energy_db`` above the noise floor of the audio around it (the
+    #: quietest 5 % of frames of the stretch heard, pauses and silence before and after
+    #: included), dB.
+    snr_db: float | None = None
     #: dynamics: 95th minus 5th percentile of frame levels, dB.
     energy_range_db: float | None = None
     #: linear trend of frame level over the stretch, dB per second.

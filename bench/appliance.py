@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from agent.paths import PROJECT_ROOT
@@ -32,8 +33,9 @@ READY_S = 120.0
 class Appliance:
     """A ``run.py serve`` process with the rig's environment; its stderr lines collected."""
 
-    def __init__(self, env: dict[str, str], *sets: str, record: str | None = None) -> None:
-        args = [sys.executable, str(PROJECT_ROOT / "run.py"), "serve", "--set", "serve.port=0"]
+    def __init__(self, env: dict[str, str], *sets: str, record: str | None = None, options: Sequence[str] = ()) -> None:
+        """``sets``: ``--set`` overrides; ``options``: more of ``serve``'s options (``--role hub``)."""
+        args = [sys.executable, str(PROJECT_ROOT / "run.py"), "serve", "--set", "serve.port=0", *options]
         if record is not None:
             args += ["--record", record]
         for s in sets:

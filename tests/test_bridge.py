@@ -31,7 +31,11 @@ def broker(tmp_path):
         yield running
 
 
-def _config(broker, site: str, send: list[str], receive: list[str], password_env: str | None = None):
+def _config(
+    broker, site: str, send: list[str], receive: list[str], password_env: str | None = None, more: tuple[str, ...] = ()
+):
+    """A bridge-only peer's config: ``site`` with its own account, sending and receiving
+    these kinds; ``more``: further ``--set`` overrides."""
     return load_config(
         None,
         [
@@ -44,6 +48,7 @@ def _config(broker, site: str, send: list[str], receive: list[str], password_env
             f"modules.bridge.receive={json.dumps(receive)}",
             "modules.bridge.resend_s=0.5",
             "modules.bridge.retry_max_s=0.5",
+            *more,
         ],
     )
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.errors import REASONS, Problem
-from agent.parts import Request, Result, VoiceProfile
+from agent.parts import Heard, Request, Result, RoomChoice, VoiceProfile
 from agent.register import REGISTERS
 from agent.scene import SCHEMA_VERSION, Hop, Scene, SceneError
 from agent.sound import Sound
@@ -36,6 +36,7 @@ sounds = st.builds(
     contour=maybe(st.sampled_from(["rising", "falling", "flat", "rise-fall", "fall-rise"])),
     f0_final_slope_st_per_s=maybe(finite),
     energy_db=maybe(finite),
+    snr_db=maybe(finite),
     energy_range_db=maybe(positive),
     energy_slope_db_per_s=maybe(finite),
     centroid_hz=maybe(positive),
@@ -67,6 +68,18 @@ plans = st.builds(
     duration_s=maybe(positive),
     follows_speaker=st.booleans(),
 )
+
+
+@st.composite
+def room_choices(draw) -> RoomChoice:
+    heard = draw(
+        st.lists(
+            st.builds(Heard, site=names, scene_id=names, energy_db=maybe(finite), snr_db=maybe(finite)),
+            min_size=1,
+            max_size=3,
+        )
+    )
+    return RoomChoice(room=heard[0].site, heard=heard, rule=draw(st.text(max_size=40)))
 
 
 @st.composite
@@ -119,6 +132,7 @@ def scenes(draw) -> Scene:
                 )
             )
         ),
+        room=draw(maybe(room_choices())),
         voice=draw(
             maybe(
                 st.builds(

@@ -126,7 +126,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "say":
         overrides.append(f"modules.voice.output={json.dumps(args.out)}")
     try:
-        config = load_config(args.config, overrides)
+        role = getattr(args, "role", None)
+        if getattr(args, "site", None):  # before the user's --set, which win
+            overrides.insert(0, f"modules.bridge.site={json.dumps(args.site)}")
+        config = load_config(args.config, overrides, role)
         log.info("config: %s; overrides: %s", " + ".join(map(str, config.sources)), " ".join(overrides) or "none")
         if command == "talk":
             return talk.run(config, args, overrides)

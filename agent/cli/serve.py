@@ -25,7 +25,7 @@ from typing import Literal
 
 from agent.bus import everything
 from agent.cli.common import recorded_session
-from agent.config import Config, ConfigError, parse_table
+from agent.config import ROLES, Config, ConfigError, parse_table
 from agent.errors import EXIT_MACHINE, EXIT_OK
 from agent.health import Health, HealthServer
 from agent.jsonlog import use_json_lines
@@ -72,6 +72,13 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     p.add_argument(
         "--record", metavar="DIR", help="record the session (both sides' audio and every scene) into a folder under DIR"
     )
+    p.add_argument(
+        "--role",
+        choices=ROLES,
+        help="one of several machines sharing one mind through an MQTT broker: a room's ears and voice "
+        "(satellite), the mind for every room (hub), or a sensor (assets/roles/)",
+    )
+    p.add_argument("--site", help="this machine's site name for the broker (kitchen, hall); the hub's is hub")
 
 
 class _Appliance:
@@ -79,15 +86,32 @@ class _Appliance:
         self.session, self.o, self.stopping = session, o, stopping
         #: replies asked for and not yet spoken (cut on a stop).
         self.unspoken: set[str] = set()
-        self.health = Health(self._modules)
+        self.health = Health(self._modules, self._details)
 
     def _modules(self) -> dict[str, str]:
         states = dict.fromkeys(self.session.modules, "running")
         states.update({name: f"failed: {why}" for name, why in self.session.failed.items()})
         return states
 
+    def _details(self) -> dict[str, dict]:
+        details = {}
+        for name, module in list(self.session.modules.items()):
+            try:
+                report = module.status()
+            except Exception as exc:  # a report that fails is itself reported
+                report = {"error": f"{type(exc).__name__}: {exc}"}
+            if report:
+                details[name] = report
+        return details
+
     async def listen(self) -> None:
-        """Listen, and listen again after listening ends, until stopped."""
+        """Listen, and listen again after listening ends, until stopped. With nothing here
+        that listens (a hub, a sensor) it serves the scenes that come until stopped."""
+        if not self.session.serves("listen.live"):
+            log.info("nothing here listens to a microphone (modules: %s); serving", ", ".join(self.session.modules))
+            self.health.state = "serving"
+            await self.stopping.wait()
+            return
         while not self.stopping.is_set():
             request = Scene(channel="voice", kind="listen.live", source="serve")
             lineage = self.session.request(request, until=lambda s: False, timeout_s=math.inf)
@@ -98,7 +122,10 @@ class _Appliance:
                     elif scene.kind == "spoken":
                         self.unspoken.difference_update(scene.parents)
                     elif scene.kind == "done" and scene.parents == [request.id]:  # a file as microphone ended
-                        break
+                        log.info("the input file has ended; serving until stopped")
+                        self.health.state = "serving"
+                        await self.stopping.wait()
+                        return
                     elif scene.kind == "listening":
                         log.info("listening on %s", scene.result.device if scene.result else "the microphone")
                     elif scene.kind == "error" and scene.error is not None:

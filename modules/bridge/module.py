@@ -2,7 +2,17 @@
 
 Scenes of the kinds in ``send`` leave this peer's bus for the broker, as their versioned
 JSON under ``scenevoice/<site>/scene/<kind>`` (``topics.py``), QoS 1, from a persistent
-session; scenes of the kinds in ``receive`` from the other sites come onto this bus. Nothing
+session; scenes of the kinds in ``receive`` from the other sites come onto this bus. A
+scene made from one that came from a room — a reply to the kitchen's turn — goes to that
+room only (``scenevoice/<site>/to/<room>/<kind>``): the room is the last site its hops
+say it left (``bridge.<room>.out``), so the reply is spoken where it was heard.
+
+Roles (``assets/roles/``): a *satellite* (``hub`` set) sends its turns to the hub and
+speaks the replies that come back; with the hub offline, the broker away, or no answer
+within ``reply_wait_s``, it answers the turn itself with ``away_text`` (a ``reply`` its
+voice speaks) and withdraws it. A *hub* takes the turns of every room and, when two rooms
+heard one utterance, lets the best heard through (``rooms.py``; the ``room.choice`` scene
+carries the evidence and goes to each room that heard it). Nothing
 is lost or doubled across a broker that stops or dies: each sent scene stays in the
 :class:`~modules.bridge.outbox.Outbox` until its receiver confirms its id (an ``ack``
 message), is sent again after every reconnect and every ``resend_s`` meanwhile, and a
@@ -12,10 +22,18 @@ each time it comes. Each scene that crosses gets the hops ``bridge.<site>.out`` 
 
 Presence: a retained ``online`` on ``scenevoice/<site>/status``, and ``offline`` as the
 connection's last will (the broker publishes it when the peer vanishes, within 1.5 ×
-``keepalive_s``). A scene from the broker that is too large, not JSON or not a valid scene
-becomes an ``error`` scene (``input.malformed``) on this bus and is dropped; the bridge
-goes on. The broker away: attempts every 0.1 s, doubling to ``retry_max_s``, one log line
-when it goes and one when it is back.
+``keepalive_s``); every ``keepalive_s`` a ping, answered by each peer, measures the round
+trip to it. :meth:`BridgeModule.status` lists the sites for ``/health``.
+
+A scene from the broker that is too large, not JSON or not a valid scene becomes an
+``error`` scene (``input.malformed``) on this bus and is dropped; the bridge goes on.
+Memory is bounded everywhere: the outbox (``outbox_max``, oldest dropped with a log line),
+the ids seen (the last 100,000), the client's queue of incoming messages (1,000; beyond it
+the client drops the newest, and their senders send them again until confirmed) and this
+module's inbox (256; the bus holds the publisher up).
+
+The broker away: attempts every 0.1 s, doubling to ``retry_max_s``, one log line when it
+goes and one when it is back.
 """
 
 from __future__ import annotations
@@ -33,10 +51,13 @@ import aiomqtt
 
 from agent.bus import SceneBus, error_scene
 from agent.module import Module
+from agent.parts import RoomChoice
 from agent.scene import Hop, Scene, SceneError
 from modules.bridge import topics
 from modules.bridge.options import BridgeOptions
-from modules.bridge.outbox import Outbox
+from modules.bridge.outbox import Outbox, Outgoing
+from modules.bridge.peers import Peers
+from modules.bridge.rooms import OneRoom
 from modules.bridge.seen import SeenIds
 
 log = logging.getLogger(__name__)
@@ -46,6 +67,21 @@ log = logging.getLogger(__name__)
 MAX_QUEUED_INCOMING = 1000
 #: how long to wait for the broker's answer to one publish before counting the link down (s).
 PUBLISH_TIMEOUT_S = 5.0
+#: a room whose last ``speech.start`` or ``partial`` is older than this (s), or closed by its
+#: turn, hears nothing now (a sound that never became a turn stops counting after it).
+HEARING_S = 10.0
+#: how often held turns and unanswered turns are looked at (s).
+TICK_S = 0.05
+
+
+def room_of(scene: Scene, own_site: str) -> str:
+    """The site whose scene this one was made from: the last ``bridge.<site>.out`` hop of
+    another site ("" when it came from no other site)."""
+    for hop in reversed(scene.hops):
+        parts = hop.stage.split(".")
+        if len(parts) == 3 and parts[0] == "bridge" and parts[2] == "out" and parts[1] != own_site:
+            return parts[1]
+    return ""
 
 
 class BridgeModule(Module):
@@ -59,11 +95,30 @@ class BridgeModule(Module):
         self.o = BridgeOptions.parse(self.options)
         self.outbox = Outbox(self.o.outbox_max)
         self.seen = SeenIds()
+        self.peers = Peers(self.o.site)
+        self.rooms = OneRoom(self.o.one_room_s)
         self.client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
-        self._task: asyncio.Task | None = None
-        self.counts = {"sent": 0, "received": 0, "duplicates": 0, "malformed": 0, "confirmed": 0}
+        #: ids taken and not yet confirmed to their senders, by sending site (batched).
+        self._unacked: dict[str, list[str]] = {}
+        self._ack_wake = asyncio.Event()
+        #: a satellite's turns sent to the hub and not yet answered: id → (monotonic s sent, turn).
+        self.waiting: dict[str, tuple[float, Scene]] = {}
+        #: turns a satellite answered itself (the hub away): a late answer is not spoken.
+        self.given_up = SeenIds(10_000)
+        #: sites that are rooms (they announced a voice or sent a turn): a hub waits for them.
+        self.rooms_seen: set[str] = set()
+        self._tasks: list[asyncio.Task] = []
+        self.counts = {
+            "sent": 0,
+            "received": 0,
+            "duplicates": 0,
+            "malformed": 0,
+            "confirmed": 0,
+            "answered_here": 0,
+            "room_choices": 0,
+        }
 
     # --- the bus side ------------------------------------------------------------------------
 
@@ -73,24 +128,102 @@ class BridgeModule(Module):
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
         self.o.password()  # a missing secret is said at start, not at the first attempt
-        self._task = asyncio.create_task(self._run(), name="bridge:link")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="bridge:link"),
+            asyncio.create_task(self._tick(), name="bridge:tick"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        client = self.client
+        if client is not None and self.connected.is_set():  # a clean stop says so (a will is for vanishing)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(
+                    client.publish(topics.status_topic(self.o.site), b"offline", qos=1, retain=True), 1.0
+                )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def status(self) -> dict[str, Any]:
+        """For ``/health``: this site, whether the broker is reached, the scenes waiting for
+        a confirmation, the counts, and every other site (status, last scene, round trip)."""
+        return {
+            "site": self.o.site,
+            "broker": f"{self.o.host}:{self.o.port}",
+            "connected": self.connected.is_set(),
+            "unconfirmed": len(self.outbox),
+            "counts": dict(self.counts),
+            "sites": self.peers.snapshot(),
+        }
 
     async def handle(self, scene: Scene) -> None:
+        if scene.kind == "turn" and self.o.hub and (scene.text or "").strip():  # a satellite's turn
+            if not (self.connected.is_set() and self.peers.online(self.o.hub)):
+                why = "the hub is not online" if self.connected.is_set() else "the broker is out of reach"
+                await self._answer_here(scene, why)
+                return
+            self.waiting[scene.id] = (time.monotonic(), scene)
+        self._enqueue(scene, room_of(scene, self.o.site))
+
+    def _enqueue(self, scene: Scene, room: str) -> None:
+        """Into the outbox, for ``room`` ("" = every site that takes the kind); the sender
+        publishes it: the bus never waits on the network."""
         out = dataclasses.replace(scene, hops=[*scene.hops, Hop(f"bridge.{self.o.site}.out", time.time())])
-        topic = topics.scene_topic(self.o.site, scene.kind)
-        payload = out.to_json().encode("utf-8")
-        self.outbox.put(scene.id, topic, payload)
-        self._wake.set()  # the sender publishes it: the bus never waits on the network
+        kind = scene.kind
+        topic = topics.room_topic(self.o.site, room, kind) if room else topics.scene_topic(self.o.site, kind)
+        self.outbox.put(Outgoing(scene.id, room, topic, out.to_json().encode("utf-8"), kind in self.o.retain))
+        self._wake.set()
+
+    async def _answer_here(self, turn: Scene, why: str) -> None:
+        """The hub cannot answer ``turn``: say so in this room's voice, and take the turn back."""
+        log.warning("bridge: %s; the turn %r is answered here: %r", why, turn.text, self.o.away_text)
+        self.waiting.pop(turn.id, None)
+        self.given_up.add(turn.id)
+        self.outbox.withdraw(turn.id)
+        self.counts["answered_here"] += 1
+        reply = turn.derive(
+            channel="voice",
+            kind="reply",
+            text=self.o.away_text,
+            language=turn.language,
+            act="notice",
+            source=f"bridge.{self.o.site}",
+        )
+        await self.publish(reply)
+
+    async def _tick(self) -> None:
+        """Held turns whose time is up are decided (a hub); turns the hub has not answered
+        within ``reply_wait_s`` are answered here (a satellite)."""
+        while True:
+            await asyncio.sleep(TICK_S)
+            for turn, choice in self.rooms.due():
+                await self._let_through(turn, choice)
+            late = [t for at, t in self.waiting.values() if time.monotonic() - at > self.o.reply_wait_s]
+            for turn in late:
+                await self._answer_here(turn, f"no answer from the hub in {self.o.reply_wait_s:g} s")
+
+    async def _let_through(self, turn: Scene, choice: RoomChoice | None) -> None:
+        """The turn chosen to be answered goes onto this bus; a choice between rooms is said
+        first, on this bus and to each room that heard the utterance."""
+        if choice is not None:
+            self.counts["room_choices"] += 1
+            log.info("bridge: one room answers: %s", choice.rule)
+            said = Scene(
+                channel="bridge",
+                kind="room.choice",
+                parents=[h.scene_id for h in choice.heard],
+                text=turn.text,
+                room=choice,
+                source=f"bridge.{self.o.site}",
+            )
+            await self.publish(said)
+            for heard in choice.heard:
+                self._enqueue(said, heard.site)
+        await self.publish(turn)
 
     # --- the broker side ---------------------------------------------------------------------
 
-    async def _publish(self, client: aiomqtt.Client, topic: str, payload: bytes) -> None:
+    async def _publish(self, client: aiomqtt.Client, out: Outgoing) -> None:
         """One QoS 1 publish.
 
         Raises:
@@ -99,9 +232,9 @@ class BridgeModule(Module):
                 caller then reconnects.
         """
         try:
-            await asyncio.wait_for(client.publish(topic, payload, qos=1), PUBLISH_TIMEOUT_S)
+            await asyncio.wait_for(client.publish(out.topic, out.payload, qos=1, retain=out.retain), PUBLISH_TIMEOUT_S)
         except (aiomqtt.MqttError, TimeoutError, OSError, RuntimeError, ValueError) as exc:
-            raise aiomqtt.MqttError(f"publish to {topic} failed: {type(exc).__name__}: {exc}") from exc
+            raise aiomqtt.MqttError(f"publish to {out.topic} failed: {type(exc).__name__}: {exc}") from exc
         self.counts["sent"] += 1
 
     def _client(self) -> aiomqtt.Client:
@@ -118,6 +251,7 @@ class BridgeModule(Module):
             tls_params=aiomqtt.TLSParameters(ca_certs=o.ca_file) if o.ca_file else None,
             max_queued_incoming_messages=MAX_QUEUED_INCOMING,
             timeout=PUBLISH_TIMEOUT_S,
+            max_inflight_messages=o.in_flight,
         )
 
     async def _run(self) -> None:
@@ -129,7 +263,10 @@ class BridgeModule(Module):
                     self.client = client
                     for kind in self.o.receive:
                         await client.subscribe(topics.scenes_of_kind(kind), qos=1)
+                        await client.subscribe(topics.scenes_for_room(self.o.site, kind), qos=1)
                     await client.subscribe(topics.acks_to(self.o.site), qos=1)
+                    await client.subscribe(topics.statuses(), qos=1)
+                    await client.subscribe(topics.pings(), qos=0)
                     await client.publish(topics.status_topic(self.o.site), b"online", qos=1, retain=True)
                     self.connected.set()
                     if down_since is not None:
@@ -137,17 +274,21 @@ class BridgeModule(Module):
                     else:
                         log.info("bridge: connected to %s:%d as site %s", self.o.host, self.o.port, self.o.site)
                     wait_s, down_since = 0.1, None
-                    sender = asyncio.create_task(self._send(client), name="bridge:send")
-                    receiver = asyncio.create_task(self._receive(client), name="bridge:receive")
-                    try:  # the first of the two to end ends the connection (its error re-raised)
-                        done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+                    tasks = {
+                        asyncio.create_task(self._send(client), name="bridge:send"),
+                        asyncio.create_task(self._receive(client), name="bridge:receive"),
+                        asyncio.create_task(self._confirm(client), name="bridge:confirm"),
+                        asyncio.create_task(self._ping(client), name="bridge:ping"),
+                    }
+                    try:  # the first of them to end ends the connection (its error re-raised)
+                        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                         for task in done:
                             task.result()
-                        raise aiomqtt.MqttError("the connection's sender or receiver ended")
+                        raise aiomqtt.MqttError("the connection's sender, receiver, confirmer or pinger ended")
                     finally:
-                        for task in (sender, receiver):
+                        for task in tasks:
                             task.cancel()
-                        await asyncio.gather(sender, receiver, return_exceptions=True)
+                        await asyncio.gather(*tasks, return_exceptions=True)
             except aiomqtt.MqttError as exc:
                 self.connected.clear()
                 self.client = None
@@ -168,11 +309,38 @@ class BridgeModule(Module):
         older_than_s = 0.0
         while True:
             self._wake.clear()
-            for _, topic, payload in self.outbox.due(older_than_s):
-                await self._publish(client, topic, payload)  # raises when the link is down
+            due = self.outbox.due(older_than_s)
+            for first in range(0, len(due), self.o.in_flight):  # pipelined: QoS 1 one at a time is ~750/s
+                window = due[first : first + self.o.in_flight]
+                await asyncio.gather(*(self._publish(client, out) for out in window))  # raises: link down
             older_than_s = self.o.resend_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.o.resend_s / 2)
+
+    async def _ping(self, client: aiomqtt.Client) -> None:
+        """A ping every ``keepalive_s`` (QoS 0); each peer's answer gives the round trip."""
+        while True:
+            await client.publish(topics.ping_topic(self.o.site), json.dumps({"t": time.monotonic()}), qos=0)
+            await asyncio.sleep(self.o.keepalive_s)
+
+    async def _confirm(self, client: aiomqtt.Client) -> None:
+        """Confirm the ids taken to their senders, one message per sender for all taken
+        since the last (the receiver never waits on a confirmation). A confirmation lost
+        with the link: the scene comes again, is taken as a duplicate and confirmed then."""
+        while True:
+            await self._ack_wake.wait()
+            self._ack_wake.clear()
+            batch, self._unacked = self._unacked, {}
+            for sender, ids in batch.items():
+                await self._publish_ack(client, sender, {"ids": ids}, qos=1)
+
+    async def _publish_ack(self, client: aiomqtt.Client, to: str, body: dict[str, Any], qos: int) -> None:
+        try:
+            await asyncio.wait_for(
+                client.publish(topics.ack_topic(self.o.site, to), json.dumps(body), qos=qos), PUBLISH_TIMEOUT_S
+            )
+        except (aiomqtt.MqttError, TimeoutError, OSError, RuntimeError, ValueError) as exc:
+            raise aiomqtt.MqttError(f"confirmation to {to} failed: {type(exc).__name__}: {exc}") from exc
 
     async def _take(self, client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         topic = message.topic.value
@@ -180,21 +348,64 @@ class BridgeModule(Module):
         if sender is None or sender == self.o.site:
             return
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
-        if topic.endswith(f"/ack/{self.o.site}"):
-            with contextlib.suppress(ValueError, TypeError, AttributeError):
-                self.counts["confirmed"] += self.outbox.confirm([str(i) for i in json.loads(payload)["ids"]])
+        what = topics.what(topic)
+        if what == "status":
+            await self._presence(sender, payload.decode("utf-8", "replace"))
+        elif what == "ping":
+            with contextlib.suppress(ValueError, TypeError, KeyError):
+                await self._publish_ack(client, sender, {"pong": float(json.loads(payload)["t"])}, qos=0)
+        elif what == "ack":
+            self._acknowledged(sender, payload)
+        elif what in ("scene", "to"):
+            scene = await self._scene_of(topic, payload)
+            if scene is not None:
+                await self._arrived(sender, scene)
+
+    async def _presence(self, site: str, status: str) -> None:
+        if status not in ("online", "offline") or not self.peers.status(site, status):
             return
-        scene = await self._scene_of(topic, payload)
-        if scene is None:
-            return
+        (log.info if status == "online" else log.warning)("bridge: site %s is %s", site, status)
+        if status == "offline" and site == self.o.hub:
+            for _, turn in list(self.waiting.values()):
+                await self._answer_here(turn, "the hub went offline")
+
+    def _acknowledged(self, sender: str, payload: bytes) -> None:
+        try:
+            body = json.loads(payload)
+            if "pong" in body:
+                self.peers.round_trip(sender, 1000.0 * (time.monotonic() - float(body["pong"])))
+            else:
+                self.counts["confirmed"] += self.outbox.confirm([str(i) for i in body["ids"]], sender)
+        except (ValueError, TypeError, KeyError, AttributeError):
+            log.warning("bridge: a malformed confirmation from %s dropped", sender)
+
+    async def _arrived(self, sender: str, scene: Scene) -> None:
+        """A scene from ``sender``: taken once (confirmed every time it comes)."""
         new = self.seen.add(scene.id)
-        with contextlib.suppress(aiomqtt.MqttError):  # a lost confirmation: the scene comes again
-            await client.publish(topics.ack_topic(self.o.site, sender), json.dumps({"ids": [scene.id]}), qos=1)
+        self._unacked.setdefault(sender, []).append(scene.id)
+        self._ack_wake.set()
         if not new:
             self.counts["duplicates"] += 1
             return
         self.counts["received"] += 1
+        self.peers.heard(sender, scene.kind)
+        if scene.kind in ("turn", "voice.profile"):
+            self.rooms_seen.add(sender)
         scene.hops.append(Hop(f"bridge.{self.o.site}.in", time.time()))
+        if any(p in self.given_up for p in scene.parents):
+            log.info("bridge: a late %s from %s to a turn answered here is not taken", scene.kind, sender)
+            return
+        for parent in scene.parents:  # an answer (or a choice of another room) has come
+            self.waiting.pop(parent, None)
+        if scene.kind == "turn" and (scene.text or "").strip():
+            others = {
+                room
+                for room in (set(self.peers.online_sites()) & self.rooms_seen) - {sender}
+                if self.peers.may_be_hearing(room, HEARING_S)
+            }
+            for turn, choice in self.rooms.hold(sender, scene, others):
+                await self._let_through(turn, choice)
+            return
         await self.publish(scene)
 
     async def _scene_of(self, topic: str, payload: bytes) -> Scene | None:

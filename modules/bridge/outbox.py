@@ -8,8 +8,22 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One scene as it goes out: its ``scene_id``, the ``room`` it is for ("" = every site
+    that takes its kind), ``topic``, ``payload`` (the scene's JSON) and whether the broker
+    keeps it (``retain``)."""
+
+    scene_id: str
+    room: str
+    topic: str
+    payload: bytes
+    retain: bool = False
 
 
 class Outbox:
@@ -20,29 +34,45 @@ class Outbox:
 
     def __init__(self, max_scenes: int) -> None:
         self.max_scenes = max_scenes
-        #: id → (topic, payload, monotonic time last sent; None: not yet sent).
-        self._pending: OrderedDict[str, tuple[str, bytes, float | None]] = OrderedDict()
+        #: (scene id, room) → (what goes out, monotonic time last sent; None: not yet sent).
+        self._pending: OrderedDict[tuple[str, str], tuple[Outgoing, float | None]] = OrderedDict()
         self.dropped = 0
 
     def __len__(self) -> int:
         return len(self._pending)
 
-    def put(self, scene_id: str, topic: str, payload: bytes) -> None:
-        self._pending[scene_id] = (topic, payload, None)
+    def put(self, out: Outgoing) -> None:
+        self._pending[(out.scene_id, out.room)] = (out, None)
         while len(self._pending) > self.max_scenes:
-            old, _ = self._pending.popitem(last=False)
+            (old, _), _ = self._pending.popitem(last=False)
             self.dropped += 1
-            log.warning("bridge: outbox full (%d); scene %s dropped unconfirmed", self.max_scenes, old)
+            if self.dropped == 1 or self.dropped % 1000 == 0:  # a line, not a flood
+                log.warning(
+                    "bridge: outbox full (%d); scene %s dropped unconfirmed (%d so far)",
+                    self.max_scenes,
+                    old,
+                    self.dropped,
+                )
 
-    def confirm(self, ids: list[str]) -> int:
-        """Forget the confirmed ``ids``; returns how many were pending."""
-        return sum(self._pending.pop(i, None) is not None for i in ids)
+    def confirm(self, ids: list[str], by: str) -> int:
+        """Forget the ``ids`` the site ``by`` confirmed (sent to it, or to every site);
+        returns how many were pending."""
+        return sum(
+            self._pending.pop((i, by), None) is not None or self._pending.pop((i, ""), None) is not None for i in ids
+        )
 
-    def due(self, older_than_s: float) -> list[tuple[str, str, bytes]]:
-        """(id, topic, payload) of the scenes not sent yet or last sent more than
-        ``older_than_s`` ago (all of them with 0), oldest first; they count as sent now."""
+    def withdraw(self, scene_id: str) -> bool:
+        """Send ``scene_id`` no more, to anyone (it was answered otherwise); True when it was pending."""
+        keys = [k for k in self._pending if k[0] == scene_id]
+        for key in keys:
+            del self._pending[key]
+        return bool(keys)
+
+    def due(self, older_than_s: float) -> list[Outgoing]:
+        """What is not sent yet or was last sent more than ``older_than_s`` ago (all of it
+        with 0), oldest first; it counts as sent now."""
         now = time.monotonic()
-        out = [(i, t, p) for i, (t, p, at) in self._pending.items() if at is None or now - at >= older_than_s]
-        for i, t, p in out:
-            self._pending[i] = (t, p, now)
+        out = [o for o, at in self._pending.values() if at is None or now - at >= older_than_s]
+        for o in out:
+            self._pending[(o.scene_id, o.room)] = (o, now)
         return out

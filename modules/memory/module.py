@@ -153,8 +153,9 @@ class MemoryAnchor(Module):
     # --- bus ----------------------------------------------------------------------------------
 
     def wants(self, scene: Scene) -> bool:
-        # speaker.ask is answered on its own inbox; drafts are what a turn may become.
-        return scene.kind not in ("speaker.ask", "turn.draft", "reply.draft")
+        # speaker.ask is answered on its own inbox; drafts are what a turn may become; a
+        # speech.start only says that a turn is coming.
+        return scene.kind not in ("speaker.ask", "turn.draft", "reply.draft", "speech.start")
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind in REQUESTS:

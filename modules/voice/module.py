@@ -94,6 +94,7 @@ class VoiceModule(Module):
     """VoiceModule: hears speech (VAD, Whisper, timbre) and speaks planned replies (Piper or Bark)."""
 
     name = "voice"
+    requests = REQUESTS
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -66,6 +66,7 @@ def summarise(
         span = (speech_s[0][0], speech_s[-1][1]) if speech_s else None
         pace = rhythm_from_text(text, level, span, floor_db, language)
     pause_list = pauses_s(level, words[0][1], words[-1][2], floor_db) if words else []
+    noise_db = floor_db if floor_db is not None else (float(np.percentile(level, 5)) if n else None)
     return Sound(
         duration_s=n * HOP_S,
         speech_s=float(sum(e - s for s, e in speech_s)) if speech_s else None,
@@ -75,6 +76,7 @@ def summarise(
         contour=pitch.contour,
         f0_final_slope_st_per_s=pitch.f0_final_slope_st_per_s,
         energy_db=energy.energy_db,
+        snr_db=energy.energy_db - noise_db if energy.energy_db is not None and noise_db is not None else None,
         loudness_au=loudness_au(tracks.spec, tracks.sr_hz),
         energy_range_db=energy.energy_range_db,
         energy_slope_db_per_s=energy.energy_slope_db_per_s,

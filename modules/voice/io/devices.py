@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 
 import numpy as np
@@ -90,7 +91,8 @@ class Frames:
     name = ""
 
     def __init__(self, max_queued_frames: int = 200) -> None:
-        self._queue: asyncio.Queue[np.ndarray] = asyncio.Queue(maxsize=max_queued_frames)
+        #: (frame, Unix s when the device delivered it) in order.
+        self._queue: asyncio.Queue[tuple[np.ndarray, float]] = asyncio.Queue(maxsize=max_queued_frames)
         self._pending = np.zeros(0, np.float32)
         self.overflows = 0
         #: samples cut into frames so far (the first frame is dropped by ``_first``: the
@@ -98,10 +100,16 @@ class Frames:
         self.samples_cut = 0
         #: given every sample as it is cut (a recording of what was heard), or None.
         self.tap_heard: Callable[[np.ndarray], None] | None = None
+        #: Unix s when the device delivered the frame :meth:`frames` yielded last (None
+        #: before the first): when it was heard, however far behind the consumer runs.
+        self.frame_wall_s: float | None = None
+        self._delivered_s = 0.0
 
-    def _cut(self, samples: np.ndarray) -> None:
+    def _cut(self, samples: np.ndarray, delivered_s: float | None = None) -> None:
         """Samples at 16 kHz (made sound by the source, :func:`sound_samples`), cut into
-        frames and queued."""
+        frames and queued; ``delivered_s``: Unix s when the device delivered them (default:
+        now), each frame's time of hearing."""
+        self._delivered_s = time.time() if delivered_s is None else delivered_s
         self.samples_cut += len(samples)
         if self.tap_heard is not None:
             self.tap_heard(samples)
@@ -117,7 +125,7 @@ class Frames:
         if self._queue.full():  # the consumer fell behind: keep the newest audio
             self._queue.get_nowait()
             self.overflows += 1
-        self._queue.put_nowait(frame)
+        self._queue.put_nowait((frame, self._delivered_s))
 
     async def _first(self) -> None:
         """Wait for the first frame (and drop it: audio from before the caller was ready
@@ -146,7 +154,7 @@ class Frames:
         """
         while True:
             try:
-                frame = await asyncio.wait_for(self._queue.get(), STALL_S)
+                frame, self.frame_wall_s = await asyncio.wait_for(self._queue.get(), STALL_S)
             except TimeoutError:
                 raise DeviceError(
                     f"microphone {self.name!r} stopped delivering audio for {STALL_S:.0f} s (device removed?)"
@@ -177,11 +185,12 @@ class Microphone(Frames):
         self._stream = None
         self._resampler = None
 
-    def _take(self, block: np.ndarray) -> None:
-        """A block from the device: resampled to 16 kHz when the device runs at another rate
-        (soxr, streaming: no seams between blocks), then cut into frames."""
+    def _take(self, block: np.ndarray, delivered_s: float) -> None:
+        """A block from the device (delivered at Unix s ``delivered_s``): resampled to 16 kHz
+        when the device runs at another rate (soxr, streaming: no seams between blocks), then
+        cut into frames."""
         block = sound_samples(block, self.name)  # before the resampler's state could keep a NaN
-        self._cut(self._resampler.resample_chunk(block) if self._resampler is not None else block)
+        self._cut(self._resampler.resample_chunk(block) if self._resampler is not None else block, delivered_s)
 
     async def __aenter__(self) -> Microphone:
         sd = _sounddevice()
@@ -189,7 +198,7 @@ class Microphone(Frames):
         loop = asyncio.get_running_loop()
 
         def callback(indata, frames, time_info, status) -> None:
-            loop.call_soon_threadsafe(self._take, indata[:, 0].copy())
+            loop.call_soon_threadsafe(self._take, indata[:, 0].copy(), time.time())
 
         def open_at(rate: int) -> None:
             self._stream = sd.InputStream(

@@ -24,6 +24,7 @@ import itertools
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
@@ -163,16 +164,17 @@ class AudioLoop(Frames):
         self.tap_mic: Callable[[np.ndarray], None] | None = None
         self.tap_played: Callable[[np.ndarray], None] | None = None
 
-    def _take(self, heard: np.ndarray, played: np.ndarray, xrun: bool) -> None:
+    def _take(self, heard: np.ndarray, played: np.ndarray, xrun: bool, delivered_s: float) -> None:
         """One callback's blocks at 16 kHz, on the event loop's thread: what was played becomes the
-        reference, what was heard is cleaned of it and cut into frames. After an ``xrun``
-        the echo's delay may have moved: it is measured afresh."""
+        reference, what was heard (delivered at Unix s ``delivered_s``) is cleaned of it and
+        cut into frames. After an ``xrun`` the echo's delay may have moved: it is measured
+        afresh."""
         if xrun:
             self.xruns += 1
             if self.canceller is not None:
                 self.canceller.delay.unlock()
         self.far.append(played)
-        self._cut(self.canceller.process(heard) if self.canceller is not None else heard)
+        self._cut(self.canceller.process(heard) if self.canceller is not None else heard, delivered_s)
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         """The pipe from the audio process, on a thread of its own."""
@@ -192,7 +194,7 @@ class AudioLoop(Frames):
                 if self._mic_16k is not None and self._out_16k is not None:
                     heard, played = self._mic_16k.resample_chunk(heard), self._out_16k.resample_chunk(played)
                 self._record(heard, played)
-                loop.call_soon_threadsafe(self._take, heard, played, msg[3])
+                loop.call_soon_threadsafe(self._take, heard, played, msg[3], time.time())
             elif kind == "first" and msg[1] in playback.tracks:
                 playback.tracks[msg[1]].first_sound_unix_s = msg[2]
             elif kind == "done" and msg[1] in playback.tracks:

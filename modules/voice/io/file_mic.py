@@ -12,6 +12,7 @@ have let finish, finishes.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -71,6 +72,7 @@ class FileMicrophone(Frames):
         for start in range(0, whole, FRAME_SAMPLES):
             frame = sound_samples(self._samples[start : start + FRAME_SAMPLES], self.name)
             self.samples_cut += FRAME_SAMPLES
+            self.frame_wall_s = time.time()  # a file has no time of its own: heard now
             if self.tap_heard is not None:
                 self.tap_heard(frame)
             yield frame

@@ -412,6 +412,8 @@ async def _listen(
         was_in_turn = detector.in_turn
         speech_prob = engines.vad().frame_probability(frame)
         turn = detector.feed(frame, speech_prob)
+        if detector.in_turn and not was_in_turn:  # others may want to know at once (a hub of rooms)
+            await publish(request.derive(kind="speech.start", channel="voice", source=mic.name))
         barge.frame(speech_prob, detector.in_turn, detector.in_turn and not was_in_turn)
         if barge.confirmed:
             await interrupt(barge.take_floor())  # too long for a backchannel: the user takes the floor
@@ -497,8 +499,10 @@ async def _listen(
                 drafted_id = draft.scene_id
         early, draft, partial_at_s = None, None, 0.0
         traced = trace(request)
-        # The end of speech, on the clock of the frames: the closing silence just ended.
-        traced.mark("speech_end", time.time() - turn.silence_s)
+        # The end of speech, on the clock of the frames: the closing silence ended with the
+        # frame just taken, heard when the device delivered it (the loop may run behind).
+        heard_at_s = mic.frame_wall_s if mic.frame_wall_s is not None else time.time()
+        traced.mark("speech_end", heard_at_s - turn.silence_s)
         if ahead is not None:  # heard in the pause, and nothing was said since: its words are final
             traced.mark("endpoint")
             traced.mark("asr")
