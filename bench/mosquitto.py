@@ -106,9 +106,14 @@ class Broker:
     accounts: username → password.
     tls: the listener speaks TLS 1.2+ only, with a certificate signed by a CA made here,
         whose PEM is ``ca_file``; without it (the default), plain MQTT and ``ca_file`` None.
+    max_queued_messages: what the broker holds for an offline peer's persistent session;
+        beyond it, it drops the newer messages without telling anyone (mosquitto's default
+        is 1,000).
     """
 
-    def __init__(self, folder: Path, accounts: dict[str, str], tls: bool = False) -> None:
+    def __init__(
+        self, folder: Path, accounts: dict[str, str], tls: bool = False, max_queued_messages: int = 10_000
+    ) -> None:
         self.binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(self.binary).exists():
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
@@ -140,7 +145,7 @@ class Broker:
             f"persistence_location {folder / 'data'}/\n"
             "autosave_interval 1\n"
             "autosave_on_changes true\n"
-            "max_queued_messages 10000\n"
+            f"max_queued_messages {max_queued_messages}\n"
             f"log_dest file {folder / 'mosquitto.log'}\n"
             # Started as root, mosquitto would drop to its own user, who cannot reach a
             # test's private folder: it stays the user who started it.

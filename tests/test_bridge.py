@@ -150,3 +150,72 @@ def test_a_wrong_password_and_another_sites_topic_are_refused_and_garbage_is_an_
     reasons = [e.error.reason for e in errors if e.error]
     assert reasons == ["input.malformed", "input.malformed"], [e.error for e in errors]
     assert any("max_payload_bytes" in (e.error.message if e.error else "") for e in errors)
+
+
+def test_what_the_broker_drops_for_an_offline_peer_and_what_its_acl_refuses_are_not_lost_silently(tmp_path) -> None:
+    """The broker holds 20 messages for an offline hub and drops the rest without a word;
+    the kitchen's outbox sends them again once the hub is back, and all 120 arrive once.
+    An account writing under another site's name is refused without a word too (the broker
+    acknowledges the publish): the bridge names such scenes in its log."""
+    from bench.mosquitto import Broker
+
+    async def run(broker) -> tuple[list[str], list[str], dict]:
+        kitchen = Session(_config(broker, "kitchen", ["turn"], ["reply"]), only={"bridge"})
+        hub_config = _config(broker, "hub", ["reply"], ["turn"])
+        sent: list[str] = []
+        async with kitchen:
+            async with Session(hub_config, only={"bridge"}) as hub:  # subscribes once: its session persists
+                assert await _until(lambda: hub.modules["bridge"].connected.is_set(), 10)
+            for n in range(120):  # the hub is away
+                scene = Scene(channel="voice", kind="turn", text=f"sentence {n}")
+                sent.append(scene.id)
+                await kitchen.bus.publish(scene, source="test")
+            bridge = kitchen.modules["bridge"]
+            assert await _until(lambda: bridge.counts["sent"] >= 120, 10)
+            hub = Session(hub_config, only={"bridge"})
+            got = Collector(hub)
+            async with hub:
+                assert await _until(lambda: len(got.of("turn")) >= 120, 20), (len(got.of("turn")), bridge.counts)
+                await asyncio.sleep(0.5)
+                return sent, [s.id for s in got.of("turn")], dict(bridge.counts)
+
+    def refused(broker) -> None:
+        async def run_refused() -> None:
+            # The kitchen's account, calling itself the hall: every topic it writes is refused.
+            forger = Session(
+                _config(
+                    broker,
+                    "hall",
+                    ["turn"],
+                    [],
+                    password_env="SV_TEST_MQTT_KITCHEN",
+                    more=("modules.bridge.username=kitchen",),
+                ),
+                only={"bridge"},
+            )
+            hub = Session(_config(broker, "hub", [], ["turn"]), only={"bridge"})
+            got = Collector(hub)
+            async with hub, forger:
+                assert await _until(lambda: forger.modules["bridge"].connected.is_set(), 10)
+                await forger.bus.publish(Scene(channel="voice", kind="turn", text="I am the hall"), source="test")
+                assert await _until(lambda: forger.modules["bridge"].counts["sent"] >= 3, 10)
+                await asyncio.sleep(0.3)
+                assert got.of("turn") == [] and len(forger.modules["bridge"].outbox) == 1
+
+        asyncio.run(run_refused())
+
+    for site, password in PASSWORDS.items():
+        os.environ[f"SV_TEST_MQTT_{site.upper()}"] = password
+    with Broker(tmp_path / "broker", PASSWORDS, max_queued_messages=20) as broker:
+        sent, got, counts = asyncio.run(run(broker))
+        assert sorted(got) == sorted(sent), f"{len(set(sent) - set(got))} lost, {len(got) - len(set(got))} doubled"
+        assert counts["sent"] > 120, "what the broker dropped was sent again"
+        logged = []
+        handler = logging.Handler()
+        handler.emit = lambda record: logged.append(record.getMessage())  # type: ignore[method-assign]
+        logging.getLogger("modules.bridge").addHandler(handler)
+        try:
+            refused(broker)
+        finally:
+            logging.getLogger("modules.bridge").removeHandler(handler)
+    assert any("sent 3 times and not confirmed" in m and "account 'kitchen'" in m for m in logged), logged

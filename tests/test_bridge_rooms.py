@@ -15,7 +15,8 @@ import os
 from pathlib import Path
 
 import pytest
-from test_bridge import PASSWORDS, Collector, _until
+from test_bridge import PASSWORDS as BRIDGE_PASSWORDS
+from test_bridge import Collector, _until
 
 import agent.session
 from agent.config import load_config
@@ -25,7 +26,7 @@ from agent.scene import Scene
 from agent.session import Session
 from agent.sound import Sound
 
-SITES = ("kitchen", "hall", "hub")
+PASSWORDS = {**BRIDGE_PASSWORDS, "window": "window-secret"}
 
 
 class EchoMindForTests(Module):
@@ -286,3 +287,66 @@ def test_one_utterance_is_known_by_when_its_speech_ended_in_each_room_even_mishe
     assert not same_utterance(heard(clear, 0.0), heard("turn the lights on", 0.05)), "two people at once"
     assert same_utterance(heard("What time is it?", None), heard("what time is it", None)), "untimed: by the words"
     assert not same_utterance(heard(clear, None), heard(misheard, None))
+
+
+@pytest.mark.slow
+def test_a_sensor_on_a_window_smells_for_the_hub_and_the_kitchen_hears_of_it(broker, tmp_path) -> None:
+    """``run.py serve --role sensor --site window``: a smell sensor read from stdin, another
+    process; its smell scenes reach the hub's mind, which fuses them with the kitchen's turn."""
+    import subprocess
+    import sys
+
+    readings = (Path(__file__).parent / "data" / "smell" / "kitchen.jsonl").read_text().splitlines()
+    smoke = next(line for line in readings if '"t_s": 240' in line)  # toast burning
+    env = {
+        **os.environ,
+        "XDG_DATA_HOME": str(tmp_path / "window"),
+        "SV_TEST_MQTT_WINDOW": PASSWORDS["window"],
+    }
+    sensor = subprocess.Popen(
+        [sys.executable, str(Path(__file__).resolve().parents[1] / "run.py"), "serve", "--role", "sensor"]
+        + ["--site", "window", "--set", "serve.port=0", "--set", "modules.smell.source=stdin"]
+        + ["--set", f"modules.bridge.port={broker.port}", "--set", "modules.bridge.username=window"]
+        + ["--set", "modules.bridge.password_env=SV_TEST_MQTT_WINDOW", "--set", "modules.bridge.keepalive_s=3"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+    async def run() -> list[Scene]:
+        hub = Session(
+            load_config(
+                None,
+                [
+                    f"modules.bridge.port={broker.port}",
+                    "modules.bridge.username=hub",
+                    "modules.bridge.password_env=SV_TEST_MQTT_HUB",
+                    "modules.mind.llm.url=''",
+                ],
+                role="hub",
+            ),
+            only={"bridge", "mind"},
+        )
+        kitchen = _peer(broker, "kitchen", "satellite")
+        got = Collector(kitchen)
+        heard = Collector(hub, "test.hub")
+        async with hub, kitchen:
+            await _connected(hub, kitchen)
+            assert await _until(lambda: hub.modules["bridge"].peers.online("window"), 60), "the sensor came online"
+            assert sensor.stdin is not None
+            sensor.stdin.write(smoke + "\n")
+            sensor.stdin.flush()
+            assert await _until(lambda: heard.of("smell"), 20), "the window's smell reached the hub"
+            await kitchen.bus.publish(_turn("I am making breakfast.", 25.0, -20.0), source="test")
+            assert await _until(lambda: got.of("reply"), 20)
+            return got.of("reply") + heard.of("smell")
+
+    try:
+        reply, smell = asyncio.run(run())
+    finally:
+        sensor.terminate()
+        _, said = sensor.communicate(timeout=20)
+    assert sensor.returncode == 0, said[-2000:]
+    assert "bridge.window.out" in [h.stage for h in smell.hops]
+    assert smell.smell and "smoke" in (reply.text or ""), (smell.smell, reply.text)

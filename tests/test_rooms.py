@@ -6,7 +6,8 @@ passwords and an ACL.
 A name told in the kitchen is answered in the kitchen and not in the hall; asked in the
 hall, it is recalled there (one memory, the hub's); one utterance played into both rooms at
 once, loud and clear in the hall and faint in a noisy kitchen, is answered once, in the
-hall, and the hub's recording keeps the choice with its evidence. Real parts end to end:
+hall, and the hub's recording keeps the choice with its evidence. Between the first two
+turns the broker is killed (SIGKILL) and started again: every peer reconnects. Real parts end to end:
 Piper's voice speaks the user's lines, Whisper hears them in each room, the hub's rule mind
 and MemoryAnchor answer and remember.
 """
@@ -128,6 +129,17 @@ def test_two_rooms_and_a_hub_hold_one_conversation(tmp_path) -> None:
             # 1. Told in the kitchen: answered in the kitchen, not in the hall.
             kitchen_rig.play_into_mic(tmp_path / "anna.wav")
             _wait(lambda: _counts(kitchen)["spoken"] >= 1, "the kitchen answers", everyone)
+            # The broker dies (SIGKILL) and comes back between two turns: the peers reconnect.
+            broker.kill()
+            broker.start()
+            _wait(
+                lambda: (
+                    all(sites().get(s, {}).get("status") == "online" for s in ("kitchen", "hall"))
+                    and hub.health()[0]["details"]["bridge"]["connected"]
+                ),
+                "the peers are back on the broker",
+                everyone,
+            )
             # 2. Asked in the hall: recalled, answered in the hall.
             hall_rig.play_into_mic(tmp_path / "question.wav")
             _wait(lambda: _counts(hall)["spoken"] >= 1, "the hall answers", everyone)
@@ -154,6 +166,9 @@ def test_two_rooms_and_a_hub_hold_one_conversation(tmp_path) -> None:
 
     assert counts["kitchen"]["spoken"] == 1 and counts["hall"]["spoken"] == 2, counts
     assert all(code == 0 for code, _ in stopped), stopped
+    for p in everyone:  # each said when the broker went and when it was back
+        said = " ".join(p.lines)
+        assert "no broker at" in said and "the broker is back" in said, p.lines[-20:]
     for site in ("kitchen", "hall"):
         assert status["sites"][site]["rtt_ms"] is not None and status["sites"][site]["last_scene"], status
 

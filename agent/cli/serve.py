@@ -8,6 +8,12 @@ server went away, the device vanished) is started again every ``retry_s`` with a
 SIGTERM or SIGINT: stop listening, cut the reply being spoken (an ``interrupt``), let the
 modules close (MemoryAnchor commits), exit 0 — within ``stop_s``. ``assets/scenevoice.service``
 runs it under systemd.
+
+``--role satellite|hub|sensor`` (``--site NAME``) makes it one of several machines sharing
+one mind through an MQTT broker: the role's preset (``assets/roles/``) lies between the
+defaults and the user's config. With nothing that listens (a hub, a sensor) it serves the
+scenes that come; with a file as the microphone, it serves on once the file has ended.
+``/health`` carries each module's own report under ``details`` (a bridge: every site).
 """
 
 from __future__ import annotations

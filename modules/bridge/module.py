@@ -70,6 +70,8 @@ PUBLISH_TIMEOUT_S = 5.0
 #: a room whose last ``speech.start`` or ``partial`` is older than this (s), or closed by its
 #: turn, hears nothing now (a sound that never became a turn stops counting after it).
 HEARING_S = 10.0
+#: a scene sent this many times without a confirmation is named in the log.
+UNCONFIRMED_SENDS = 3
 #: how often held turns and unanswered turns are looked at (s).
 TICK_S = 0.05
 
@@ -313,9 +315,29 @@ class BridgeModule(Module):
             for first in range(0, len(due), self.o.in_flight):  # pipelined: QoS 1 one at a time is ~750/s
                 window = due[first : first + self.o.in_flight]
                 await asyncio.gather(*(self._publish(client, out) for out in window))  # raises: link down
+            if due and (silent := self.outbox.unconfirmed(UNCONFIRMED_SENDS)):
+                self._say_unconfirmed(silent)
             older_than_s = self.o.resend_s
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.o.resend_s / 2)
+
+    def _say_unconfirmed(self, silent: list[Outgoing]) -> None:
+        """One line for the scenes sent ``UNCONFIRMED_SENDS`` times without a confirmation:
+        the broker took them (it acknowledges even what its ACL refuses) but no receiver
+        confirmed them. They stay in the outbox, sent again every ``resend_s``."""
+        topics_ = sorted({o.topic for o in silent})
+        log.warning(
+            "bridge: %d scene(s) sent %d times and not confirmed by any receiver (%s%s): the broker may refuse"
+            " them (its ACL lets account %r write only where it allows, typically scenevoice/%s/), or no peer"
+            " that takes them is online; they are sent again every %g s",
+            len(silent),
+            UNCONFIRMED_SENDS,
+            ", ".join(topics_[:3]),
+            ", …" if len(topics_) > 3 else "",
+            self.o.username,
+            self.o.username or self.o.site,
+            self.o.resend_s,
+        )
 
     async def _ping(self, client: aiomqtt.Client) -> None:
         """A ping every ``keepalive_s`` (QoS 0); each peer's answer gives the round trip."""

@@ -36,6 +36,8 @@ class Outbox:
         self.max_scenes = max_scenes
         #: (scene id, room) → (what goes out, monotonic time last sent; None: not yet sent).
         self._pending: OrderedDict[tuple[str, str], tuple[Outgoing, float | None]] = OrderedDict()
+        #: (scene id, room) → how many times it was sent.
+        self._sends: dict[tuple[str, str], int] = {}
         self.dropped = 0
 
     def __len__(self) -> int:
@@ -44,7 +46,8 @@ class Outbox:
     def put(self, out: Outgoing) -> None:
         self._pending[(out.scene_id, out.room)] = (out, None)
         while len(self._pending) > self.max_scenes:
-            (old, _), _ = self._pending.popitem(last=False)
+            (old, room), _ = self._pending.popitem(last=False)
+            self._sends.pop((old, room), None)
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 1000 == 0:  # a line, not a flood
                 log.warning(
@@ -57,15 +60,21 @@ class Outbox:
     def confirm(self, ids: list[str], by: str) -> int:
         """Forget the ``ids`` the site ``by`` confirmed (sent to it, or to every site);
         returns how many were pending."""
-        return sum(
-            self._pending.pop((i, by), None) is not None or self._pending.pop((i, ""), None) is not None for i in ids
-        )
+        done = 0
+        for i in ids:
+            for key in ((i, by), (i, "")):
+                if self._pending.pop(key, None) is not None:
+                    self._sends.pop(key, None)
+                    done += 1
+                    break
+        return done
 
     def withdraw(self, scene_id: str) -> bool:
         """Send ``scene_id`` no more, to anyone (it was answered otherwise); True when it was pending."""
         keys = [k for k in self._pending if k[0] == scene_id]
         for key in keys:
             del self._pending[key]
+            self._sends.pop(key, None)
         return bool(keys)
 
     def due(self, older_than_s: float) -> list[Outgoing]:
@@ -74,5 +83,13 @@ class Outbox:
         now = time.monotonic()
         out = [o for o, at in self._pending.values() if at is None or now - at >= older_than_s]
         for o in out:
-            self._pending[(o.scene_id, o.room)] = (o, now)
+            key = (o.scene_id, o.room)
+            self._pending[key] = (o, now)
+            self._sends[key] = self._sends.get(key, 0) + 1
         return out
+
+    def unconfirmed(self, sends: int) -> list[Outgoing]:
+        """What has been sent ``sends`` times exactly and is still not confirmed (asked
+        after each sending, each is named once): the broker accepts a publish its ACL
+        refuses without a word, and drops what an offline peer's queue cannot hold."""
+        return [o for key, (o, _) in self._pending.items() if self._sends.get(key) == sends]
