@@ -7,7 +7,6 @@ topic is an error scene, and the bridge goes on."""
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import signal
@@ -36,21 +35,10 @@ def _config(
 ):
     """A bridge-only peer's config: ``site`` with its own account, sending and receiving
     these kinds; ``more``: further ``--set`` overrides."""
-    return load_config(
-        None,
-        [
-            "modules.bridge.enabled=true",
-            f"modules.bridge.port={broker.port}",
-            f"modules.bridge.site={json.dumps(site)}",
-            f"modules.bridge.username={json.dumps(site)}",
-            f"modules.bridge.password_env={json.dumps(password_env or f'SV_TEST_MQTT_{site.upper()}')}",
-            f"modules.bridge.send={json.dumps(send)}",
-            f"modules.bridge.receive={json.dumps(receive)}",
-            "modules.bridge.resend_s=0.5",
-            "modules.bridge.retry_max_s=0.5",
-            *more,
-        ],
-    )
+    from bench.mosquitto import bridge_overrides
+
+    account = bridge_overrides(broker, site, send, receive, password_env or f"SV_TEST_MQTT_{site.upper()}")
+    return load_config(None, [*account, "modules.bridge.resend_s=0.5", "modules.bridge.retry_max_s=0.5", *more])
 
 
 class Collector:

@@ -28,7 +28,7 @@ trip to it. :meth:`BridgeModule.status` lists the sites for ``/health``.
 A scene from the broker that is too large, not JSON or not a valid scene becomes an
 ``error`` scene (``input.malformed``) on this bus and is dropped; the bridge goes on.
 Memory is bounded everywhere: the outbox (``outbox_max``, oldest dropped with a log line),
-the ids seen (the last 100,000), the client's queue of incoming messages (1,000; beyond it
+the ids seen (the last 100,000), the client's queue of incoming messages (10,000; beyond it
 the client drops the newest, and their senders send them again until confirmed) and this
 module's inbox (256; the bus holds the publisher up).
 
@@ -43,6 +43,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import socket
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -63,8 +64,9 @@ from modules.bridge.seen import SeenIds
 log = logging.getLogger(__name__)
 
 #: incoming messages queued inside the client before the bridge takes them; beyond it the
-#: client drops the newest (bounded memory under a flood; QoS 1 and the outbox resend).
-MAX_QUEUED_INCOMING = 1000
+#: client drops the newest, already acknowledged to the broker, and their senders' outboxes
+#: send them again after ``resend_s`` (bounded memory under a flood: ~20 MB of scenes).
+MAX_QUEUED_INCOMING = 10_000
 #: how long to wait for the broker's answer to one publish before counting the link down (s).
 PUBLISH_TIMEOUT_S = 5.0
 #: a room whose last ``speech.start`` or ``partial`` is older than this (s), or closed by its
@@ -241,7 +243,7 @@ class BridgeModule(Module):
 
     def _client(self) -> aiomqtt.Client:
         o = self.o
-        return aiomqtt.Client(
+        client = aiomqtt.Client(
             o.host,
             o.port,
             username=o.username or None,
@@ -254,7 +256,12 @@ class BridgeModule(Module):
             max_queued_incoming_messages=MAX_QUEUED_INCOMING,
             timeout=PUBLISH_TIMEOUT_S,
             max_inflight_messages=o.in_flight,
+            # Small packets at once: with Nagle's algorithm a scene written just after a
+            # confirmation waits for the peer's delayed ACK, ~35 ms a hop (bench/bus_mqtt.py).
+            socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
         )
+        client.pending_calls_threshold = o.in_flight  # a pipelined window is not a backlog to warn of
+        return client
 
     async def _run(self) -> None:
         """Connect, subscribe, take messages; after any failure, back off and again."""
