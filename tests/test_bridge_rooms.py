@@ -350,3 +350,16 @@ def test_a_sensor_on_a_window_smells_for_the_hub_and_the_kitchen_hears_of_it(bro
     assert sensor.returncode == 0, said[-2000:]
     assert "bridge.window.out" in [h.stage for h in smell.hops]
     assert smell.smell and "smoke" in (reply.text or ""), (smell.smell, reply.text)
+
+
+def test_a_room_whose_hearing_another_room_answers_awaits_no_reply() -> None:
+    from modules.voice.module import VoiceModule
+
+    voice = VoiceModule()
+    voice.floor.await_reply("kitchen-turn")  # this room's turn, answered in the hall
+    voice.floor.await_reply("my-other-turn")
+    choice = Scene(channel="bridge", kind="room.choice", parents=["hall-turn", "kitchen-turn"])
+    assert voice.wants(choice)
+    asyncio.run(voice.handle(choice))
+    assert set(voice.floor.awaiting) == {"my-other-turn"}
+    assert not voice.wants(Scene(channel="bridge", kind="room.choice", parents=["my-other-turn", "x"]))

@@ -39,8 +39,6 @@ class BridgeOptions:
             name, or a file whose first line it is); never the config itself.
         ca_file: a CA certificate (PEM): TLS to the broker, the server checked against it.
         keepalive_s: MQTT keep-alive; a peer that vanishes is marked offline within 1.5×.
-        session_expiry_s: how long the broker keeps this peer's queued scenes while it is
-            away (a persistent session).
         retry_max_s: the longest wait between two attempts to reach the broker (back-off
             from 0.1 s, doubling).
         resend_s: a sent scene not yet confirmed by its receiver is sent again this often.
@@ -69,7 +67,6 @@ class BridgeOptions:
     password_file: str = ""
     ca_file: str = ""
     keepalive_s: int = 10
-    session_expiry_s: int = 3600
     retry_max_s: float = 2.0
     resend_s: float = 5.0
     outbox_max: int = 10_000
@@ -94,7 +91,7 @@ class BridgeOptions:
             raise ModuleConfigError(f"modules.bridge.site = {o.site!r}: one word of letters, digits, - or _")
         if not 0 < o.port < 65536:
             raise ModuleConfigError(f"modules.bridge.port = {o.port}: 1…65535")
-        for name in ("keepalive_s", "session_expiry_s", "outbox_max", "in_flight", "max_payload_bytes"):
+        for name in ("keepalive_s", "outbox_max", "in_flight", "max_payload_bytes"):
             if getattr(o, name) <= 0:
                 raise ModuleConfigError(f"modules.bridge.{name} must be positive")
         if not (o.retry_max_s > 0 and o.resend_s > 0 and o.reply_wait_s > 0):

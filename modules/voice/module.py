@@ -123,6 +123,8 @@ class VoiceModule(Module):
             return scene.channel == "voice"
         if scene.kind in ("interrupt", "speaker.recognition"):  # a touch stops a reply; voices are named
             return True
+        if scene.kind == "room.choice":  # another room answers what this one heard too
+            return bool(self.floor.awaited_by(scene.parents[1:]))
         # An error about a turn we await means no reply will come: listen again.
         return scene.kind == "error" and bool(self.floor.awaited_by(scene.parents))
 
@@ -165,6 +167,8 @@ class VoiceModule(Module):
             await self._record(scene)
         elif scene.kind == "error":
             self.floor.answered(scene.parents)
+        elif scene.kind == "room.choice":  # parents: the hearings, the one answered first
+            self.floor.answered(scene.parents[1:])
 
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
