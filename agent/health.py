@@ -35,7 +35,8 @@ class Health:
     ) -> None:
         """``modules``: each module's name → its state (``running``, ``failed: …``);
         ``details``: each module's name → what it reports beyond that (``Module.status``;
-        a bridge's sites), called from the server's thread."""
+        a bridge's sites; ``"ok": False`` makes the agent degraded), called from the
+        server's thread."""
         self.modules = modules
         self.details = details or dict
         self.started_unix_s = time.time()
@@ -82,6 +83,7 @@ class Health:
         modules = self.modules()
         details = self.details()
         failed = any(state != "running" for state in modules.values())
+        failed = failed or any(report.get("ok") is False for report in details.values())
         with self._lock:
             return {**self._snapshot(modules, failed), "details": details}
 

@@ -94,8 +94,9 @@ class Module:
 
     def status(self) -> dict[str, Any]:
         """What this module reports at ``GET /health`` beyond "running" (the peers a bridge
-        knows, say); ``{}`` for nothing. Called from the health server's thread: it reads
-        state under the module's own locks and never awaits."""
+        knows, say); ``{}`` for nothing; ``"ok": False`` in it marks the agent degraded (a
+        bridge without its broker). Called from the health server's thread: it reads state
+        under the module's own locks and never awaits."""
         return {}
 
     async def publish(self, scene: Scene) -> None:

@@ -127,9 +127,14 @@ def test_a_reply_goes_to_the_room_that_was_heard_and_one_room_answers_an_utteran
             await asyncio.sleep(0.3)
             await hall.bus.publish(_turn("what time is it", 12.0, -38.0), source="test")
             await asyncio.sleep(0.3)
+            hub.modules["echomind"].delay_s = 1.0  # type: ignore[attr-defined]
             await kitchen.bus.publish(_turn("What time is it?", 28.0, -21.0), source="test")
-            assert await _until(lambda: len(got["kitchen"].of("reply")) == 2, 15)
             assert await _until(lambda: all(got[r].of("room.choice") for r in ("kitchen", "hall", "hub")), 10)
+            # The chosen room still awaits its answer (and would say so if the hub failed
+            # it); the other room awaits nothing.
+            assert len(kitchen.modules["bridge"].waiting) == 1 and not hall.modules["bridge"].waiting
+            assert await _until(lambda: len(got["kitchen"].of("reply")) == 2, 15)
+            hub.modules["echomind"].delay_s = 0.0  # type: ignore[attr-defined]
 
             # 3. A room that may be hearing and whose hearing never comes is waited for no
             #    longer than one_room_s.
@@ -363,3 +368,50 @@ def test_a_room_whose_hearing_another_room_answers_awaits_no_reply() -> None:
     asyncio.run(voice.handle(choice))
     assert set(voice.floor.awaiting) == {"my-other-turn"}
     assert not voice.wants(Scene(channel="bridge", kind="room.choice", parents=["my-other-turn", "x"]))
+
+
+def test_a_hearing_that_comes_after_the_wait_is_not_answered_again(broker) -> None:
+    async def run() -> dict[str, Collector]:
+        kitchen = _peer(broker, "kitchen", "satellite")
+        hall = _peer(broker, "hall", "satellite")
+        hub = _peer(broker, "hub", "hub", "modules.bridge.one_room_s=0.3")
+        got = {name: Collector(s, f"test.{name}") for name, s in (("kitchen", kitchen), ("hall", hall), ("hub", hub))}
+        async with hub, kitchen, hall:
+            await _connected(hub, kitchen, hall)
+            for room in (kitchen, hall):
+                await room.bus.publish(Scene(channel="voice", kind="voice.profile"), source="test")
+            bridge = hub.modules["bridge"]
+            assert await _until(lambda: set(bridge.peers.online_sites()) >= {"kitchen", "hall"}, 10)
+            assert await _until(lambda: all(r.modules["bridge"].peers.online("hub") for r in (kitchen, hall)), 10)
+            await hall.bus.publish(Scene(channel="voice", kind="speech.start"), source="test")
+            await kitchen.bus.publish(_turn("please close the window", 25.0, -20.0), source="test")
+            assert await _until(lambda: len(got["kitchen"].of("reply")) == 1, 10)  # after 0.3 s
+            await asyncio.sleep(0.7)  # the hall's Whisper is slow today
+            await hall.bus.publish(_turn("please close the window", 20.0, -30.0), source="test")
+            assert await _until(lambda: got["hall"].of("room.choice"), 10)
+            # A sound in the hall that becomes no turn: the kitchen's next turn waits for nothing.
+            await hall.bus.publish(Scene(channel="voice", kind="speech.start"), source="test")
+            await hall.bus.publish(Scene(channel="voice", kind="speech.void"), source="test")
+            await asyncio.sleep(0.3)
+            t0 = asyncio.get_running_loop().time()
+            await kitchen.bus.publish(_turn("thank you", 25.0, -20.0), source="test")
+            assert await _until(lambda: len(got["kitchen"].of("reply")) == 2, 10)
+            assert asyncio.get_running_loop().time() - t0 < 0.25
+            await asyncio.sleep(0.5)
+            return got
+
+    got = asyncio.run(run())
+    assert [t.text for t in got["hub"].of("turn")] == ["please close the window", "thank you"]
+    assert got["hall"].of("reply") == []
+    (late,) = got["hall"].of("room.choice")
+    assert late.room is not None and late.room.room == "kitchen" and "before hall's hearing came" in late.room.rule
+    assert [h.site for h in late.room.heard] == ["kitchen", "hall"]
+
+
+def test_a_satellite_or_sensor_needs_its_site_and_a_site_needs_a_role(capsys) -> None:
+    from agent.cli.main import main
+
+    assert main(["serve", "--role", "satellite"]) == 2
+    assert "--site" in capsys.readouterr().err
+    assert main(["serve", "--site", "kitchen"]) == 2
+    assert "--role" in capsys.readouterr().err

@@ -14,7 +14,7 @@ from typing import Any
 from agent.cli import analyze, export, memory, models, modules, plot, record, replay, say, serve, talk, think, wyoming
 from agent.cli.common import REQUEST_TIMEOUT_S
 from agent.cli.common import say as tell
-from agent.config import load_config
+from agent.config import ConfigError, load_config
 from agent.errors import EXIT_INTERNAL, EXIT_OK, ScenevoiceError
 
 log = logging.getLogger("scenevoice")
@@ -126,9 +126,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if command == "say":
         overrides.append(f"modules.voice.output={json.dumps(args.out)}")
     try:
-        role = getattr(args, "role", None)
-        if getattr(args, "site", None):  # before the user's --set, which win
-            overrides.insert(0, f"modules.bridge.site={json.dumps(args.site)}")
+        role, site = getattr(args, "role", None), getattr(args, "site", None)
+        if site and role is None:
+            raise ConfigError("--site names this machine among several: give its --role too (satellite, sensor)")
+        if role in ("satellite", "sensor") and not site:
+            raise ConfigError(f"--role {role} needs --site NAME: the room or place this machine is (kitchen, window)")
+        if site:  # before the user's --set, which win
+            overrides.insert(0, f"modules.bridge.site={json.dumps(site)}")
         config = load_config(args.config, overrides, role)
         log.info("config: %s; overrides: %s", " + ".join(map(str, config.sources)), " ".join(overrides) or "none")
         if command == "talk":

@@ -52,13 +52,12 @@ import aiomqtt
 
 from agent.bus import SceneBus, error_scene
 from agent.module import Module
-from agent.parts import RoomChoice
 from agent.scene import Hop, Scene, SceneError
 from modules.bridge import topics
 from modules.bridge.options import BridgeOptions
 from modules.bridge.outbox import Outbox, Outgoing
 from modules.bridge.peers import Peers
-from modules.bridge.rooms import OneRoom
+from modules.bridge.rooms import Decision, OneRoom
 from modules.bridge.seen import SeenIds
 
 log = logging.getLogger(__name__)
@@ -72,6 +71,11 @@ PUBLISH_TIMEOUT_S = 5.0
 #: a room whose last ``speech.start`` or ``partial`` is older than this (s), or closed by its
 #: turn, hears nothing now (a sound that never became a turn stops counting after it).
 HEARING_S = 10.0
+#: what a message from the network may raise while it is read (huge numbers overflow a
+#: float; deep nesting recurses): each is that message's fault, and only drops it.
+MALFORMED = (SceneError, ValueError, TypeError, KeyError, AttributeError, OverflowError, RecursionError)
+#: the largest presence, ping or confirmation message taken (bytes).
+SMALL_MESSAGE_BYTES = 65_536
 #: a scene sent this many times without a confirmation is named in the log.
 UNCONFIRMED_SENDS = 3
 #: how often held turns and unanswered turns are looked at (s).
@@ -100,7 +104,7 @@ class BridgeModule(Module):
         self.outbox = Outbox(self.o.outbox_max)
         self.seen = SeenIds()
         self.peers = Peers(self.o.site)
-        self.rooms = OneRoom(self.o.one_room_s)
+        self.rooms = OneRoom(self.o.one_room_s, remember_s=HEARING_S)
         self.client: aiomqtt.Client | None = None
         self.connected = asyncio.Event()
         self._wake = asyncio.Event()
@@ -152,6 +156,7 @@ class BridgeModule(Module):
         """For ``/health``: this site, whether the broker is reached, the scenes waiting for
         a confirmation, the counts, and every other site (status, last scene, round trip)."""
         return {
+            "ok": self.connected.is_set(),  # a peer without its broker is degraded
             "site": self.o.site,
             "broker": f"{self.o.host}:{self.o.port}",
             "connected": self.connected.is_set(),
@@ -178,6 +183,13 @@ class BridgeModule(Module):
         self.outbox.put(Outgoing(scene.id, room, topic, out.to_json().encode("utf-8"), kind in self.o.retain))
         self._wake.set()
 
+    async def _give_up(self, turn_id: str, why: str) -> None:
+        """The hub has not answered the turn ``turn_id`` it was sent, and will not: answered
+        here, once (nothing when it was answered or given up meanwhile)."""
+        waited = self.waiting.pop(turn_id, None)
+        if waited is not None:
+            await self._answer_here(waited[1], why)
+
     async def _answer_here(self, turn: Scene, why: str) -> None:
         """The hub cannot answer ``turn``: say so in this room's voice, and take the turn back."""
         log.warning("bridge: %s; the turn %r is answered here: %r", why, turn.text, self.o.away_text)
@@ -200,15 +212,19 @@ class BridgeModule(Module):
         within ``reply_wait_s`` are answered here (a satellite)."""
         while True:
             await asyncio.sleep(TICK_S)
-            for turn, choice in self.rooms.due():
-                await self._let_through(turn, choice)
-            late = [t for at, t in self.waiting.values() if time.monotonic() - at > self.o.reply_wait_s]
-            for turn in late:
-                await self._answer_here(turn, f"no answer from the hub in {self.o.reply_wait_s:g} s")
+            try:
+                for decision in self.rooms.due():
+                    await self._let_through(decision)
+                late = [i for i, (at, _) in self.waiting.items() if time.monotonic() - at > self.o.reply_wait_s]
+                for turn_id in late:
+                    await self._give_up(turn_id, f"no answer from the hub in {self.o.reply_wait_s:g} s")
+            except Exception:  # a bug here must not stop the next tick
+                log.exception("bridge: the tick failed; it goes on")
 
-    async def _let_through(self, turn: Scene, choice: RoomChoice | None) -> None:
+    async def _let_through(self, decision: Decision) -> None:
         """The turn chosen to be answered goes onto this bus; a choice between rooms is said
         first, on this bus and to each room that heard the utterance."""
+        choice = decision.choice
         if choice is not None:
             self.counts["room_choices"] += 1
             log.info("bridge: one room answers: %s", choice.rule)
@@ -216,14 +232,15 @@ class BridgeModule(Module):
                 channel="bridge",
                 kind="room.choice",
                 parents=[h.scene_id for h in choice.heard],
-                text=turn.text,
+                text=decision.turn.text if decision.turn is not None else None,
                 room=choice,
                 source=f"bridge.{self.o.site}",
             )
             await self.publish(said)
             for heard in choice.heard:
                 self._enqueue(said, heard.site)
-        await self.publish(turn)
+        if decision.turn is not None:
+            await self.publish(decision.turn)
 
     # --- the broker side ---------------------------------------------------------------------
 
@@ -298,9 +315,11 @@ class BridgeModule(Module):
                         for task in tasks:
                             task.cancel()
                         await asyncio.gather(*tasks, return_exceptions=True)
-            except aiomqtt.MqttError as exc:
+            except Exception as exc:  # the link is down (MqttError), or a bug: either way, again
                 self.connected.clear()
                 self.client = None
+                if not isinstance(exc, aiomqtt.MqttError):
+                    log.exception("bridge: the link failed unexpectedly; connecting again")
                 if down_since is None:
                     down_since = time.monotonic()
                     log.warning("bridge: no broker at %s:%d (%s); trying again", self.o.host, self.o.port, exc)
@@ -308,8 +327,20 @@ class BridgeModule(Module):
                 wait_s = min(self.o.retry_max_s, wait_s * 2)
 
     async def _receive(self, client: aiomqtt.Client) -> None:
+        """Every message in turn; one that cannot be taken (a bug, input no check foresaw)
+        is dropped with a log line and an error scene, and the next is taken."""
         async for message in client.messages:
-            await self._take(client, message)
+            try:
+                await self._take(client, message)
+            except aiomqtt.MqttError:
+                raise
+            except Exception as exc:
+                self.counts["malformed"] += 1
+                log.exception("bridge: a message on %s could not be taken; dropped", message.topic.value)
+                cause = Scene(channel="bridge", kind="received", source=message.topic.value)
+                await self.publish(
+                    error_scene(cause, f"from the broker: {type(exc).__name__}: {exc}", "input.malformed")
+                )
 
     async def _send(self, client: aiomqtt.Client) -> None:
         """The one sender of a connection: everything unconfirmed at once (after a
@@ -320,8 +351,16 @@ class BridgeModule(Module):
             self._wake.clear()
             due = self.outbox.due(older_than_s)
             for first in range(0, len(due), self.o.in_flight):  # pipelined: QoS 1 one at a time is ~750/s
-                window = due[first : first + self.o.in_flight]
-                await asyncio.gather(*(self._publish(client, out) for out in window))  # raises: link down
+                window = [
+                    asyncio.ensure_future(self._publish(client, out)) for out in due[first : first + self.o.in_flight]
+                ]
+                try:
+                    await asyncio.gather(*window)  # raises when the link is down
+                except BaseException:
+                    for task in window:  # none goes on alone on a dead client
+                        task.cancel()
+                    await asyncio.gather(*window, return_exceptions=True)
+                    raise
             if due and (silent := self.outbox.unconfirmed(UNCONFIRMED_SENDS)):
                 self._say_unconfirmed(silent)
             older_than_s = self.o.resend_s
@@ -378,11 +417,24 @@ class BridgeModule(Module):
             return
         payload = message.payload if isinstance(message.payload, bytes | bytearray) else b""
         what = topics.what(topic)
+        if what != "scene" and what != "to" and len(payload) > SMALL_MESSAGE_BYTES:
+            log.warning(
+                "bridge: dropped a %d-byte %s message from %s (at most %d)",
+                len(payload),
+                what,
+                sender,
+                SMALL_MESSAGE_BYTES,
+            )
+            return
         if what == "status":
             await self._presence(sender, payload.decode("utf-8", "replace"))
         elif what == "ping":
-            with contextlib.suppress(ValueError, TypeError, KeyError):
-                await self._publish_ack(client, sender, {"pong": float(json.loads(payload)["t"])}, qos=0)
+            try:
+                sent_at = float(json.loads(payload)["t"])
+            except MALFORMED:
+                log.warning("bridge: a malformed ping from %s dropped", sender)
+                return
+            await self._publish_ack(client, sender, {"pong": sent_at}, qos=0)
         elif what == "ack":
             self._acknowledged(sender, payload)
         elif what in ("scene", "to"):
@@ -395,8 +447,8 @@ class BridgeModule(Module):
             return
         (log.info if status == "online" else log.warning)("bridge: site %s is %s", site, status)
         if status == "offline" and site == self.o.hub:
-            for _, turn in list(self.waiting.values()):
-                await self._answer_here(turn, "the hub went offline")
+            for turn_id in list(self.waiting):
+                await self._give_up(turn_id, "the hub went offline")
 
     def _acknowledged(self, sender: str, payload: bytes) -> None:
         try:
@@ -405,7 +457,7 @@ class BridgeModule(Module):
                 self.peers.round_trip(sender, 1000.0 * (time.monotonic() - float(body["pong"])))
             else:
                 self.counts["confirmed"] += self.outbox.confirm([str(i) for i in body["ids"]], sender)
-        except (ValueError, TypeError, KeyError, AttributeError):
+        except MALFORMED:
             log.warning("bridge: a malformed confirmation from %s dropped", sender)
 
     async def _arrived(self, sender: str, scene: Scene) -> None:
@@ -424,7 +476,10 @@ class BridgeModule(Module):
         if any(p in self.given_up for p in scene.parents):
             log.info("bridge: a late %s from %s to a turn answered here is not taken", scene.kind, sender)
             return
-        for parent in scene.parents:  # an answer (or a choice of another room) has come
+        # An answer has come; or a choice of rooms, whose first parent is the turn it answers
+        # (awaited still) and the rest the hearings another room answers.
+        answered = scene.parents[1:] if scene.kind == "room.choice" else scene.parents
+        for parent in answered:
             self.waiting.pop(parent, None)
         if scene.kind == "turn" and (scene.text or "").strip():
             others = {
@@ -432,8 +487,8 @@ class BridgeModule(Module):
                 for room in (set(self.peers.online_sites()) & self.rooms_seen) - {sender}
                 if self.peers.may_be_hearing(room, HEARING_S)
             }
-            for turn, choice in self.rooms.hold(sender, scene, others):
-                await self._let_through(turn, choice)
+            for decision in self.rooms.hold(sender, scene, others):
+                await self._let_through(decision)
             return
         await self.publish(scene)
 
@@ -448,8 +503,8 @@ class BridgeModule(Module):
                 if scene.kind in self.o.receive:
                     return scene
                 problem = f"a {scene.kind} scene on a topic for {topic.rsplit('/', 1)[-1]}"
-            except (UnicodeDecodeError, SceneError, ValueError) as exc:
-                problem = f"not a scene: {exc}"
+            except MALFORMED as exc:
+                problem = f"not a scene: {type(exc).__name__}: {exc}"
         self.counts["malformed"] += 1
         log.warning("bridge: dropped a message on %s: %s", topic, problem)
         cause = Scene(channel="bridge", kind="received", source=topic)

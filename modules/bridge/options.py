@@ -48,8 +48,9 @@ class BridgeOptions:
         retain: kinds the broker keeps (the last of each kind per site) for a peer that
             connects later: a satellite's ``voice.profile`` reaches a hub started after it.
         one_room_s: a turn taken from a room is held up to this long (s) while another
-            room is online, for that room's hearing of the same utterance; the best heard
-            is answered (``rooms.py``). 0 = every turn at once.
+            room may be hearing the same utterance (it said ``speech.start`` and no turn or
+            ``speech.void`` since), for that room's hearing; the best heard is answered
+            (``rooms.py``). 0 = every turn at once.
         hub: the site whose mind answers this room ("" = none: this peer is not a
             satellite). With the hub away a turn is answered here with ``away_text``.
         away_text: what a satellite says, in its own voice, to a turn the hub cannot take
@@ -73,7 +74,7 @@ class BridgeOptions:
     in_flight: int = 64
     max_payload_bytes: int = 262_144
     retain: list[str] = field(default_factory=lambda: ["voice.profile"])
-    one_room_s: float = 0.5
+    one_room_s: float = 1.5
     hub: str = ""
     away_text: str = "I can't reach the hub just now."
     reply_wait_s: float = 10.0

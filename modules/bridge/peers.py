@@ -30,6 +30,8 @@ class Peer:
 
 #: the scenes a room sends while it hears speech, before its turn.
 HEARING_KINDS = ("speech.start", "partial")
+#: the scenes that end a room's hearing: its turn, or the word that the speech became none.
+HEARD_KINDS = ("turn", "speech.void")
 
 
 class Peers:
@@ -55,7 +57,7 @@ class Peers:
             return True
 
     def heard(self, site: str, kind: str) -> None:
-        """A scene of ``kind`` came from ``site`` (it is online, whatever its status said)."""
+        """A scene of ``kind`` came from ``site``."""
         with self._lock:
             peer = self._peer(site)
             peer.last_kind, peer.last_at = kind, time.time()
@@ -64,11 +66,12 @@ class Peers:
     def may_be_hearing(self, site: str, within_s: float) -> bool:
         """True unless ``site`` is known to hear nothing now. A room says when it starts
         hearing speech (``speech.start``, at once) and what it hears so far (``partial``): it
-        hears nothing now when neither came in the last ``within_s`` without its turn since,
-        or never came (a peer that does not say when it hears is not waited for)."""
+        hears nothing now when neither came in the last ``within_s`` without its turn (or a
+        ``speech.void``: the speech became no turn) since, or neither ever came (a peer that
+        does not say when it hears is not waited for)."""
         with self._lock:
             signs = [self._kind_at.get((site, kind)) for kind in HEARING_KINDS]
-            turn = self._kind_at.get((site, "turn"), -1.0)
+            turn = max(self._kind_at.get((site, kind), -1.0) for kind in HEARD_KINDS)
         latest = max((t for t in signs if t is not None), default=None)
         if latest is None:
             return False

@@ -1,13 +1,18 @@
 """One room answers: when two rooms hear the same utterance, the one that heard it best.
 
-A hub's bridge holds each turn that comes from a room for up to ``one_room_s`` while
-another room is online, waiting for that room's hearing of the same utterance. Two turns
-are one utterance when the speech ended at the same moment in both rooms (the
-``voice.speech_end`` hops, Unix times of machines whose clocks NTP keeps within
-milliseconds, at most ``SAME_END_S`` apart) and they share words (``SHARED_WORDS`` of the
-shorter transcript: a far, noisy room mishears some); without those times, when their
-transcripts are alike (word error rate at most ``SAME_WER``). Then it lets one turn
-through, the best heard, and says why in a ``room.choice`` scene:
+Two turns from two rooms are one utterance when the speech ended at the same moment in both
+(the ``voice.speech_end`` hops: Unix times when the device delivered the audio, on machines
+whose clocks NTP keeps within milliseconds; at most ``SAME_END_S`` apart) and they share
+words (``SHARED_WORDS`` of the shorter transcript: a far, noisy room mishears some);
+without those times, when their transcripts are alike (word error rate at most
+``SAME_WER``).
+
+A hub's bridge holds a turn only while another room *may be hearing* it: a room says at once
+when it starts hearing speech (``speech.start``, at the voice detector's onset) and when
+that speech became no turn (``speech.void``), so a turn heard while the other rooms are
+quiet is let through at once. A turn that another room is still hearing waits for that
+room's turn, at most ``one_room_s``; with every such room's hearing in, the choice is made
+at once, and a ``room.choice`` scene says why:
 
 1. the higher signal-to-noise ratio (``sound.snr_db``), counted up to ``CLEAR_SNR_DB`` —
    beyond it both rooms heard it clearly and SNR says nothing more;
@@ -15,12 +20,9 @@ through, the best heard, and says why in a ``room.choice`` scene:
 3. then the turn that arrived first.
 
 Not the room whose scene arrived first: Whisper on a slower satellite finishes later. A
-turn waits only for the rooms that may be hearing it: online, and — for a room that says
-when it starts hearing speech (``speech.start``, at the voice detector's onset) — hearing
-since its last turn. So a
-turn heard in one room while the others are quiet is let through at once; one that another
-room is still hearing waits for that room's turn, at most ``one_room_s``; with every such
-room's hearing in, the choice is made at once.
+hearing that comes later than ``one_room_s`` is still not answered again: an utterance let
+through is remembered for ``remember_s``, and the late room gets a ``room.choice`` saying
+where it was answered.
 """
 
 from __future__ import annotations
@@ -88,6 +90,12 @@ def _rank(h: Heard) -> tuple[float, float]:
     return snr, level
 
 
+def _said(h: Heard) -> str:
+    snr = "?" if h.snr_db is None else f"{h.snr_db:.1f}"
+    level = "?" if h.energy_db is None else f"{h.energy_db:.1f}"
+    return f"{h.site} SNR {snr} dB, {level} dBFS"
+
+
 def choose(turns: list[tuple[str, Scene]]) -> tuple[Scene, RoomChoice]:
     """The best heard of one utterance's turns ``[(site, turn)]`` (arrival order) and the
     choice that says why."""
@@ -95,58 +103,94 @@ def choose(turns: list[tuple[str, Scene]]) -> tuple[Scene, RoomChoice]:
     best = max(range(len(heard)), key=lambda i: (_rank(heard[i]), -i))
     order = [best, *(i for i in range(len(heard)) if i != best)]
 
-    def said(h: Heard) -> str:
-        snr = "?" if h.snr_db is None else f"{h.snr_db:.1f}"
-        level = "?" if h.energy_db is None else f"{h.energy_db:.1f}"
-        return f"{h.site} SNR {snr} dB, {level} dBFS"
-
     rule = (
-        f"best heard in {heard[best].site}: {'; '.join(said(heard[i]) for i in order)} "
+        f"best heard in {heard[best].site}: {'; '.join(_said(heard[i]) for i in order)} "
         f"(higher SNR up to {CLEAR_SNR_DB:g} dB, then louder, then first)"
     )
     return turns[best][1], RoomChoice(heard[best].site, [heard[i] for i in order], rule)
 
 
-class OneRoom:
-    """Turns held for the choice. Args: ``wait_s``: the longest a turn is held (s)."""
+@dataclass
+class Decision:
+    """What the hub does with an utterance: answer ``turn`` (None: nothing — it was
+    answered already, in another room), and say ``choice`` (None: heard in one room)."""
 
-    def __init__(self, wait_s: float) -> None:
-        self.wait_s = wait_s
+    turn: Scene | None
+    choice: RoomChoice | None
+
+
+@dataclass
+class _Answered:
+    """An utterance let through: its turn, the rooms that heard it, when (monotonic s)."""
+
+    turn: Scene
+    hearing: Heard
+    sites: set[str]
+    at_s: float
+
+
+class OneRoom:
+    """Turns held for the choice.
+
+    Args:
+        wait_s: the longest a turn is held for another room's hearing (s).
+        remember_s: how long an utterance let through is remembered (s): a hearing of it
+            that comes later still (a room far behind) is not answered again.
+    """
+
+    def __init__(self, wait_s: float, remember_s: float = 10.0) -> None:
+        self.wait_s, self.remember_s = wait_s, remember_s
         self._held: list[_Held] = []
+        self._answered: list[_Answered] = []
 
     def __len__(self) -> int:
         return len(self._held)
 
-    def hold(self, site: str, turn: Scene, others_online: set[str]) -> list[tuple[Scene, RoomChoice | None]]:
-        """A turn from ``site``. Returns what is decided now: ``[(turn to answer, its
-        choice or None when it was heard in one room only)]`` — the turn itself when no
-        other room could have heard it, a choice when every online room's hearing is in,
+    def hold(self, site: str, turn: Scene, others_hearing: set[str]) -> list[Decision]:
+        """A turn from ``site``; ``others_hearing``: the other rooms that may be hearing
+        speech now. Returns what is decided now: the turn itself when no other room may be
+        hearing it; a choice when every such room's hearing is in; for a hearing of an
+        utterance already answered, nothing to answer and a choice that says where it was;
         else nothing (it is held; :meth:`due` lets it go)."""
+        now = time.monotonic()
+        self._answered = [a for a in self._answered if now - a.at_s <= self.remember_s]
+        for answered in self._answered:
+            if site not in answered.sites and same_utterance(answered.turn, turn):
+                answered.sites.add(site)
+                late = hearing(site, turn)
+                rule = (
+                    f"answered in {answered.hearing.site} before {site}'s hearing came; "
+                    f"{_said(answered.hearing)}; {_said(late)}"
+                )
+                return [Decision(None, RoomChoice(answered.hearing.site, [answered.hearing, late], rule))]
         for held in self._held:
             if all(s != site for s, _ in held.turns) and same_utterance(held.turns[0][1], turn):
                 held.turns.append((site, turn))
-                if {s for s, _ in held.turns} >= others_online | {site}:
+                if {s for s, _ in held.turns} >= others_hearing | {site}:
                     self._held.remove(held)
                     return [self._decide(held)]
                 return []
-        if not others_online or self.wait_s <= 0:
-            return [(turn, None)]
-        self._held.append(_Held(time.monotonic() + self.wait_s, [(site, turn)]))
+        if not others_hearing or self.wait_s <= 0:
+            return [self._decide(_Held(now, [(site, turn)]))]
+        self._held.append(_Held(now + self.wait_s, [(site, turn)]))
         return []
 
-    def due(self) -> list[tuple[Scene, RoomChoice | None]]:
+    def due(self) -> list[Decision]:
         """The held utterances whose time is up, decided."""
         now = time.monotonic()
         ready = [h for h in self._held if h.until <= now]
         self._held = [h for h in self._held if h.until > now]
         return [self._decide(h) for h in ready]
 
-    def next_due_s(self) -> float | None:
-        """Seconds until the next held utterance is due (None: nothing held)."""
-        return max(0.0, min(h.until for h in self._held) - time.monotonic()) if self._held else None
-
-    @staticmethod
-    def _decide(held: _Held) -> tuple[Scene, RoomChoice | None]:
+    def _decide(self, held: _Held) -> Decision:
         if len(held.turns) == 1:
-            return held.turns[0][1], None
-        return choose(held.turns)
+            site, turn = held.turns[0]
+            decision = Decision(turn, None)
+            chosen = hearing(site, turn)
+        else:
+            best, choice = choose(held.turns)
+            decision, chosen = Decision(best, choice), choice.heard[0]
+        assert decision.turn is not None
+        sites = {s for s, _ in held.turns}
+        self._answered.append(_Answered(decision.turn, chosen, sites, time.monotonic()))
+        return decision

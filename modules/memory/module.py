@@ -154,8 +154,8 @@ class MemoryAnchor(Module):
 
     def wants(self, scene: Scene) -> bool:
         # speaker.ask is answered on its own inbox; drafts are what a turn may become; a
-        # speech.start only says that a turn is coming.
-        return scene.kind not in ("speaker.ask", "turn.draft", "reply.draft", "speech.start")
+        # speech.start and speech.void only say that a turn is coming, or is not.
+        return scene.kind not in ("speaker.ask", "turn.draft", "reply.draft", "speech.start", "speech.void")
 
     async def handle(self, scene: Scene) -> None:
         if scene.kind in REQUESTS:

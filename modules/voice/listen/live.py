@@ -399,6 +399,12 @@ async def _listen(
     partial: asyncio.Task[str | None] | None = None
     partial_at_s = 0.0  # seconds of speech when the last partial transcript was asked for
 
+    async def no_turn(why: str) -> None:
+        """Speech that began (``speech.start``) became no turn: said (``speech.void``), so
+        that whoever waits for this room's turn (a hub of rooms) waits no longer."""
+        barge.release(why)
+        await publish(request.derive(kind="speech.void", channel="voice", source=mic.name))
+
     async def interrupt(cut: list[str]) -> None:
         if cut:
             await publish(request.derive(kind="interrupt", channel="voice", parents=cut, source=mic.name))
@@ -414,6 +420,8 @@ async def _listen(
         turn = detector.feed(frame, speech_prob)
         if detector.in_turn and not was_in_turn:  # others may want to know at once (a hub of rooms)
             await publish(request.derive(kind="speech.start", channel="voice", source=mic.name))
+        elif was_in_turn and not detector.in_turn and turn is None:  # too short to be a turn
+            await publish(request.derive(kind="speech.void", channel="voice", source=mic.name))
         barge.frame(speech_prob, detector.in_turn, detector.in_turn and not was_in_turn)
         if barge.confirmed:
             await interrupt(barge.take_floor())  # too long for a backchannel: the user takes the floor
@@ -426,7 +434,7 @@ async def _listen(
                 judged = early[1].result()
                 text = judged.transcript.text if judged.transcript else None
                 if barge.holding and is_backchannel(text):
-                    barge.release(f"a backchannel ({text!r})")
+                    await no_turn(f"a backchannel ({text!r})")
                     detector.reset()
                     early, partial_at_s = None, 0.0
                     continue
@@ -514,18 +522,18 @@ async def _listen(
                 hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
             )
         if scene is None:
-            barge.release("a sound without words")
+            await no_turn("a sound without words")
             continue
         if barge.only_echo(turn.speech_s):
             log.info("live: %r was heard only while the agent spoke; its own echo, not a turn", scene.text)
-            barge.release("its own echo")
+            await no_turn("its own echo")
             continue
         if barge.overlapped and is_own_words(scene.text, floor.recent_words()):
             log.info("live: heard the agent's own words (%r); not a turn", scene.text)
-            barge.release("its own echo")
+            await no_turn("its own echo")
             continue
         if barge.holding and turn.speech_s <= o.backchannel_max_s and is_backchannel(scene.text):
-            barge.release(f"a backchannel ({scene.text!r})")
+            await no_turn(f"a backchannel ({scene.text!r})")
             continue
         said = wake.take(scene.text)
         if not said:
@@ -533,7 +541,7 @@ async def _listen(
                 log.info("live: %r does not begin with the wake phrase; not a turn", scene.text)
             else:
                 log.info("live: the wake phrase (%r); listening for what follows", scene.text)
-            barge.release("not addressed to the agent" if said is None else "the wake phrase alone")
+            await no_turn("not addressed to the agent" if said is None else "the wake phrase alone")
             continue
         if said != scene.text:  # the wake phrase taken out: what was asked
             scene.text, scene.lexemes, scene.core = said, text_lexemes(said), core_of(said, language=scene.language)
