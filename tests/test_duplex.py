@@ -82,6 +82,36 @@ def test_the_start_tone_alone_gives_the_canceller_the_echo_delay(delay_ms) -> No
     assert 20 * np.log10(np.max(np.abs(tone))) == pytest.approx(-20.0, abs=0.1)
 
 
+@pytest.mark.parametrize("room_noise_db", [None, -70.0, -55.0])
+def test_a_start_tone_that_never_comes_back_says_the_speaker_does_not_reach_the_microphone(room_noise_db) -> None:
+    """A headset, or the virtual devices without their loopback: the tone plays and the
+    microphone hears none of it. Within 2.5 s the canceller knows the agent's voice does not
+    come back, so speech over it is the user's (no guard takes it for an echo); a tone that
+    does come back never says so."""
+    from modules.voice.listen.live import BargeIn
+    from modules.voice.options import VoiceOptions
+
+    tone = start_tone(RATE_HZ)
+    far = np.zeros(int(2.5 * RATE_HZ), np.float32)
+    far[: len(tone)] = tone
+    mic = np.zeros_like(far)
+    if room_noise_db is not None:
+        mic += np.random.default_rng(2).normal(0, 10 ** (room_noise_db / 20), len(mic)).astype(np.float32)
+    _, canceller = _run(far, mic)
+    assert canceller.delay.absent and not canceller.delay.locked
+    barge = BargeIn(Floor(), VoiceOptions.parse({}), canceller)
+    barge.overlapped = True  # a short turn that began over the agent's voice
+    assert not barge.only_echo(0.8) and not barge._own_echo()
+
+    echoed = mic.copy()
+    echoed[4000 : 4000 + len(tone)] += 0.5 * tone
+    _, canceller = _run(far, echoed)
+    assert canceller.delay.locked and not canceller.delay.absent
+    barge = BargeIn(Floor(), VoiceOptions.parse({}), canceller)
+    barge.overlapped = True
+    assert barge.only_echo(0.8), "where the voice does come back, a short overlapped turn may be its echo"
+
+
 def test_a_user_talking_over_the_agent_survives_the_canceller(agent_voice, vad) -> None:
     delay = 200 * RATE_HZ // 1000
     echo = np.zeros_like(agent_voice)

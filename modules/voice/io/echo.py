@@ -53,6 +53,12 @@ ACTIVE_DB = -50.0
 QUIET_FAR = 1e-4
 #: the stretch of what the canceller let through that the residual-echo guard looks at (s).
 GUARD_WINDOW_S = 1.0
+#: a microphone below this level (dBFS) while the speaker plays hears no user over it.
+QUIET_NEAR_DB = -45.0
+#: measurements in a row with the speaker playing, the microphone quiet and no echo in it
+#: after which the speaker's sound does not reach the microphone (a headset, a speaker in
+#: another room): 3 measurements, 1.5 s — the start tone alone gives them.
+UNHEARD_AFTER = 3
 
 
 class FarEnd:
@@ -120,6 +126,16 @@ class DelayEstimator:
         #: a delay has been measured and nothing since may have moved it.
         self.locked = False
         self._candidate_s: float | None = None
+        #: measurements in a row that heard the speaker play into a quiet microphone, no echo.
+        self._unheard = 0
+
+    @property
+    def absent(self) -> bool:
+        """True while the speaker's sound is known not to come back: no echo was ever
+        found, and the last ``UNHEARD_AFTER`` measurements found none in a quiet
+        microphone while the speaker played. Whatever the microphone hears then is not the
+        agent's own voice."""
+        return not self.locked and self._unheard >= UNHEARD_AFTER
 
     def unlock(self) -> None:
         """The delay may have moved (the stream lost a block): until it is measured again
@@ -130,11 +146,16 @@ class DelayEstimator:
         """The delay that best explains ``near`` as an echo of ``far`` (see
         :func:`correlate_peak`), or None when the speaker was silent or no peak is clear.
         Updates :attr:`delay_s` as the class docstring says."""
-        if not active(far) or not np.any(near):
+        if not active(far):
             return None
-        found, ratio = correlate_peak(near, far)
+        quiet = not np.any(near) or 10 * np.log10(np.mean(near**2) + 1e-12) < QUIET_NEAR_DB
+        found, ratio = correlate_peak(near, far) if np.any(near) else (0.0, 0.0)
         if ratio < PEAK_RATIO or found >= MAX_DELAY_S - EDGE_S:
-            return None  # no echo, or a peak at the end of the search: the windows' edge, not an echo
+            # no echo, or a peak at the end of the search (the windows' edge, not an echo);
+            # with the microphone quiet, evidence that the speaker's sound does not reach it
+            self._unheard = self._unheard + 1 if quiet else self._unheard
+            return None
+        self._unheard = 0
         if self._candidate_s is not None and abs(found - self._candidate_s) <= 0.01:
             if abs(found - self.delay_s) > 0.01 or not self.locked:
                 log.info("echo: the speaker's echo comes %.0f ms after its reference", found * 1000)

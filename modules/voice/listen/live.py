@@ -220,9 +220,15 @@ class BargeIn:
         self._held_frames = 0
 
     def _own_echo(self) -> bool:
-        """True while the speech heard may be the agent's own voice left by the canceller."""
+        """True while the speech heard may be the agent's own voice left by the canceller
+        (never while its voice is known not to reach the microphone)."""
         c = self.canceller
-        return c is not None and (not c.delay.locked or c.residual_echo())
+        return c is not None and not c.delay.absent and (not c.delay.locked or c.residual_echo())
+
+    def _echo_possible(self) -> bool:
+        """False when the agent's voice is known not to come back through the microphone
+        (a headset; the virtual devices without their loopback): speech over it is the user's."""
+        return not (self.canceller is not None and self.canceller.delay.absent)
 
     def _echo_tail_s(self) -> float:
         """How long the agent's voice still comes back after it stops (s)."""
@@ -274,7 +280,13 @@ class BargeIn:
         """True for a turn that began over the agent's voice and was never heard in its
         silence (the agent was not held, or the speech stopped with it): short of
         ``OWN_TURN_S`` of speech, that is the agent's own echo."""
-        return self.o.barge_in and self.overlapped and self.in_silence_frames < CONFIRM_FRAMES and speech_s < OWN_TURN_S
+        return (
+            self.o.barge_in
+            and self.overlapped
+            and self.in_silence_frames < CONFIRM_FRAMES
+            and speech_s < OWN_TURN_S
+            and self._echo_possible()
+        )
 
     def release(self, why: str) -> None:
         """Not a barge-in after all (``why``): the reply goes on where it stopped."""
