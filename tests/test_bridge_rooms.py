@@ -83,6 +83,26 @@ def _turn(text: str, snr_db: float | None, energy_db: float | None) -> Scene:
     return Scene(channel="voice", kind="turn", text=text, sound=Sound(snr_db=snr_db, energy_db=energy_db))
 
 
+def _two_rooms(broker, one_room_s: float) -> tuple[Session, Session, Session, dict[str, Collector]]:
+    """A kitchen and a hall satellite and a hub (its echo mind), and what each one's bus saw."""
+    kitchen = _peer(broker, "kitchen", "satellite")
+    hall = _peer(broker, "hall", "satellite")
+    hub = _peer(broker, "hub", "hub", f"modules.bridge.one_room_s={one_room_s}")
+    got = {name: Collector(s, f"test.{name}") for name, s in (("kitchen", kitchen), ("hall", hall), ("hub", hub))}
+    return kitchen, hall, hub, got
+
+
+async def _rooms_known(hub: Session, kitchen: Session, hall: Session) -> None:
+    """Until the hub knows both rooms (online, a voice announced) and both know the hub."""
+    await _connected(hub, kitchen, hall)
+    for room in (kitchen, hall):
+        await room.bus.publish(Scene(channel="voice", kind="voice.profile"), source="test")
+    bridge = hub.modules["bridge"]
+    assert await _until(lambda: bridge.rooms_seen >= {"kitchen", "hall"}, 10), bridge.status()
+    assert await _until(lambda: set(bridge.peers.online_sites()) >= {"kitchen", "hall"}, 10)
+    assert await _until(lambda: all(r.modules["bridge"].peers.online("hub") for r in (kitchen, hall)), 10)
+
+
 async def _connected(*sessions: Session) -> None:
     assert await _until(lambda: all(s.modules["bridge"].connected.is_set() for s in sessions), 10)
 
@@ -95,21 +115,12 @@ def test_a_reply_goes_to_the_room_that_was_heard_and_one_room_answers_an_utteran
     monkeypatch.setattr(modules.bridge.module, "HEARING_S", 1.0)  # a sound that never became a turn: 1 s, not 10
 
     async def run() -> tuple[dict[str, Collector], float]:
-        kitchen = _peer(broker, "kitchen", "satellite")
-        hall = _peer(broker, "hall", "satellite")
-        hub = _peer(broker, "hub", "hub", "modules.bridge.one_room_s=5.0")
-        got = {name: Collector(s, f"test.{name}") for name, s in (("kitchen", kitchen), ("hall", hall), ("hub", hub))}
+        kitchen, hall, hub, got = _two_rooms(broker, 5.0)
         async with hub, kitchen, hall:
-            await _connected(hub, kitchen, hall)
-            bridge = hub.modules["bridge"]
-            # The hub knows both rooms once they are online and have announced a voice; the
-            # rooms say when they start hearing speech (here: a cough, that became no turn).
+            await _rooms_known(hub, kitchen, hall)
+            # The rooms say when they start hearing speech (here: a cough, that became no turn).
             for room in (kitchen, hall):
-                await room.bus.publish(Scene(channel="voice", kind="voice.profile"), source="test")
                 await room.bus.publish(Scene(channel="voice", kind="speech.start"), source="test")
-            assert await _until(lambda: bridge.rooms_seen >= {"kitchen", "hall"}, 10), bridge.status()
-            assert await _until(lambda: set(bridge.peers.online_sites()) >= {"kitchen", "hall"}, 10)
-            assert await _until(lambda: all(r.modules["bridge"].peers.online("hub") for r in (kitchen, hall)), 10)
             await asyncio.sleep(1.2)  # the cough is old: the hall hears nothing now
 
             # 1. Heard in the kitchen while the hall hears nothing: answered at once, in the
@@ -378,17 +389,9 @@ def test_a_room_whose_hearing_another_room_answers_awaits_no_reply() -> None:
 
 def test_a_hearing_that_comes_after_the_wait_is_not_answered_again(broker) -> None:
     async def run() -> dict[str, Collector]:
-        kitchen = _peer(broker, "kitchen", "satellite")
-        hall = _peer(broker, "hall", "satellite")
-        hub = _peer(broker, "hub", "hub", "modules.bridge.one_room_s=0.3")
-        got = {name: Collector(s, f"test.{name}") for name, s in (("kitchen", kitchen), ("hall", hall), ("hub", hub))}
+        kitchen, hall, hub, got = _two_rooms(broker, 0.3)
         async with hub, kitchen, hall:
-            await _connected(hub, kitchen, hall)
-            for room in (kitchen, hall):
-                await room.bus.publish(Scene(channel="voice", kind="voice.profile"), source="test")
-            bridge = hub.modules["bridge"]
-            assert await _until(lambda: set(bridge.peers.online_sites()) >= {"kitchen", "hall"}, 10)
-            assert await _until(lambda: all(r.modules["bridge"].peers.online("hub") for r in (kitchen, hall)), 10)
+            await _rooms_known(hub, kitchen, hall)
             await hall.bus.publish(Scene(channel="voice", kind="speech.start"), source="test")
             await kitchen.bus.publish(_turn("please close the window", 25.0, -20.0), source="test")
             assert await _until(lambda: len(got["kitchen"].of("reply")) == 1, 10)  # after 0.3 s

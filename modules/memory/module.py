@@ -78,6 +78,7 @@ class MemoryAnchor(Module):
     """MemoryAnchor: keeps every scene (SQLite), facts about the user, and recalls them on each turn."""
 
     name = "memory"
+    requests = REQUESTS
     inbox_size = 1024
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:

@@ -75,6 +75,7 @@ class SmellNet(Module):
     """SmellNet stub (no learned model): sensor readings or nose labels → smell scenes by a rule table."""
 
     name = "smell"
+    requests = REQUESTS
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

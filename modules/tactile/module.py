@@ -73,6 +73,7 @@ class TactileModule(Module):
     """TactileModule: touch, gesture, pose and IMU events → gesture scenes; reply gestures → an actuator."""
 
     name = "tactile"
+    requests = REQUESTS
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -50,6 +50,7 @@ class VisionModule(Module):
     """VisionModule: pictures, videos and a camera → sight scenes (colour, light, edges, motion, faces)."""
 
     name = "vision"
+    requests = REQUESTS
 
     def __init__(self, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(options)

@@ -103,29 +103,28 @@ class Frames:
         #: Unix s when the device delivered the frame :meth:`frames` yielded last (None
         #: before the first): when it was heard, however far behind the consumer runs.
         self.frame_wall_s: float | None = None
-        self._delivered_s = 0.0
 
     def _cut(self, samples: np.ndarray, delivered_s: float | None = None) -> None:
         """Samples at 16 kHz (made sound by the source, :func:`sound_samples`), cut into
         frames and queued; ``delivered_s``: Unix s when the device delivered them (default:
         now), each frame's time of hearing."""
-        self._delivered_s = time.time() if delivered_s is None else delivered_s
+        at_s = time.time() if delivered_s is None else delivered_s
         self.samples_cut += len(samples)
         if self.tap_heard is not None:
             self.tap_heard(samples)
         if len(self._pending) == 0 and len(samples) == FRAME_SAMPLES:
-            self._push(samples)
+            self._push(samples, at_s)
             return
         self._pending = np.concatenate([self._pending, samples])
         while len(self._pending) >= FRAME_SAMPLES:
-            self._push(self._pending[:FRAME_SAMPLES].copy())
+            self._push(self._pending[:FRAME_SAMPLES].copy(), at_s)
             self._pending = self._pending[FRAME_SAMPLES:]
 
-    def _push(self, frame: np.ndarray) -> None:
+    def _push(self, frame: np.ndarray, delivered_s: float) -> None:
         if self._queue.full():  # the consumer fell behind: keep the newest audio
             self._queue.get_nowait()
             self.overflows += 1
-        self._queue.put_nowait((frame, self._delivered_s))
+        self._queue.put_nowait((frame, delivered_s))
 
     async def _first(self) -> None:
         """Wait for the first frame (and drop it: audio from before the caller was ready
