@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,7 +141,8 @@ class Session:
             SessionError: no running module announced a voice in that time (none speaks).
         """
         try:
-            await asyncio.wait_for(self._voice_announced.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._voice_announced.wait()
         except TimeoutError:
             raise SessionError(
                 f"no running module announced a voice to speak with (running: {', '.join(self.modules) or 'none'})"
@@ -172,10 +174,12 @@ class Session:
                 )
             # A deadline per wait, not a timeout block around the yields: that would fire
             # in the consumer's code between yields and surface as a stray cancellation.
-            deadline = asyncio.get_running_loop().time() + timeout_s
+            # (Not asyncio.wait_for: in 3.11 it swallows a cancellation that comes as a
+            # scene does, and a session that was told to stop would go on.)
+            deadline = None if math.isinf(timeout_s) else asyncio.get_running_loop().time() + timeout_s
             while True:
-                remaining = deadline - asyncio.get_running_loop().time()
-                got = await asyncio.wait_for(follower.queue.get(), max(0.0, remaining))
+                async with asyncio.timeout_at(deadline):
+                    got = await follower.queue.get()
                 yield got
                 if until(got):
                     return

@@ -158,6 +158,10 @@ class Utterance:
         return cls(path, speech, min(segments[-1][1], len(speech) / RATE_HZ), voice)
 
 
+#: how long the agent may take to end after Ctrl-C (s).
+STOP_TIMEOUT_S = 60.0
+
+
 def run_agent(
     rig: AudioRig, utterances: list[Utterance], policy: str, settings: tuple[str, ...] = ()
 ) -> list[dict[str, float]]:
@@ -182,21 +186,30 @@ def run_agent(
     found: list[Turn] = []
     plays_unix_s: list[float] = []
     heard_texts: list[str] = []  # every turn the agent heard, to show when one was split
+    said: list[str] = []  # the agent's stderr, read all along (a full pipe would stop it)
+    listening = threading.Event()
+
+    def read_stderr() -> None:
+        for line in agent.stderr or []:
+            said.append(line)
+            if "listening on" in line:
+                listening.set()
+        listening.set()
+
+    threading.Thread(target=read_stderr, daemon=True).start()
     try:
         tap.wait_running()
         assert agent.stderr is not None and agent.stdout is not None
-        said: list[str] = []
-        while "listening on" not in (line := agent.stderr.readline()):
-            said.append(line)
-            if not line:
-                raise SystemExit(f"the agent ended before listening: {''.join(said)}")
+        listening.wait()
+        if agent.poll() is not None or not any("listening on" in line for line in said):
+            raise SystemExit(f"the agent ended before listening: {''.join(said)}")
         for utterance in utterances:
             plays_unix_s.append(time.time())
             subprocess.run(["paplay", "--device=tapmic", str(utterance.path)], env=rig.env, check=True, timeout=120)
             while True:
                 line = agent.stdout.readline()
                 if not line:
-                    raise SystemExit(f"the agent ended mid-turn: {agent.stderr.read()}")
+                    raise SystemExit(f"the agent ended mid-turn: {''.join(said[-40:])}")
                 scene = json.loads(line)
                 if scene["kind"] == "turn":
                     heard_texts.append(scene.get("text") or "")
@@ -210,7 +223,13 @@ def run_agent(
             found.append(Turn(0.0, 0.0, hops))
             time.sleep(1.0)
         agent.send_signal(signal.SIGINT)  # Ctrl-C: the agent ends cleanly
-        agent.wait(timeout=60)
+        try:
+            agent.wait(timeout=STOP_TIMEOUT_S)
+        except subprocess.TimeoutExpired:  # measured all the same; say where it hangs
+            agent.send_signal(signal.SIGUSR1)  # its threads' stacks (agent/cli/main.py)
+            time.sleep(2.0)
+            stderr = "".join(said[-150:])
+            print(f"the agent did not end within {STOP_TIMEOUT_S:.0f} s of Ctrl-C:\n{stderr}", file=sys.stderr)
     finally:
         if agent.poll() is None:
             agent.kill()

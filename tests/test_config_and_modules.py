@@ -104,6 +104,20 @@ def test_modules_never_import_each_other() -> None:
     assert offenders == {}
 
 
+def test_no_asyncio_wait_for() -> None:
+    """Python 3.11's ``asyncio.wait_for`` returns the awaited result and drops a cancellation
+    that arrives as that result does: a frame loop (a frame every 32 ms) then goes on after
+    it was told to stop, and ``talk`` or ``serve`` never ends (test_duplex.py shows it).
+    ``async with asyncio.timeout(...)`` has no such gap."""
+    calls = {}
+    for path in [*(ROOT / "agent").rglob("*.py"), *(ROOT / "modules").rglob("*.py"), ROOT / "run.py"]:
+        tree = ast.parse(path.read_text(), filename=str(path))
+        found = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "wait_for"]
+        if found:
+            calls[str(path.relative_to(ROOT))] = found
+    assert calls == {}
+
+
 def _marked_slow(decorators: list[ast.expr]) -> bool:
     return any("slow" in ast.unparse(d) for d in decorators)
 

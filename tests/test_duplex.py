@@ -210,6 +210,39 @@ def test_the_floor_drops_replies_to_turns_the_user_spoke_over() -> None:
     assert floor.recent_words() == ["The river runs slowly."]
 
 
+@pytest.mark.parametrize("frames_before", [0, 3])
+def test_the_frame_loop_ends_when_cancelled_as_a_frame_arrives(frames_before) -> None:
+    """A session told to stop (Ctrl-C, ``talk --turns``) cancels the frame loop; a frame
+    arrives every 32 ms, so the cancellation often comes in the same pass of the event loop
+    as a frame. The loop must end all the same (with Python 3.11's ``asyncio.wait_for`` it
+    took the frame and went on forever: ``talk`` never exited)."""
+    import asyncio
+
+    from modules.voice.io.devices import Frames
+
+    async def run() -> bool:
+        mic = Frames()
+        taken = []
+
+        async def consume() -> None:
+            async for frame in mic.frames():
+                taken.append(frame)
+
+        task = asyncio.create_task(consume())
+        for _ in range(frames_before):
+            mic._cut(np.zeros(FRAME_SAMPLES, np.float32))
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.01)  # the loop waits for its next frame
+        mic._cut(np.zeros(FRAME_SAMPLES, np.float32))  # it comes...
+        task.cancel()  # ...as the session stops
+        done, _ = await asyncio.wait([task], timeout=1.0)
+        task.cancel()
+        assert len(taken) == frames_before
+        return bool(done) and task.cancelled()
+
+    assert asyncio.run(run()), "the frame loop went on after it was cancelled"
+
+
 @pytest.mark.audio_rig
 def test_a_missing_device_is_a_clear_error_from_the_audio_process() -> None:
     """The full-duplex stream opens in its own process; a device that is not there comes

@@ -4,8 +4,12 @@ config, and one table from errors to exit codes (:mod:`agent.errors`)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import faulthandler
+import io
 import json
 import logging
+import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -106,11 +110,19 @@ def _quiet_libraries() -> None:
     warnings.filterwarnings("ignore", category=UserWarning, module="whisper")
 
 
+def _stacks_on_sigusr1() -> None:
+    """``kill -USR1 PID`` prints every thread's stack on stderr: for a process that will not end."""
+    if hasattr(signal, "SIGUSR1"):
+        with contextlib.suppress(io.UnsupportedOperation, ValueError, OSError):  # stderr without a file (in-process)
+            faulthandler.register(signal.SIGUSR1, all_threads=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns its exit code (0 done, 1 internal error, 2 bad input,
     3 something the machine lacks)."""
     parser = _parser()
     args = _merge_global_options(parser.parse_args(argv))
+    _stacks_on_sigusr1()
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
         format="%(levelname)s %(name)s: %(message)s",

@@ -57,7 +57,8 @@ async def _record(config: Config, root: str, seconds: float | None) -> int:
         report_failed(session)
         following = asyncio.create_task(_follow(session, stopping), name="record:follow")
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stopping.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await stopping.wait()
         if following.done():
             return following.result()
         following.cancel()

@@ -141,7 +141,8 @@ class _Appliance:
             self.health.state = "retrying"
             log.warning("listening ended; trying again in %g s", self.o.retry_s)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stopping.wait(), self.o.retry_s)
+                async with asyncio.timeout(self.o.retry_s):
+                    await self.stopping.wait()
 
     async def cut(self) -> None:
         """Cut the replies being spoken or waiting to be."""

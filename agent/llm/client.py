@@ -68,14 +68,11 @@ class ModelClient:
         """One tiny request, so that the first turn does not pay for loading and the first
         prompt; a failure is noted (:meth:`failed`), not raised."""
         try:
-            await asyncio.wait_for(
-                self._client.chat.completions.create(
-                    model=await self._model_name(),
-                    messages=[{"role": "user", "content": "Hello."}],
-                    max_tokens=1,
-                ),
-                timeout_s,
-            )
+            model = await self._model_name()
+            async with asyncio.timeout(timeout_s):
+                await self._client.chat.completions.create(
+                    model=model, messages=[{"role": "user", "content": "Hello."}], max_tokens=1
+                )
         except Exception as exc:
             self.failed(f"warming up: {type(exc).__name__}: {exc}")
 

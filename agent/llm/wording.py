@@ -45,7 +45,8 @@ async def stream_reply(
     """
     o = llm.options
     try:
-        first = await asyncio.wait_for(anext(sentences), o.first_sentence_s)
+        async with asyncio.timeout(o.first_sentence_s):
+            first = await anext(sentences)
     except StopAsyncIteration:
         log.info("mind: the model's reply had no sentence fit to say; the rule reply instead")
         return False
@@ -79,7 +80,8 @@ async def stream_reply(
     try:
         while True:
             try:
-                sentence = await asyncio.wait_for(anext(sentences), o.sentence_s)
+                async with asyncio.timeout(o.sentence_s):
+                    sentence = await anext(sentences)
             except StopAsyncIteration:
                 break
             except TimeoutError:

@@ -147,9 +147,8 @@ class BridgeModule(Module):
         client = self.client
         if client is not None and self.connected.is_set():  # a clean stop says so (a will is for vanishing)
             with contextlib.suppress(Exception):
-                await asyncio.wait_for(
-                    client.publish(topics.status_topic(self.o.site), b"offline", qos=1, retain=True), 1.0
-                )
+                async with asyncio.timeout(1.0):
+                    await client.publish(topics.status_topic(self.o.site), b"offline", qos=1, retain=True)
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -255,7 +254,8 @@ class BridgeModule(Module):
                 caller then reconnects.
         """
         try:
-            await asyncio.wait_for(client.publish(out.topic, out.payload, qos=1, retain=out.retain), PUBLISH_TIMEOUT_S)
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await client.publish(out.topic, out.payload, qos=1, retain=out.retain)
         except (aiomqtt.MqttError, TimeoutError, OSError, RuntimeError, ValueError) as exc:
             raise aiomqtt.MqttError(f"publish to {out.topic} failed: {type(exc).__name__}: {exc}") from exc
         self.counts["sent"] += 1
@@ -367,7 +367,8 @@ class BridgeModule(Module):
                 self._say_unconfirmed(silent)
             older_than_s = self.o.resend_s
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.o.resend_s / 2)
+                async with asyncio.timeout(self.o.resend_s / 2):
+                    await self._wake.wait()
 
     def _say_unconfirmed(self, silent: list[Outgoing]) -> None:
         """One line for the scenes sent ``UNCONFIRMED_SENDS`` times without a confirmation:
@@ -408,9 +409,8 @@ class BridgeModule(Module):
 
     async def _publish_ack(self, client: aiomqtt.Client, to: str, body: dict[str, Any], qos: int) -> None:
         try:
-            await asyncio.wait_for(
-                client.publish(topics.ack_topic(self.o.site, to), json.dumps(body), qos=qos), PUBLISH_TIMEOUT_S
-            )
+            async with asyncio.timeout(PUBLISH_TIMEOUT_S):
+                await client.publish(topics.ack_topic(self.o.site, to), json.dumps(body), qos=qos)
         except (aiomqtt.MqttError, TimeoutError, OSError, RuntimeError, ValueError) as exc:
             raise aiomqtt.MqttError(f"confirmation to {to} failed: {type(exc).__name__}: {exc}") from exc
 

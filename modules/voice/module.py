@@ -185,6 +185,8 @@ class VoiceModule(Module):
         await self.publish(Scene(channel="voice", kind="voice.profile", voice=self.profile, source=self.name))
 
     async def stop(self) -> None:
+        if self._live_task is not None and not self._live_task.done():
+            self.floor.cut()  # a live session ends now (Ctrl-C, --turns): what plays fades out
         if self._replies:  # let replies already asked for finish (a say, a talk --in)
             await asyncio.gather(*self._replies, return_exceptions=True)
         if self._live_task is not None:

@@ -17,7 +17,7 @@ parent → child
 child → parent
     ``("ready", microphone name, speaker name, rate_hz, output latency s)`` or
     ``("failed", message)`` once; then per callback ``("io", heard bytes, played bytes,
-    xrun)`` (float32 at ``rate_hz``); ``("first", id, unix s)`` when a track's first sound
+    xrun, unix s of the callback)`` (float32 at ``rate_hz``); ``("first", id, unix s)`` when a track's first sound
     is handed over; ``("done", id, played_s)`` when a track has been heard or cut;
     ``("alsa", message)`` for what ALSA's library would print on stderr (an underrun), for
     the parent to log (an appliance's log is JSON lines, which C's prints would break).
@@ -33,6 +33,7 @@ import os
 import queue
 import signal
 import threading
+import time
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -110,7 +111,8 @@ def serve(conn: Connection, input_device: str | int | None, output_device: str |
             played = playback.fill(frames)
             outdata[:, 0] = played
             xrun = bool(status.input_overflow or status.output_underflow)
-            outbox.put(("io", indata[:, 0].tobytes(), played.tobytes(), xrun))
+            # Stamped here: the agent's own threads may take the message late when busy.
+            outbox.put(("io", indata[:, 0].tobytes(), played.tobytes(), xrun, time.time()))
 
         def open_at(rate: int):
             return sd.Stream(

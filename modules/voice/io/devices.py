@@ -134,7 +134,8 @@ class Frames:
             DeviceError: none came in ``FIRST_FRAME_TIMEOUT_S``.
         """
         try:
-            await asyncio.wait_for(self._queue.get(), FIRST_FRAME_TIMEOUT_S)
+            async with asyncio.timeout(FIRST_FRAME_TIMEOUT_S):
+                await self._queue.get()
         except TimeoutError:
             await self.__aexit__()
             raise DeviceError(
@@ -153,7 +154,8 @@ class Frames:
         """
         while True:
             try:
-                frame, self.frame_wall_s = await asyncio.wait_for(self._queue.get(), STALL_S)
+                async with asyncio.timeout(STALL_S):  # not wait_for: it can swallow a cancellation (3.11)
+                    frame, self.frame_wall_s = await self._queue.get()
             except TimeoutError:
                 raise DeviceError(
                     f"microphone {self.name!r} stopped delivering audio for {STALL_S:.0f} s (device removed?)"

@@ -24,7 +24,6 @@ import itertools
 import logging
 import multiprocessing
 import threading
-import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
@@ -194,7 +193,7 @@ class AudioLoop(Frames):
                 if self._mic_16k is not None and self._out_16k is not None:
                     heard, played = self._mic_16k.resample_chunk(heard), self._out_16k.resample_chunk(played)
                 self._record(heard, played)
-                loop.call_soon_threadsafe(self._take, heard, played, msg[3], time.time())
+                loop.call_soon_threadsafe(self._take, heard, played, msg[3], msg[4])
             elif kind == "first" and msg[1] in playback.tracks:
                 playback.tracks[msg[1]].first_sound_unix_s = msg[2]
             elif kind == "done" and msg[1] in playback.tracks:

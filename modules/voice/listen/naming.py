@@ -59,7 +59,8 @@ class SpeakerNaming:
         self._waiting[ask.id] = answer
         try:
             await publish(ask)
-            verdict = await asyncio.wait_for(answer, self.wait_s)
+            async with asyncio.timeout(self.wait_s):
+                verdict = await answer
         except TimeoutError:
             log.warning("voice: no answer on who spoke within %.2f s; the turn goes out unnamed", self.wait_s)
             return turn
