@@ -8,8 +8,11 @@ request — until a scene it waits for arrives. It knows no module by name.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
+import signal
+import sys
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +41,27 @@ class SessionError(ScenevoiceError, RuntimeError):
 class _Follower:
     ids: set[str]
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
+
+
+def _print_tasks() -> None:
+    """Every asyncio task and where it waits, on stderr (``kill -USR2 PID``: a session that
+    will not end; ``-USR1`` gives the threads, ``agent/cli/main.py``)."""
+    for task in asyncio.all_tasks():
+        print(f"--- {task!r}", file=sys.stderr)
+        task.print_stack(file=sys.stderr)
+    sys.stderr.flush()
+
+
+def _tasks_on_sigusr2(on: bool) -> None:
+    """Install (or remove) :func:`_print_tasks` on SIGUSR2 where the loop can (its main thread, POSIX)."""
+    if not hasattr(signal, "SIGUSR2"):
+        return
+    with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
+        loop = asyncio.get_running_loop()
+        if on:
+            loop.add_signal_handler(signal.SIGUSR2, _print_tasks)
+        else:
+            loop.remove_signal_handler(signal.SIGUSR2)
 
 
 class Session:
@@ -90,6 +114,7 @@ class Session:
             ConfigError: a module's options are wrong.
         """
         self._instantiate()
+        _tasks_on_sigusr2(True)
         for name, module in self.modules.items():
             self.bus.subscribe(name, module.handle, module.wants, inbox_size=module.inbox_size, policy=module.policy)
         self.bus.subscribe(OBSERVER, self._observe, everything, inbox_size=1024)
@@ -113,10 +138,12 @@ class Session:
         """Drain, stop the bus, then stop each module (each isolated from the others)."""
         await self.bus.stop()
         for name, module in self.modules.items():
+            log.debug("session: stopping %s", name)
             try:
                 await module.stop()
             except Exception:
                 log.exception("module %s failed to stop cleanly", name)
+        _tasks_on_sigusr2(False)
 
     async def __aenter__(self) -> Session:
         await self.start()

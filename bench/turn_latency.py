@@ -226,6 +226,8 @@ def run_agent(
         try:
             agent.wait(timeout=STOP_TIMEOUT_S)
         except subprocess.TimeoutExpired:  # measured all the same; say where it hangs
+            agent.send_signal(signal.SIGUSR2)  # its asyncio tasks' stacks (agent/session.py)
+            time.sleep(1.0)
             agent.send_signal(signal.SIGUSR1)  # its threads' stacks (agent/cli/main.py)
             time.sleep(2.0)
             stderr = "".join(said[-150:])

@@ -162,6 +162,51 @@ def test_the_residual_guard_knows_echo_the_canceller_let_through(agent_voice) ->
     assert abs(canceller.delay.delay_s - 0.45) <= 0.002, canceller.delay.delay_s
 
 
+class ScriptedGuard(EchoCanceller):
+    """The real canceller, whose residual-echo guard answers from a script (True: "what is
+    heard may be the agent's own echo"), one answer per question: to time how soon a
+    barge-in holds once the guard clears, frame by frame."""
+
+    def __init__(self, answers: list[bool]) -> None:
+        super().__init__(FarEnd())
+        self.delay.locked = True
+        self.answers = answers
+        self.asked = 0
+
+    def residual_echo(self, window_s: float = 1.0) -> bool:
+        self.asked += 1
+        return self.answers.pop(0) if self.answers else False
+
+
+@pytest.mark.parametrize("vetoes", [0, 1, 2, 5])
+def test_speech_over_the_agent_is_held_at_the_first_frame_the_echo_guard_clears(vetoes) -> None:
+    """The user starts speaking over a reply while the canceller's output still correlates
+    with the agent's voice (the guard vetoes the hold ``vetoes`` times): the speaker is held
+    at the first frame of speech after the last veto — each veto costs one 32 ms frame (it
+    cost four before, half the barge-in time of the runs in docs/benchmarks.md)."""
+    from modules.voice.io.playback import Playback
+    from modules.voice.listen.live import BargeIn
+    from modules.voice.options import VoiceOptions
+
+    playback = Playback(None, RATE_HZ)  # not opened: the hold is its state
+    track = playback.track(RATE_HZ)
+    track.play(np.ones(RATE_HZ, np.float32) * 0.1)  # a reply queued: the agent is audible
+    floor = Floor()
+    floor.playback = playback
+    guard = ScriptedGuard([True] * vetoes)
+    barge = BargeIn(floor, VoiceOptions.parse({}), guard)
+    for _ in range(10):  # the reply sounds, nobody speaks
+        barge.frame(0.05, in_turn=False, turn_started=False)
+    assert not barge.holding and guard.asked == 0
+    held_at = None
+    for k in range(1, 12):  # speech from here; a turn starts after three frames (the detector's start_frames)
+        barge.frame(0.9, in_turn=k >= 3, turn_started=k == 3)
+        if barge.holding:
+            held_at = k
+            break
+    assert held_at == vetoes + 1 and playback._held, (held_at, guard.asked)
+
+
 def test_far_end_reads_by_sample_count_and_zeros_elsewhere() -> None:
     far = FarEnd(capacity_s=0.1)  # 1600 samples kept
     ramp = np.arange(2000, dtype=np.float32)

@@ -54,7 +54,7 @@ class VoiceOptions:
     end_silence_s: float = 0.8
     min_silence_s: float = 0.35
     sure_silence_s: float = 0.2
-    max_silence_s: float = 1.1
+    max_silence_s: float = 1.08
     max_turn_s: float = 20.0
     echo_cancel: bool = True
     start_tone: bool = True

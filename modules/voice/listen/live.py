@@ -195,10 +195,11 @@ class BargeIn:
     The onset is ``HOLD_FRAMES`` frames of speech in what the echo canceller leaves, once
     the canceller has found the echo's delay, and unless what it leaves is still the
     agent's own sound (:meth:`~modules.voice.io.echo.EchoCanceller.residual_echo`, asked
-    again every ``RECHECK_FRAMES`` while held); a turn already under way when a reply
-    starts holds it at once. Speech heard in the silence after the hold (past the echo's
-    way back: its measured delay plus ``TAIL_MARGIN_S``) cannot be the agent's echo: once
-    there is ``backchannel_max_s`` of it, the user has taken the floor.
+    at every frame of speech until the speaker is held, then every ``RECHECK_FRAMES``); a
+    turn already under way when a reply starts holds it at once. Speech heard in the
+    silence after the hold (past the echo's way back: its measured delay plus
+    ``TAIL_MARGIN_S``) cannot be the agent's echo: once there is ``backchannel_max_s`` of
+    it, the user has taken the floor.
     """
 
     def __init__(self, floor: Floor, o: VoiceOptions, canceller: EchoCanceller | None) -> None:
@@ -267,13 +268,14 @@ class BargeIn:
             return
         if not (audible and self.o.barge_in and self.floor.playback is not None):
             return
-        onset = self._run >= HOLD_FRAMES and self._run % RECHECK_FRAMES == HOLD_FRAMES % RECHECK_FRAMES
+        # Asked at every frame of speech until it holds: a veto costs one frame, not four.
+        onset = self._run >= HOLD_FRAMES
         own_echo = onset and not (in_turn and not self.overlapped) and self._own_echo()
         if (in_turn and not self.overlapped) or (onset and not own_echo):
             self.floor.playback.hold()
             self.holding, self.hold_at_s, self._held_frames = True, now, 0
             log.info("live: the user speaks over the agent; speaker held (after %d frames of speech)", self._run)
-        elif own_echo:
+        elif own_echo and self._run == HOLD_FRAMES:  # said once per stretch of speech
             log.info("live: speech over the agent, but the canceller's output may be its own echo; not held")
 
     def only_echo(self, speech_s: float) -> bool:
@@ -311,7 +313,8 @@ ECHO_TAIL_S = 0.5
 #: frames of speech over the agent's voice that hold it (32 ms: a false hold costs a moment's
 #: pause, a late one is talking over the user).
 HOLD_FRAMES = 1
-#: how often (frames) the residual-echo guard is asked again while speech goes on.
+#: how often (frames) the residual-echo guard is asked again while the speaker is held (a
+#: release resumes the reply over the user if the guard errs: not at every frame).
 RECHECK_FRAMES = 4
 #: a hold whose speech stopped this many frames ago without becoming a turn is released.
 RELEASE_FRAMES = 8

@@ -1,7 +1,7 @@
 """A reply's first sound, realised before the reply is asked for (speculatively).
 
 While the user pauses and the turn model doubts that they have finished, the turn waits up
-to ``max_silence_s`` (1.1 s) — and the reply's first sentence would only start rendering
+to ``max_silence_s`` (1.08 s) — and the reply's first sentence would only start rendering
 once it closes. So the live loop publishes the turn as it stands (a ``turn.draft``); a mind
 may answer it with a ``reply.draft`` (the reply it would give, committing nothing); the
 voice module realises that reply's first piece here, during the wait. When the turn closes

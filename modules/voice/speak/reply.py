@@ -52,8 +52,8 @@ def render(
     more: ReplyStream | None = None,
 ) -> tuple[Voiced, Result]:
     """Speak ``text`` on ``plan`` with the engine ``plan.engine`` names, to the WAV file
-    ``o.output`` or the speaker (after ``o.lead_silence_s`` of silence): a track on
-    ``playback`` (the live session's running speaker) or on a speaker opened for this reply.
+    ``o.output`` or the speaker: a track on ``playback`` (the live session's running
+    speaker, at once) or on a speaker opened for this reply (after ``o.lead_silence_s``).
     Once ``stop`` is set (an interrupt), the speaker fades out within one 20 ms block and
     drops the rest, no further sentence is rendered, and ``Result.cut_at_s`` says how much
     was heard. ``prepared``: this reply's first piece realised ahead
@@ -92,7 +92,9 @@ def render(
         trace.mark("played")
         return voiced, Result(path=o.output)
     pieces: list[np.ndarray] = []
-    lead = np.zeros(int(o.lead_silence_s * engine.rate_hz), np.float32)
+    # A speaker opened for this reply may clip its start; the live session's runs already.
+    lead_s = o.lead_silence_s if playback is None else 0.0
+    lead = np.zeros(int(lead_s * engine.rate_hz), np.float32)
     if playback is not None:
         opened = playback.track(engine.rate_hz, stop)
     else:
@@ -120,7 +122,7 @@ def render(
     if track.first_sound_unix_s is not None:
         trace.mark("audio.first", track.first_sound_unix_s)
     trace.mark("played")
-    cut_at_s = round(max(0.0, track.played_s - o.lead_silence_s), 3) if track.stop.is_set() else None
+    cut_at_s = round(max(0.0, track.played_s - lead_s), 3) if track.stop.is_set() else None
     whole = " ".join([text, *more.texts]) if more is not None else text
     return voicing.finish(pieces, whole, plan), Result(device=track.name, cut_at_s=cut_at_s)
 
