@@ -14,8 +14,8 @@ loud as it plays), so every reply comes back as echo. Three parts, in one proces
    words, ``listen/echo_guard.py``'s test), and replies cut while no user spoke (the agent
    interrupted by its own voice).
 2. **Barge-in.** A question, and ``BARGE_AFTER_S`` into its reply (found on the tap: the
-   right channel above −45 dBFS), at a moment the reply sounds (not in a pause between its
-   words), another voice talks over it. Measured on the tap: from
+   right channel above −45 dBFS), once the reply has sounded for ``SOUNDING_S`` without a
+   pause (inside a sentence, not at its end), another voice talks over it. Measured on the tap: from
    the interrupting speech's onset (the recording located on the left channel by normalised
    cross-correlation) to the start of the speaker's first ≥ 0.25 s below −60 dBFS (word
    gaps in a reply are shorter; the next reply is seconds away); whether the reply
@@ -60,6 +60,8 @@ SPEAKER_SOURCE = (
 )
 #: how far into a reply the barge-in starts (s after its first sound on the tap).
 BARGE_AFTER_S = 0.8
+#: ... once the reply has sounded this long without a pause (s).
+SOUNDING_S = 0.3
 #: the speaker counts as sounding at or above this (as bench/turn_latency.py: -60 dBFS).
 SOUND_FLOOR = 10 ** (-60 / 20)
 #: the speaker has stopped when this much silence follows (s).
@@ -142,7 +144,12 @@ class Agent:
             self.proc.send_signal(signal.SIGINT)
             try:
                 self.proc.wait(20)
-            except subprocess.TimeoutExpired:
+            except subprocess.TimeoutExpired:  # say where it hangs (in --log), then end it
+                print("the agent did not end within 20 s of Ctrl-C; its stacks are in its log", file=sys.stderr)
+                self.proc.send_signal(signal.SIGUSR2)  # asyncio tasks (agent/session.py)
+                time.sleep(1.0)
+                self.proc.send_signal(signal.SIGUSR1)  # threads (agent/cli/main.py)
+                time.sleep(2.0)
                 self.proc.kill()
 
 
@@ -153,12 +160,15 @@ def play(rig: AudioRig, path: Path) -> tuple[float, float]:
     return start, time.time()
 
 
-def wait_sounding(tap: TapRecorder, timeout_s: float = WAIT_S) -> None:
-    """Until the speaker's channel has sounded (≥ −45 dBFS over 50 ms) in the last 0.1 s."""
+def wait_sounding(tap: TapRecorder, timeout_s: float = WAIT_S, for_s: float = 0.05) -> None:
+    """Until the speaker's channel has sounded (≥ −45 dBFS) in every 50 ms of the last ``for_s``."""
     deadline = time.monotonic() + timeout_s
+    n, window = int(for_s * RATE_HZ), RATE_HZ // 20
     while time.monotonic() < deadline:
-        right = tap.samples()[-RATE_HZ // 10 :, 1]
-        if right.size and np.sqrt(np.mean(right[-RATE_HZ // 20 :] ** 2)) >= 10 ** (-45 / 20):
+        right = tap.samples()[-n:, 1]
+        if right.size == n and all(
+            np.sqrt(np.mean(right[k : k + window] ** 2)) >= 10 ** (-45 / 20) for k in range(0, n - window + 1, window)
+        ):
             return
         time.sleep(0.02)
     raise SystemExit("the agent's reply never sounded on the speaker")
@@ -175,7 +185,9 @@ def over_reply(
     agent.wait_for("turn", since, timeout_s)
     wait_sounding(tap, timeout_s)
     time.sleep(BARGE_AFTER_S)
-    wait_sounding(tap, timeout_s)
+    # Inside a sentence (sounding for SOUNDING_S): paplay takes ~0.1 s to start, and after
+    # a word that ends a sentence the interruption would begin in the reply's pause.
+    wait_sounding(tap, timeout_s, SOUNDING_S)
     before = len(agent.heard)
     start, _ = play(rig, over)
     return before, start

@@ -199,6 +199,7 @@ class EchoCanceller:
         self._pending = np.zeros(0, np.float32)
         self._done = 0  # samples of the stream processed
         self._since_estimate = 0
+        self._guard_measured = -(10**12)  # where (in ``_done``) the guard last measured the delay
 
     def process(self, samples: np.ndarray) -> np.ndarray:
         """Cancel the echo in ``samples`` (16 kHz mono float32, the microphone's next) and
@@ -236,7 +237,8 @@ class EchoCanceller:
     def residual_echo(self, window_s: float = GUARD_WINDOW_S) -> bool:
         """True when what the canceller let through over the last ``window_s`` is still
         the speaker's sound (its echo correlates with the reference: the delay moved, the
-        canceller has not caught up); the delay is then measured again at once."""
+        canceller has not caught up); the delay is then measured again at once, on a
+        window that does not overlap the last one the guard measured."""
         n = int(window_s * RATE_HZ)
         far = self._reference(window_s)
         if not active(far):
@@ -244,5 +246,9 @@ class EchoCanceller:
         _, ratio = correlate_peak(self._left[-n:], far)
         if ratio < PEAK_RATIO:
             return False
-        self.delay.measure(self._heard[-n:], far)
+        # Measured on a window of its own: asked at every frame, two windows 32 ms apart
+        # would agree on whatever double talk suggests (2–27 ms "delays" were locked so).
+        if self._done - self._guard_measured >= n:
+            self._guard_measured = self._done
+            self.delay.measure(self._heard[-n:], far)
         return True
