@@ -43,23 +43,24 @@ class _Follower:
     queue: asyncio.Queue = field(default_factory=asyncio.Queue)
 
 
-def _print_tasks() -> None:
-    """Every asyncio task and where it waits, on stderr (``kill -USR2 PID``: a session that
-    will not end; ``-USR1`` gives the threads, ``agent/cli/main.py``)."""
-    for task in asyncio.all_tasks():
+def print_tasks(loop: asyncio.AbstractEventLoop | None = None) -> None:
+    """Every asyncio task of ``loop`` (default: the running one) and where it waits, on
+    stderr (``kill -USR2 PID``: a session that will not end; ``-USR1`` gives the threads,
+    ``agent/cli/main.py``)."""
+    for task in asyncio.all_tasks(loop):
         print(f"--- {task!r}", file=sys.stderr)
         task.print_stack(file=sys.stderr)
     sys.stderr.flush()
 
 
 def _tasks_on_sigusr2(on: bool) -> None:
-    """Install (or remove) :func:`_print_tasks` on SIGUSR2 where the loop can (its main thread, POSIX)."""
+    """Install (or remove) :func:`print_tasks` on SIGUSR2 where the loop can (its main thread, POSIX)."""
     if not hasattr(signal, "SIGUSR2"):
         return
     with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
         loop = asyncio.get_running_loop()
         if on:
-            loop.add_signal_handler(signal.SIGUSR2, _print_tasks)
+            loop.add_signal_handler(signal.SIGUSR2, print_tasks)
         else:
             loop.remove_signal_handler(signal.SIGUSR2)
 

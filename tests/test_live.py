@@ -144,6 +144,44 @@ def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(
     assert len(heard_back - planned) <= max(1, len(planned) // 4), (heard_back, planned)
 
 
+def test_ctrl_c_while_the_agent_answers_ends_the_session_cleanly_and_soon(tmp_path) -> None:
+    """Ctrl-C at any moment — here while the reply is being prepared or spoken, with frames
+    arriving every 32 ms — ends ``talk`` with exit 0 within the stop's bound and no forced
+    exit. (Python 3.11's ``asyncio.wait_for`` dropped such a cancellation now and then, and the
+    session listened on for good.)"""
+    import signal
+
+    from agent.cli.talk import STOP_S
+
+    with audio_rig() as rig:
+        agent = subprocess.Popen(
+            [sys.executable, str(ROOT / "run.py"), "talk"],
+            env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        err, out = _Lines(agent.stderr), _Lines(agent.stdout)
+        try:
+            assert err.wait_for("listening on", READY_TIMEOUT_S), err.text()[-3000:]
+            rig.play_into_mic(SPEECH / "spk1_snt1.wav")
+            assert out.wait_for('"kind":"turn"', REPLY_TIMEOUT_S), out.text()[-2000:]
+            time.sleep(0.5)  # the reply is on its way or playing
+            agent.send_signal(signal.SIGINT)
+            asked_s = time.monotonic()
+            agent.wait(timeout=STOP_S + 20)
+            took_s = time.monotonic() - asked_s
+            err.closed.wait(10)
+        finally:
+            if agent.poll() is None:
+                agent.kill()
+                agent.wait(10)
+    assert agent.returncode == 0, err.text()[-3000:]
+    assert "exiting without waiting" not in err.text() and "Traceback" not in err.text(), err.text()[-3000:]
+    assert took_s < STOP_S, took_s
+
+
 def test_talk_without_the_turn_model_ends_with_exit_3_naming_its_package(tmp_path) -> None:
     # A stand-in ``pipecat`` package without the model file, first on the path: what a user
     # sees when the wheel is missing or broken.

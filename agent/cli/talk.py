@@ -5,7 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import json
+import os
+import signal
+import threading
 from pathlib import Path
 
 from agent.cli.common import one_turn, recorded_session, report_error, report_failed, say
@@ -15,10 +19,13 @@ from agent.errors import EXIT_INPUT, EXIT_MACHINE, EXIT_OK
 from agent.parts import Request
 from agent.paths import ASSETS
 from agent.scene import Scene
+from agent.session import print_tasks
 
 #: the recording the main job answers when there is no microphone.
 BUNDLED_TURN = ASSETS / "audio" / "jfk.flac"
 FALLBACK_REPLY = Path("reply.wav")
+#: how long a live session may take to stop after Ctrl-C (s): the clean stop takes ~2 s.
+STOP_S = 10.0
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -39,12 +46,63 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
     )
 
 
+class _CtrlC:
+    """Ctrl-C (SIGINT) during a live talk: the session stops cleanly — and within
+    ``STOP_S`` whatever happens: past it, or at a second Ctrl-C, the process says where it
+    was waiting (every thread's stack, every task's) and exits."""
+
+    def __init__(self, main: asyncio.Task) -> None:
+        self.main = main
+        self.pressed = False
+        self._watchdog: threading.Timer | None = None
+        self._loop = asyncio.get_running_loop()
+        try:
+            self._loop.add_signal_handler(signal.SIGINT, self._pressed)
+            self.installed = True
+        except (NotImplementedError, RuntimeError, ValueError):  # not the main thread: the default
+            self.installed = False
+
+    def _pressed(self) -> None:
+        if self.pressed:
+            _exit_now("a second Ctrl-C", self._loop)
+        self.pressed = True
+        why = f"the stop took over {STOP_S:g} s"
+        self._watchdog = threading.Timer(STOP_S, _exit_now, args=(why, self._loop))
+        self._watchdog.daemon = True
+        self._watchdog.start()
+        self.main.cancel()
+
+    def remove(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.installed:
+            self._loop.remove_signal_handler(signal.SIGINT)
+
+
+def _exit_now(why: str, loop: asyncio.AbstractEventLoop) -> None:
+    """End the process at once (0: it was asked to stop), saying where the stop waited."""
+    say(f"{why}; exiting without waiting for the rest. Where it waited:")
+    with contextlib.suppress(Exception):  # stderr without a file (in-process)
+        faulthandler.dump_traceback(all_threads=True)
+    with contextlib.suppress(Exception):  # the tasks are read from another thread: best effort
+        print_tasks(loop)
+    os._exit(EXIT_OK)
+
+
 async def _live(config: Config, turns: int | None, record: str | None) -> tuple[int, str | None]:
     """Returns (exit code, the message if no microphone could be used)."""
     view = TalkView()
+    main = asyncio.current_task()
+    assert main is not None
+    ctrl_c = _CtrlC(main)
     try:
         return await _converse(config, turns, view, record)
+    except asyncio.CancelledError:
+        if not ctrl_c.pressed:
+            raise
+        return EXIT_OK, None  # the session has stopped (the context managers ran)
     finally:
+        ctrl_c.remove()
         view.close()
 
 
