@@ -58,6 +58,19 @@ class _Lines:
         return "".join(self.lines)
 
 
+def _talk(rig, tmp_path, *args: str) -> tuple[subprocess.Popen, _Lines, _Lines]:
+    """``run.py talk ARGS`` on the rig's devices with a memory of its own: (process, stderr, stdout)."""
+    agent = subprocess.Popen(
+        [sys.executable, str(ROOT / "run.py"), "talk", *args],
+        env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return agent, _Lines(agent.stderr), _Lines(agent.stdout)
+
+
 @pytest.mark.parametrize("input_rate_hz", [0, 48000], ids=["16kHz", "48kHz-resampled"])
 def test_speech_played_into_the_microphone_gets_a_spoken_reply_on_the_speaker(
     tmp_path, faster_engine, input_rate_hz
@@ -154,15 +167,7 @@ def test_ctrl_c_while_the_agent_answers_ends_the_session_cleanly_and_soon(tmp_pa
     from agent.cli.talk import STOP_S
 
     with audio_rig() as rig:
-        agent = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "talk"],
-            env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        err, out = _Lines(agent.stderr), _Lines(agent.stdout)
+        agent, err, out = _talk(rig, tmp_path)
         try:
             assert err.wait_for("listening on", READY_TIMEOUT_S), err.text()[-3000:]
             rig.play_into_mic(SPEECH / "spk1_snt1.wav")
@@ -269,15 +274,7 @@ def test_a_doubted_pause_is_drafted_voided_when_the_user_goes_on_and_the_end_pla
     wav = tmp_path / "paused.wav"
     sf.write(wav, stream.samples, turn_set.RATE_HZ, subtype="PCM_16")
     with audio_rig() as rig:
-        agent = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), "talk", "--turns", "1", "-v"],
-            env={**rig.env, "XDG_DATA_HOME": str(tmp_path / "data")},
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        err, out = _Lines(agent.stderr), _Lines(agent.stdout)
+        agent, err, out = _talk(rig, tmp_path, "--turns", "1", "-v")
         try:
             if not err.wait_for("listening on", READY_TIMEOUT_S):
                 pytest.fail(f"the agent never listened (exit code {agent.poll()}):\n{err.text()[-3000:]}")
