@@ -225,6 +225,9 @@ def run_agent(
         agent.send_signal(signal.SIGINT)  # Ctrl-C: the agent ends cleanly
         try:
             agent.wait(timeout=STOP_TIMEOUT_S)
+            time.sleep(0.5)  # its last lines
+            if any("exiting without waiting" in line for line in said):  # talk's own watchdog ended it
+                print(f"the agent's stop hung; its watchdog ended it:\n{''.join(said[-150:])}", file=sys.stderr)
         except subprocess.TimeoutExpired:  # measured all the same; say where it hangs
             agent.send_signal(signal.SIGUSR2)  # its asyncio tasks' stacks (agent/session.py)
             time.sleep(1.0)
