@@ -146,9 +146,9 @@ class Agent:
                 self.proc.wait(20)
             except subprocess.TimeoutExpired:  # say where it hangs (in --log), then end it
                 print("the agent did not end within 20 s of Ctrl-C; its stacks are in its log", file=sys.stderr)
-                self.proc.send_signal(signal.SIGUSR2)  # asyncio tasks (agent/session.py)
-                time.sleep(1.0)
                 self.proc.send_signal(signal.SIGUSR1)  # threads (agent/cli/main.py)
+                time.sleep(1.0)
+                self.proc.send_signal(signal.SIGUSR2)  # asyncio tasks (agent/session.py; default after it: ends it)
                 time.sleep(2.0)
                 self.proc.kill()
 

@@ -229,9 +229,9 @@ def run_agent(
             if any("exiting without waiting" in line for line in said):  # talk's own watchdog ended it
                 print(f"the agent's stop hung; its watchdog ended it:\n{''.join(said[-150:])}", file=sys.stderr)
         except subprocess.TimeoutExpired:  # measured all the same; say where it hangs
-            agent.send_signal(signal.SIGUSR2)  # its asyncio tasks' stacks (agent/session.py)
-            time.sleep(1.0)
             agent.send_signal(signal.SIGUSR1)  # its threads' stacks (agent/cli/main.py)
+            time.sleep(1.0)
+            agent.send_signal(signal.SIGUSR2)  # its asyncio tasks' (agent/session.py; after the session: ends it)
             time.sleep(2.0)
             stderr = "".join(said[-150:])
             print(f"the agent did not end within {STOP_TIMEOUT_S:.0f} s of Ctrl-C:\n{stderr}", file=sys.stderr)
