@@ -13,6 +13,7 @@ import logging
 import math
 import signal
 import sys
+import weakref
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,16 +54,27 @@ def print_tasks(loop: asyncio.AbstractEventLoop | None = None) -> None:
     sys.stderr.flush()
 
 
+#: sessions running on each event loop that installed :func:`print_tasks` on SIGUSR2.
+_SIGUSR2_SESSIONS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, int] = weakref.WeakKeyDictionary()
+
+
 def _tasks_on_sigusr2(on: bool) -> None:
-    """Install (or remove) :func:`print_tasks` on SIGUSR2 where the loop can (its main thread, POSIX)."""
+    """Install :func:`print_tasks` on SIGUSR2 where the loop can (its main thread, POSIX),
+    or remove it once the last session on the loop that installed it has stopped."""
     if not hasattr(signal, "SIGUSR2"):
         return
     with contextlib.suppress(ValueError, RuntimeError, NotImplementedError):
         loop = asyncio.get_running_loop()
+        running = _SIGUSR2_SESSIONS.get(loop, 0)
         if on:
-            loop.add_signal_handler(signal.SIGUSR2, print_tasks)
-        else:
-            loop.remove_signal_handler(signal.SIGUSR2)
+            if running == 0:
+                loop.add_signal_handler(signal.SIGUSR2, print_tasks)
+            _SIGUSR2_SESSIONS[loop] = running + 1
+        elif running > 0:
+            _SIGUSR2_SESSIONS[loop] = running - 1
+            if running == 1:
+                del _SIGUSR2_SESSIONS[loop]
+                loop.remove_signal_handler(signal.SIGUSR2)
 
 
 class Session:

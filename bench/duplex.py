@@ -2,6 +2,7 @@
 microphone, users who talk over it, and listeners who only say "mm-hm".
 
 Run:  .venv/bin/python bench/duplex.py [--echo-ms 50] [--utterances 8] [--rounds 4] [--set KEY=VALUE]   # ~6 min
+      [--skip-echo] [--log FILE] [--trace]   # --trace: each barge-in's live log lines, from its onset
 
 One ``run.py talk`` in the stereo-tap rig of ``bench/turn_latency.py`` (what the agent hears
 on the left, what it says on the right, one sample clock), with PulseAudio's loopback from
@@ -15,7 +16,8 @@ loud as it plays), so every reply comes back as echo. Three parts, in one proces
    interrupted by its own voice).
 2. **Barge-in.** A question, and ``BARGE_AFTER_S`` into its reply (found on the tap: the
    right channel above −45 dBFS), once the reply has sounded for ``SOUNDING_S`` without a
-   pause (inside a sentence, not at its end), another voice talks over it. Measured on the tap: from
+   pause (inside a sentence, not at its end), another voice talks over it (through one
+   ``pacat`` already running, ``MicPlayer``: within ~30 ms). Measured on the tap: from
    the interrupting speech's onset (the recording located on the left channel by normalised
    cross-correlation) to the start of the speaker's first ≥ 0.25 s below −60 dBFS (word
    gaps in a reply are shorter; the next reply is seconds away); whether the reply
@@ -29,6 +31,8 @@ loud as it plays), so every reply comes back as echo. Three parts, in one proces
 from __future__ import annotations
 
 import argparse
+import contextlib
+import datetime
 import json
 import queue
 import re
@@ -64,6 +68,11 @@ BARGE_AFTER_S = 0.8
 SOUNDING_S = 0.3
 #: the speaker counts as sounding at or above this (as bench/turn_latency.py: -60 dBFS).
 SOUND_FLOOR = 10 ** (-60 / 20)
+#: a stretch of the microphone's channel whose energy is below this share of the
+#: interruption's (−40 dB) cannot hold it.
+MATCH_FLOOR = 0.01
+#: a located interruption that matches worse than this (normalised correlation) is not timed.
+MATCH_MIN = 0.3
 #: the speaker has stopped when this much silence follows (s).
 STOPPED_S = 0.25
 QUESTIONS = ("spk1_snt1.wav", "spk1_snt3.wav", "spk1_snt4.wav", "spk1_snt5.wav")
@@ -77,6 +86,8 @@ INTERRUPTIONS = (
 )
 BACKCHANNELS = ("Yeah.", "Okay.", "Mm-hmm.")
 WAIT_S = 90.0
+#: the wall-clock time that starts each line of the agent's log under ``-v``.
+LOG_LINE = re.compile(r"(\d\d):(\d\d):(\d\d)\.(\d\d\d) ")
 
 
 @dataclass
@@ -94,11 +105,11 @@ class Heard:
 class Agent:
     """``run.py talk`` in the tapped rig; its scenes are read on a thread."""
 
-    def __init__(self, rig: AudioRig, verbose: bool = False, settings: tuple[str, ...] = ()) -> None:
+    def __init__(self, rig: AudioRig, verbose: int = 0, settings: tuple[str, ...] = ()) -> None:
         env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
         overrides = [arg for setting in settings for arg in ("--set", setting)]
         self.proc = subprocess.Popen(
-            [sys.executable, str(ROOT / "run.py"), *(["-v"] if verbose else []), "talk", *overrides],
+            [sys.executable, str(ROOT / "run.py"), *(["-" + "v" * verbose] if verbose else []), "talk", *overrides],
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -139,6 +150,21 @@ class Agent:
         """What the agent wrote to stderr."""
         return "".join(self._err)
 
+    def live_lines(self, around_unix_s: float, before_s: float = 0.3, after_s: float = 1.5) -> list[tuple[float, str]]:
+        """The live loop's log lines (``-v``: each starts with its wall-clock time) from
+        ``before_s`` before ``around_unix_s`` to ``after_s`` after: (seconds from it, text)."""
+        day = datetime.datetime.fromtimestamp(around_unix_s)
+        lines = []
+        for line in self._err:
+            m = LOG_LINE.match(line)
+            if m is None or " live: " not in line:
+                continue
+            h, mi, sec, ms = (int(g) for g in m.groups())
+            at = day.replace(hour=h, minute=mi, second=sec, microsecond=ms * 1000).timestamp() - around_unix_s
+            if -before_s <= at <= after_s:
+                lines.append((at, line[m.end() :].strip()))
+        return lines
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
@@ -151,6 +177,80 @@ class Agent:
                 self.proc.send_signal(signal.SIGUSR2)  # asyncio tasks (agent/session.py; default after it: ends it)
                 time.sleep(2.0)
                 self.proc.kill()
+
+
+class MicPlayer:
+    """A user's voice into the microphone through one ``pacat`` started beforehand: silence
+    until :meth:`say`, written ``LEAD_S`` ahead of the wall clock. (``paplay`` takes
+    0.1–0.4 s to start while the agent keeps both cores busy: an interruption timed to land
+    inside a sentence of the reply landed after it, in the pause before the next.)"""
+
+    #: how far ahead of the wall clock samples are written (s).
+    LEAD_S = 0.03
+
+    def __init__(self, rig: AudioRig) -> None:
+        self._proc = subprocess.Popen(
+            [
+                "pacat",
+                "--playback",
+                "--device=tapmic",
+                "--raw",
+                "--format=float32le",
+                f"--rate={RATE_HZ}",
+                "--channels=1",
+                "--latency-msec=20",
+            ],
+            env=rig.env,
+            stdin=subprocess.PIPE,
+        )
+        self._queue: list[np.ndarray] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread = threading.Thread(target=self._feed, daemon=True)
+        self._thread.start()
+
+    def _feed(self) -> None:
+        assert self._proc.stdin is not None
+        block = RATE_HZ // 100
+        start, sent = time.monotonic(), 0
+        while not self._stop.is_set():
+            ahead_s = sent / RATE_HZ - (time.monotonic() - start)
+            if ahead_s > self.LEAD_S:
+                time.sleep(ahead_s - self.LEAD_S)
+                continue
+            with self._lock:
+                chunk = self._queue.pop(0) if self._queue else np.zeros(block, np.float32)
+                if not self._queue:
+                    self._idle.set()
+            try:
+                self._proc.stdin.write(chunk.astype(np.float32).tobytes())
+                self._proc.stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+            sent += len(chunk)
+
+    def say(self, samples: np.ndarray) -> float:
+        """Play ``samples`` (16 kHz mono) next; returns the unix time they were queued."""
+        block = RATE_HZ // 100
+        with self._lock:
+            self._queue.extend(samples[k : k + block] for k in range(0, len(samples), block))
+            self._idle.clear()
+        return time.time()
+
+    def wait(self, timeout_s: float = 60.0) -> None:
+        """Until what was said has been written."""
+        self._idle.wait(timeout_s)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        with contextlib.suppress(Exception):
+            assert self._proc.stdin is not None
+            self._proc.stdin.close()
+        self._proc.terminate()
+        self._proc.wait(10)
 
 
 def play(rig: AudioRig, path: Path) -> tuple[float, float]:
@@ -175,11 +275,18 @@ def wait_sounding(tap: TapRecorder, timeout_s: float = WAIT_S, for_s: float = 0.
 
 
 def over_reply(
-    rig: AudioRig, agent: Agent, tap: TapRecorder, question: Path, over: Path, timeout_s: float = WAIT_S
+    rig: AudioRig,
+    agent: Agent,
+    tap: TapRecorder,
+    question: Path,
+    over: Path,
+    timeout_s: float = WAIT_S,
+    player: MicPlayer | None = None,
 ) -> tuple[int, float]:
     """Ask ``question`` and, ``BARGE_AFTER_S`` into its reply and at a moment it sounds (not
-    in a pause between its words), play ``over`` into the microphone. Returns how many
-    scenes had been heard before ``over`` began, and the unix time it began."""
+    in a pause between its words), play ``over`` into the microphone (through ``player``,
+    at once, if given; else with ``paplay``). Returns how many scenes had been heard before
+    ``over`` began, and the unix time it began."""
     since = len(agent.heard)
     play(rig, question)
     agent.wait_for("turn", since, timeout_s)
@@ -189,19 +296,31 @@ def over_reply(
     # a word that ends a sentence the interruption would begin in the reply's pause.
     wait_sounding(tap, timeout_s, SOUNDING_S)
     before = len(agent.heard)
+    if player is not None:
+        start = player.say(live_latency._safe(sf.read(over, dtype="float32")[0]))
+        player.wait()
+        time.sleep(0.1)
+        return before, start
     start, _ = play(rig, over)
     return before, start
 
 
-def locate(channel: np.ndarray, speech: np.ndarray, around: int) -> int:
+def locate(channel: np.ndarray, speech: np.ndarray, around: int) -> tuple[int, float]:
     """Where ``speech`` begins on ``channel``, searched from ``around`` − 1 s to + 2 s by
-    normalised cross-correlation of its first second (the channel also holds the echo)."""
+    normalised cross-correlation of its first second (the channel also holds the echo),
+    and how well it matches there (1.0: the same samples). A stretch far quieter than the
+    speech (``MATCH_FLOOR``) holds none of it: the null sink's digital silence has no
+    energy, and dividing the FFT's rounding noise by none made it the best "match" (which
+    put the onset of 3 in 4 interruptions in the silence before a reply, until 2026-12-01)."""
     head = speech[:RATE_HZ] - speech[:RATE_HZ].mean()
     start = max(0, around - RATE_HZ)
     window = channel[start : start + 3 * RATE_HZ + len(head)].astype(np.float64)
     dots = correlate(window, head, mode="valid", method="fft")
-    energy = np.sqrt(np.convolve(window**2, np.ones(len(head)), mode="valid")) + 1e-12
-    return start + int(np.argmax(dots / energy))
+    energy = np.sqrt(np.maximum(np.convolve(window**2, np.ones(len(head)), mode="valid"), 0.0))
+    norm = float(np.linalg.norm(head))
+    score = np.where(energy >= MATCH_FLOOR * norm, dots / (energy * norm + 1e-20), 0.0)
+    k = int(np.argmax(score))
+    return start + k, float(score[k])
 
 
 def stopped_at(right: np.ndarray, onset: int) -> int | None:
@@ -241,6 +360,10 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=4, help="barge-ins (and up to 3 backchannels)")
     ap.add_argument("--skip-echo", action="store_true", help="leave out the echo part")
     ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
+    ap.add_argument("--tap", type=Path, help="write the tap (left: heard, right: said) here, a stereo WAV")
+    ap.add_argument(
+        "--trace", action="store_true", help="the agent at -vv, and each barge-in's live log lines from its onset"
+    )
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for talk")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, audio_rig() as rig:
@@ -256,7 +379,8 @@ def main() -> None:
                 "load-module", "module-loopback", "source=tapspkmon", "sink=tapmic", f"latency_msec={args.echo_ms}"
             )
         tap = TapRecorder(rig)
-        agent = Agent(rig, verbose=args.log is not None, settings=tuple(args.set))
+        player = MicPlayer(rig)
+        agent = Agent(rig, verbose=2 if args.trace else 1, settings=tuple(args.set))
         try:
             tap.wait_running()
             agent.wait_listening()
@@ -273,7 +397,7 @@ def main() -> None:
             barges = []
             for r in range(args.rounds):
                 path, speech, text = interruptions[r % len(interruptions)]
-                barge_since, start = over_reply(rig, agent, tap, questions[r % len(questions)], path)
+                barge_since, start = over_reply(rig, agent, tap, questions[r % len(questions)], path, player=player)
                 cut = agent.wait_for("spoken", barge_since)
                 answered_turn = agent.wait_for("turn", barge_since)
                 agent.wait_for("spoken", agent.heard.index(answered_turn))
@@ -282,12 +406,15 @@ def main() -> None:
             # 3. Backchannels.
             nods = []
             for r in range(min(args.rounds, len(backchannels))):
-                nod_since, _ = over_reply(rig, agent, tap, questions[r % len(questions)], backchannels[r])
+                nod_since, _ = over_reply(
+                    rig, agent, tap, questions[r % len(questions)], backchannels[r], player=player
+                )
                 spoken = agent.wait_for("spoken", nod_since)
                 time.sleep(1.5)
                 nods.append((spoken, [h for h in agent.heard[nod_since:] if h.kind == "turn"]))
         finally:
             agent.stop()
+            player.close()
             tap.stop()
             if args.log is not None:
                 args.log.write_text(agent.log())
@@ -316,19 +443,35 @@ def main() -> None:
     # --- barge-in ----------------------------------------------------------------------------
     x = tap.samples()
     left, right = x[:, 0], x[:, 1]
-    silences_ms, whole = [], 0
+    if args.tap is not None:
+        sf.write(args.tap, x, RATE_HZ, subtype="FLOAT")
+    silences_ms, whole, holds_ms, drains_ms = [], 0, [], []
     for start, speech, text, cut, answered in barges:
         first = int(np.flatnonzero(np.abs(speech) >= 10 ** (-40 / 20))[0])
-        at = locate(left, speech, tap.index(start)) + first
+        found, match = locate(left, speech, tap.index(start))
+        at = found + first
         stop = stopped_at(right, at)
-        silence_ms = (stop - at) / RATE_HZ * 1000 if stop is not None else float("nan")
+        silence_ms = (stop - at) / RATE_HZ * 1000 if stop is not None and match >= MATCH_MIN else float("nan")
         silences_ms.append(silence_ms)
         got, want = set(words(answered.scene.get("text"))), set(words(text))
         whole += len(got & want) >= 0.6 * len(want)
+        # The agent's own account (its log's wall clock set on the tap's): when it held the speaker.
+        lines = agent.live_lines(tap.unix_s(at))
+        held = [t for t, line in lines if "speaker held" in line and t >= -0.1]
+        hold_ms = held[0] * 1000 if held else float("nan")
+        if held and silence_ms >= 0:
+            holds_ms.append(hold_ms)
+            drains_ms.append(silence_ms - hold_ms)
         print(
-            f"    barge-in: speaker silent {silence_ms:6.0f} ms after the onset; reply cut at "
-            f"{(cut.scene.get('result') or {}).get('cut_at_s')} s; heard {answered.scene.get('text')!r}"
+            f"    barge-in at {at / RATE_HZ:7.2f} s on the tap (match {match:.2f}): "
+            f"speaker silent {silence_ms:6.0f} ms after the onset "
+            f"(held at {hold_ms:.0f} ms by the "
+            f"agent's log); reply cut at {(cut.scene.get('result') or {}).get('cut_at_s')} s; "
+            f"heard {answered.scene.get('text')!r}"
         )
+        if args.trace:
+            for t, line in lines:
+                print(f"        {t * 1000:+6.0f} ms  {line}")
     # A round whose interruption began in a pause between the reply's words (the speaker
     # already silent at the onset: ``stopped_at`` then lies before it) has no stop to time.
     sounding = [s for s in silences_ms if s >= 0]
@@ -337,6 +480,11 @@ def main() -> None:
             f"barge-in: {len(barges)} rounds, {len(sounding)} with the reply sounding at the onset: onset -> "
             f"silence median {statistics.median(sounding):.0f} ms, max {max(sounding):.0f} ms "
             f"({len(barges) - len(sounding)} began in a pause); interruption heard whole {whole}/{len(barges)}"
+        )
+    if holds_ms:
+        print(
+            f"barge-in, by the agent's log: onset -> speaker held median {statistics.median(holds_ms):.0f} ms; "
+            f"held -> silent on the tap median {statistics.median(drains_ms):.0f} ms ({len(holds_ms)} rounds)"
         )
 
     # --- backchannels -------------------------------------------------------------------------

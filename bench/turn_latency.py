@@ -75,11 +75,17 @@ TAP_MODULES = [
 ]
 
 
+#: the tap's sample clock is set on the wall clock over this much either side (s).
+CLOCK_SPAN_S = 10.0
+
+
 class TapRecorder:
     """``parec`` of the tap's monitor into memory, with each chunk's arrival time.
 
     ``samples()`` is (n, 2) float32 (left: heard, right: said); ``unix_s(i)`` is the unix
-    time at which sample ``i`` passed through the tap, from the least delayed chunk."""
+    time at which sample ``i`` passed through the tap, from the least delayed chunk within
+    ``CLOCK_SPAN_S`` of it (the tap's sample clock and the wall clock drift apart: 0.8 s
+    over a 6-minute run of ``bench/duplex.py``)."""
 
     def __init__(self, rig: AudioRig) -> None:
         self._proc = subprocess.Popen(
@@ -97,6 +103,7 @@ class TapRecorder:
         )
         self._chunks: list[bytes] = []
         self._offsets_s: list[float] = []  # arrival unix time minus the chunk's end on the sample clock
+        self._ends: list[int] = []  # each chunk's end on the sample clock
         self._n_bytes = 0
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
@@ -108,6 +115,7 @@ class TapRecorder:
             self._chunks.append(chunk)
             self._n_bytes += len(chunk)
             self._offsets_s.append(now - self._n_bytes / 8 / RATE_HZ)
+            self._ends.append(self._n_bytes // 8)
 
     def wait_running(self, timeout_s: float = 10.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -125,11 +133,19 @@ class TapRecorder:
         raw = b"".join(self._chunks)
         return np.frombuffer(raw[: len(raw) // 8 * 8], np.float32).reshape(-1, 2)
 
+    def _offset_s(self, index: int) -> float:
+        """Unix time minus sample time around sample ``index`` (the least delayed chunk)."""
+        n = min(len(self._ends), len(self._offsets_s))  # (the reader may be between its two appends)
+        ends, offsets = np.asarray(self._ends[:n]), np.asarray(self._offsets_s[:n])
+        near = np.abs(ends - index) <= CLOCK_SPAN_S * RATE_HZ
+        return float(np.min(offsets[near] if near.any() else offsets))
+
     def unix_s(self, index: int) -> float:
-        return min(self._offsets_s) + index / RATE_HZ
+        return self._offset_s(index) + index / RATE_HZ
 
     def index(self, unix_s: float) -> int:
-        return max(0, int((unix_s - min(self._offsets_s)) * RATE_HZ))
+        guess = max(0, int((unix_s - min(self._offsets_s)) * RATE_HZ))
+        return max(0, int((unix_s - self._offset_s(guess)) * RATE_HZ))
 
 
 @dataclass

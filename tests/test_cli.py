@@ -228,13 +228,16 @@ def test_a_wrong_output_or_request_is_refused_before_any_speech_is_made(tmp_path
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
-def test_main_job_without_a_microphone_says_so_and_answers_the_bundled_recording(tmp_path) -> None:
+@pytest.mark.parametrize("command", [[], ["talk", "--record", "sessions"]], ids=["main-job", "talk-record"])
+def test_main_job_without_a_microphone_says_so_and_answers_the_bundled_recording(tmp_path, command) -> None:
     # No microphone, whatever this machine has: the input device named does not exist (and
     # no sound server is reachable), so the run cannot open one and wait for speech.
     env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path), "PULSE_SERVER": f"unix:{tmp_path}/none"}
-    result = run_cli("--set", "modules.voice.input_device=no-such-microphone-here", env=env, cwd=tmp_path)
+    result = run_cli(*command, "--set", "modules.voice.input_device=no-such-microphone-here", env=env, cwd=tmp_path)
     assert result.code == 0, result.stderr
     assert "No microphone to listen to" in result.stderr
+    if "--record" in command:  # the live session it records ended at its start; --in records nothing
+        assert "this turn is not recorded" in result.stderr
     assert f"the reply goes to {tmp_path / 'reply.wav'}" in result.stderr
     samples, rate = sf.read(tmp_path / "reply.wav", dtype="float32")
     assert len(samples) / rate > 2.0

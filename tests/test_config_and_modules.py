@@ -112,7 +112,12 @@ def test_no_asyncio_wait_for() -> None:
     calls = {}
     for path in [*(ROOT / "agent").rglob("*.py"), *(ROOT / "modules").rglob("*.py"), ROOT / "run.py"]:
         tree = ast.parse(path.read_text(), filename=str(path))
-        found = [n.lineno for n in ast.walk(tree) if isinstance(n, ast.Attribute) and n.attr == "wait_for"]
+        found = [
+            n.lineno
+            for n in ast.walk(tree)
+            if (isinstance(n, ast.Attribute) and n.attr == "wait_for")
+            or (isinstance(n, ast.ImportFrom) and n.module == "asyncio" and any(a.name == "wait_for" for a in n.names))
+        ]
         if found:
             calls[str(path.relative_to(ROOT))] = found
     assert calls == {}
@@ -141,3 +146,35 @@ def test_every_test_that_starts_the_cli_is_marked_slow() -> None:
             if "run_cli" in calls and not (module_slow or _marked_slow(node.decorator_list)):
                 unmarked.append(f"{path.name}::{node.name}")
     assert unmarked == []
+
+
+def test_sigusr2_lists_the_tasks_until_the_last_of_two_sessions_on_a_loop_stops(capfd) -> None:
+    """``kill -USR2`` lists the asyncio tasks of a session that will not end; a second
+    session on the same loop (a bridge's rooms, a test's) stopping first must not take the
+    listing away from the one still running, and the last one leaves SIGUSR2 as it was."""
+    import asyncio
+    import os
+    import signal
+
+    from agent.session import Session
+
+    assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
+    config = load_config(None, [])
+
+    async def waiting_here() -> None:
+        await asyncio.sleep(30)
+
+    async def run() -> None:
+        async with Session(config, only=set()):
+            async with Session(config, only=set()):
+                pass
+            waiter = asyncio.create_task(waiting_here())
+            await asyncio.sleep(0)
+            assert signal.getsignal(signal.SIGUSR2) != signal.SIG_DFL  # (its default action would end pytest)
+            os.kill(os.getpid(), signal.SIGUSR2)
+            await asyncio.sleep(0.2)
+            waiter.cancel()
+        assert signal.getsignal(signal.SIGUSR2) == signal.SIG_DFL
+
+    asyncio.run(run())
+    assert "waiting_here" in capfd.readouterr().err

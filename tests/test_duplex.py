@@ -346,3 +346,66 @@ def test_a_missing_device_is_a_clear_error_from_the_audio_process() -> None:
         finally:
             os.environ.clear()
             os.environ.update(saved)
+
+
+@pytest.mark.audio_rig
+def test_the_latency_a_stalled_audio_process_added_is_shed_at_the_next_quiet_moment() -> None:
+    """A callback that comes late leaves the speaker behind the microphone for good (the
+    sound server plays every sample it was given, later): the echo's delay grows, and so do
+    every reply's start and every barge-in. Here the audio process is really stopped
+    (SIGSTOP, as a busy machine stops it) twice for 0.25 s, the echo's delay measured
+    before and after on real speech through the rig's loopback, and once the speaker and the
+    microphone are quiet the stream restarts and the delay is back where it began."""
+    import asyncio
+    import os
+    import signal
+    import time
+
+    from modules.voice.io.duplex import DRIFT_S, AudioLoop
+    from modules.voice.io.virtual_devices import audio_rig
+
+    speech = load_16k(SPEECH / "spk1_snt1.wav")[: 3 * RATE_HZ]
+
+    def play(loop: AudioLoop) -> None:
+        with loop.playback.track(RATE_HZ) as track:
+            track.play(speech)
+
+    async def measure(loop: AudioLoop) -> float:
+        """The echo's delay, measured on speech (played again while a block the stream
+        lost keeps it from locking: that is not what is tested here)."""
+        assert loop.canceller is not None
+        for _ in range(3):
+            await asyncio.to_thread(play, loop)
+            await asyncio.sleep(0.6)  # the last estimate, over the reply's end
+            if loop.canceller.delay.locked:
+                return loop.canceller.delay.delay_s
+        raise AssertionError("no echo delay measured over 9 s of speech")
+
+    async def run() -> tuple[float, float, float, int]:
+        async with AudioLoop() as loop:
+            assert loop._process is not None and loop.canceller is not None
+            first = await measure(loop)
+            for _ in range(2):
+                os.kill(loop._process.pid, signal.SIGSTOP)
+                time.sleep(0.25)
+                os.kill(loop._process.pid, signal.SIGCONT)
+                await asyncio.sleep(0.3)
+            grown = await measure(loop)
+            await asyncio.sleep(1.0)  # quiet: the restart comes here
+            restarts = loop.restarts
+            after = await measure(loop)
+            return first, grown, after, restarts
+
+    with audio_rig() as rig:
+        rig.pactl("load-module", "module-loopback", "source=vspeaker.monitor", "sink=micfeed", "latency_msec=20")
+        saved = dict(os.environ)
+        os.environ.update(rig.env)
+        try:
+            first, grown, after, restarts = asyncio.run(run())
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+    assert grown > first + DRIFT_S, f"the stalls did not delay the speaker ({first * 1000:.0f} → {grown * 1000:.0f} ms)"
+    assert restarts == 1
+    # (back where it began, or lower: the first measurement may include the stream's start-up)
+    assert after <= first + 0.03, f"echo delay {first * 1000:.0f} → {grown * 1000:.0f} → {after * 1000:.0f} ms"

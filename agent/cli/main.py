@@ -125,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     _stacks_on_sigusr1()
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
-        format="%(levelname)s %(name)s: %(message)s",
+        # -v: each line with its wall-clock time (to the ms), to set beside a recording
+        format=("%(asctime)s.%(msecs)03d " if args.verbose else "") + "%(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
         stream=sys.stderr,
     )
     _quiet_libraries()

@@ -15,7 +15,7 @@ from pathlib import Path
 from agent.cli.common import one_turn, recorded_session, report_error, report_failed, say
 from agent.cli.view import TalkView
 from agent.config import Config, load_config
-from agent.errors import EXIT_INPUT, EXIT_MACHINE, EXIT_OK
+from agent.errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_MACHINE, EXIT_OK
 from agent.parts import Request
 from agent.paths import ASSETS
 from agent.scene import Scene
@@ -26,6 +26,8 @@ BUNDLED_TURN = ASSETS / "audio" / "jfk.flac"
 FALLBACK_REPLY = Path("reply.wav")
 #: how long a live session may take to stop after Ctrl-C (s): the clean stop takes ~2 s.
 STOP_S = 10.0
+#: the exit code after a second Ctrl-C cut the stop short (the shell's for SIGINT).
+EXIT_FORCED = 130
 
 
 def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
@@ -48,8 +50,10 @@ def add_parser(sub: argparse._SubParsersAction, common: argparse.ArgumentParser)
 
 class _CtrlC:
     """Ctrl-C (SIGINT) during a live talk: the session stops cleanly — and within
-    ``STOP_S`` whatever happens: past it, or at a second Ctrl-C, the process says where it
-    was waiting (every thread's stack, every task's) and exits."""
+    ``STOP_S`` whatever happens, until the event loop has closed (:meth:`disarm`): past it
+    the process says where it was waiting (every thread's stack, every task's) and exits
+    with ``EXIT_INTERNAL`` (a stop that hangs is a bug); at a second Ctrl-C it does the
+    same with ``EXIT_FORCED``."""
 
     def __init__(self, main: asyncio.Task) -> None:
         self.main = main
@@ -64,37 +68,49 @@ class _CtrlC:
 
     def _pressed(self) -> None:
         if self.pressed:
-            _exit_now("a second Ctrl-C", self._loop)
+            _exit_now("a second Ctrl-C", self._loop, EXIT_FORCED)
         self.pressed = True
         why = f"the stop took over {STOP_S:g} s"
-        self._watchdog = threading.Timer(STOP_S, _exit_now, args=(why, self._loop))
+        self._watchdog = threading.Timer(STOP_S, _exit_now, args=(why, self._loop, EXIT_INTERNAL))
         self._watchdog.daemon = True
         self._watchdog.start()
         self.main.cancel()
 
     def remove(self) -> None:
-        if self._watchdog is not None:
-            self._watchdog.cancel()
+        """The session is over, the loop is closing: a second Ctrl-C still ends the
+        process at once (the loop's own handler goes with the loop), and the watchdog
+        stays armed through the loop's teardown."""
         if self.installed:
             self._loop.remove_signal_handler(signal.SIGINT)
+            if self.pressed:
+                signal.signal(signal.SIGINT, lambda *_: _exit_now("a second Ctrl-C", self._loop, EXIT_FORCED))
+
+    def disarm(self) -> None:
+        """The event loop has closed: the stop is over."""
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self.installed and self.pressed:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
-def _exit_now(why: str, loop: asyncio.AbstractEventLoop) -> None:
-    """End the process at once (0: it was asked to stop), saying where the stop waited."""
+def _exit_now(why: str, loop: asyncio.AbstractEventLoop, code: int) -> None:
+    """End the process at once with ``code``, saying where the stop waited."""
     say(f"{why}; exiting without waiting for the rest. Where it waited:")
     with contextlib.suppress(Exception):  # stderr without a file (in-process)
         faulthandler.dump_traceback(all_threads=True)
     with contextlib.suppress(Exception):  # the tasks are read from another thread: best effort
         print_tasks(loop)
-    os._exit(EXIT_OK)
+    os._exit(code)
 
 
-async def _live(config: Config, turns: int | None, record: str | None) -> tuple[int, str | None]:
-    """Returns (exit code, the message if no microphone could be used)."""
+async def _live(config: Config, turns: int | None, record: str | None, ctrl_cs: list[_CtrlC]) -> tuple[int, str | None]:
+    """Returns (exit code, the message if no microphone could be used); its Ctrl-C handling
+    goes into ``ctrl_cs``, for the caller to disarm once the loop has closed."""
     view = TalkView()
     main = asyncio.current_task()
     assert main is not None
     ctrl_c = _CtrlC(main)
+    ctrl_cs.append(ctrl_c)
     try:
         return await _converse(config, turns, view, record)
     except asyncio.CancelledError:
@@ -152,10 +168,14 @@ def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
         if code == EXIT_OK:
             say(f"reply written to {out}")
         return code
+    ctrl_cs: list[_CtrlC] = []
     try:
-        code, no_mic = asyncio.run(_live(config, args.turns, getattr(args, "record", None)))
+        code, no_mic = asyncio.run(_live(config, args.turns, getattr(args, "record", None), ctrl_cs))
     except KeyboardInterrupt:
         return EXIT_OK
+    finally:
+        for ctrl_c in ctrl_cs:
+            ctrl_c.disarm()
     if no_mic is None:
         return code
     out = args.out or str(FALLBACK_REPLY)
@@ -164,5 +184,7 @@ def run(config: Config, args: argparse.Namespace, overrides: list[str]) -> int:
         f"Running one turn on the bundled recording {BUNDLED_TURN} instead; "
         f"the reply goes to {Path(out).resolve()}."
     )
-    args.input, args.out = str(BUNDLED_TURN), out
+    if getattr(args, "record", None):
+        say("(this turn is not recorded: --record records live sessions)")
+    args.input, args.out, args.record = str(BUNDLED_TURN), out, None
     return run(config, args, overrides)

@@ -12,6 +12,15 @@ device buffers). Here, on the event loop's thread, both sides are resampled to 1
 microphone's through :class:`~modules.voice.io.echo.EchoCanceller`, then cut into 32 ms
 frames.
 
+The echo comes a fixed number of samples later only while every callback is on time:
+after each one that comes late the sound server plays the rest of the speaker's samples
+that much later, and the microphone's do not wait (measured on the virtual devices: each
+100 ms late added ~45 ms, for good; 110 → 494 ms over a 5-minute session of
+``bench/duplex.py``). Every reply then starts later and every barge-in is heard later
+and silences the speaker later. So when the measured delay has grown ``DRIFT_S`` past the
+least of the session, at a quiet moment (nothing playing, the microphone quiet for
+``IDLE_S``), the stream is restarted (``("restart",)``, ~10–30 ms), which sheds it.
+
 Use ``async with AudioLoop(...) as loop:``, ``loop.playback`` for replies (the API of
 :class:`~modules.voice.io.playback.Playback`) and ``async for frame in loop.frames()``.
 """
@@ -24,6 +33,7 @@ import itertools
 import logging
 import multiprocessing
 import threading
+import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
 
@@ -40,6 +50,15 @@ log = logging.getLogger(__name__)
 
 #: how often a track's ``stop`` event is looked at (s): a cut reaches the stream this soon.
 STOP_POLL_S = 0.005
+#: the echo's delay may grow this much past the least measured in the session before the
+#: stream is restarted to shed it (s).
+DRIFT_S = 0.05
+#: ... at a moment when nothing has played and the microphone has been quiet this long (s),
+IDLE_S = 0.3
+#: ... below this level (dBFS),
+QUIET_DB = -50.0
+#: ... and at most this often (s).
+RESTART_EVERY_S = 5.0
 
 
 class RemoteTrack:
@@ -156,6 +175,12 @@ class AudioLoop(Frames):
         self._closing = threading.Event()
         #: blocks the device lost or got late on either side (heard as gaps).
         self.xruns = 0
+        #: times the stream was restarted to shed the latency late blocks added.
+        self.restarts = 0
+        #: the least echo delay measured in the session (s).
+        self.least_delay_s = float("inf")
+        self._quiet_s = 0.0  # how long nothing has played and the microphone has been quiet
+        self._restarted_at_s = -1e9  # monotonic
         #: samples heard and played so far at 16 kHz (silence between replies included).
         self.samples_heard = self.samples_played = 0
         #: given the microphone's samples (before echo cancellation) and the speaker's, at
@@ -174,6 +199,33 @@ class AudioLoop(Frames):
                 self.canceller.delay.unlock()
         self.far.append(played)
         self._cut(self.canceller.process(heard) if self.canceller is not None else heard, delivered_s)
+        self._shed_drift(heard, played)
+
+    def _shed_drift(self, heard: np.ndarray, played: np.ndarray) -> None:
+        """Restart the stream when the echo's delay has drifted (see the module docstring)."""
+        c = self.canceller
+        if c is None:  # nothing measures the drift without the echo's delay
+            return
+        quiet = not np.any(played) and 10 * np.log10(float(np.mean(heard**2)) + 1e-12) < QUIET_DB
+        self._quiet_s = self._quiet_s + len(heard) / RATE_HZ if quiet and not self.playback.sounding else 0.0
+        if not c.delay.locked:
+            return
+        self.least_delay_s = min(self.least_delay_s, c.delay.delay_s)
+        now = time.monotonic()
+        if (
+            c.delay.delay_s > self.least_delay_s + DRIFT_S
+            and self._quiet_s >= IDLE_S
+            and now - self._restarted_at_s >= RESTART_EVERY_S
+        ):
+            log.info(
+                "audio: the echo's delay grew from %.0f to %.0f ms (blocks came late); restarting the stream",
+                self.least_delay_s * 1000,
+                c.delay.delay_s * 1000,
+            )
+            self.playback.send(("restart",))
+            c.realign(self.least_delay_s)  # where a restart puts it back (measured again at the next reply)
+            self._restarted_at_s, self._quiet_s = now, 0.0
+            self.restarts += 1
 
     def _read(self, loop: asyncio.AbstractEventLoop) -> None:
         """The pipe from the audio process, on a thread of its own."""
@@ -269,5 +321,11 @@ class AudioLoop(Frames):
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 self._conn.close()
-        if self.xruns:
-            log.info("audio: %d blocks came too late or were lost (heard as gaps)", self.xruns)
+        late = self.xruns - self.restarts  # (each restart marks its next block too)
+        if late > 0 or self.restarts:
+            log.info(
+                "audio: %d blocks came too late or were lost (heard as gaps); the stream restarted %d times to shed "
+                "the latency they added",
+                late,
+                self.restarts,
+            )

@@ -71,34 +71,85 @@ class FarEnd:
         self._ring = np.zeros(int(capacity_s * RATE_HZ), np.float32)
         self._lock = threading.Lock()
         self._end = 0  # index after the last sample written
+        #: the index after the last block that held a sample above ``QUIET_FAR`` (none yet: far below 0).
+        self.loud_end = -(10**12)
 
     def append(self, samples: np.ndarray) -> None:
         """Samples (16 kHz mono float32) the speaker was given, after the ones before."""
         n = len(samples)
         if n == 0:
             return
+        size = len(self._ring)
         with self._lock:
-            keep = samples[-len(self._ring) :]
-            idx = (self._end + n - len(keep) + np.arange(len(keep))) % len(self._ring)
-            self._ring[idx] = keep
+            keep = samples[-size:]
+            at = (self._end + n - len(keep)) % size
+            first = min(len(keep), size - at)
+            self._ring[at : at + first] = keep[:first]
+            self._ring[: len(keep) - first] = keep[first:]
             self._end += n
+            if np.any(np.abs(keep) > QUIET_FAR):
+                self.loud_end = self._end
 
     def read(self, start: int, n: int) -> np.ndarray:
         """``n`` samples from index ``start`` (the count of samples given before them);
         zeros where nothing was (before the first, after the last, or too long ago)."""
         out = np.zeros(n, np.float32)
+        size = len(self._ring)
         with self._lock:
-            lo, hi = max(start, self._end - len(self._ring), 0), min(start + n, self._end)
+            lo, hi = max(start, self._end - size, 0), min(start + n, self._end)
             if hi > lo:
-                out[lo - start : hi - start] = self._ring[np.arange(lo, hi) % len(self._ring)]
+                at, m = lo % size, hi - lo
+                first = min(m, size - at)
+                out[lo - start : lo - start + first] = self._ring[at : at + first]
+                out[lo - start + first : hi - start] = self._ring[: m - first]
         return out
+
+
+class _Recent:
+    """The last ``n`` samples of a stream; any tail of them is one contiguous view (each
+    sample is kept twice, ``n`` apart: no copy of the whole per block)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self._buf = np.zeros(2 * n, np.float32)
+        self._at = 0  # where the next sample goes, in [0, n)
+
+    def push(self, samples: np.ndarray) -> None:
+        keep = samples[-self.n :]
+        first = min(len(keep), self.n - self._at)
+        for base in (0, self.n):
+            self._buf[base + self._at : base + self._at + first] = keep[:first]
+            self._buf[base : base + len(keep) - first] = keep[first:]
+        self._at = (self._at + len(keep)) % self.n
+
+    def last(self, m: int) -> np.ndarray:
+        """The newest ``m`` ≤ ``n`` samples, oldest first (a view: read it before the next push)."""
+        end = self._at + self.n
+        return self._buf[end - m : end]
+
+
+def _fast_len(n: int) -> int:
+    """The least 2^a·3^b·5^c ≥ ``n``: sizes numpy's FFT transforms fast (a power of two
+    alone is up to twice as long)."""
+    best = 1 << max(0, n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
 
 
 def correlate_peak(near: np.ndarray, far: np.ndarray) -> tuple[float, float]:
     """Where ``near`` best matches inside ``far`` (which spans ``MAX_DELAY_S`` before
     ``near`` to its end): the delay of ``near`` after ``far`` (s) and the peak's height over
     the mean of all lags (``PEAK_RATIO`` or more: an echo)."""
-    n = 1 << (len(near) + len(far) - 1).bit_length()
+    n = _fast_len(len(near) + len(far) - 1)
     spectrum = np.conj(np.fft.rfft(near, n)) * np.fft.rfft(far, n)
     lags = np.abs(np.fft.irfft(spectrum, n)[: len(far) - len(near) + 1])
     k = int(np.argmax(lags))
@@ -194,8 +245,8 @@ class EchoCanceller:
         self.delay = DelayEstimator()
         self._aec = Aec3(sample_rate=RATE_HZ)
         n = int(WINDOW_S * RATE_HZ)
-        self._heard = np.zeros(n, np.float32)  # the microphone's last WINDOW_S, raw
-        self._left = np.zeros(n, np.float32)  # and what the canceller left of it
+        self._heard = _Recent(n)  # the microphone's last WINDOW_S, raw
+        self._left = _Recent(n)  # and what the canceller left of it
         self._pending = np.zeros(0, np.float32)
         self._done = 0  # samples of the stream processed
         self._since_estimate = 0
@@ -212,22 +263,31 @@ class EchoCanceller:
         shift = max(0, round((self.delay.delay_s - LEAD_S) * RATE_HZ))
         # Nothing the speaker played can be in these samples when it played nothing over the
         # echo's longest way back: they pass as heard (AEC3 still sees them, to stay adapted).
-        recent = self.far.read(self._done - int(MAX_DELAY_S * RATE_HZ), whole + int(MAX_DELAY_S * RATE_HZ))
-        quiet = not np.any(np.abs(recent) > QUIET_FAR)
+        quiet = self.far.loud_end <= self._done - int(MAX_DELAY_S * RATE_HZ)
         for k in range(0, whole, CHUNK_SAMPLES):
             near = self._pending[k : k + CHUNK_SAMPLES]
             far = self.far.read(self._done + k - shift, CHUNK_SAMPLES)
             cleaned = self._aec.process(near, far)
             out[k : k + CHUNK_SAMPLES] = near if quiet else cleaned
-        self._heard = np.concatenate([self._heard[whole:], self._pending[:whole]])
-        self._left = np.concatenate([self._left[whole:], out])
+        self._heard.push(self._pending[:whole])
+        self._left.push(out)
         self._pending = self._pending[whole:]
         self._done += whole
         self._since_estimate += whole
         if self._since_estimate >= ESTIMATE_EVERY_S * RATE_HZ:
             self._since_estimate = 0
-            self.delay.measure(self._heard, self._reference(WINDOW_S))
+            self.delay.measure(self._heard.last(self._heard.n), self._reference(WINDOW_S))
         return out
+
+    def realign(self, delay_s: float) -> None:
+        """The stream restarted (``duplex.py``): the echo now comes ``delay_s`` after its
+        reference (where a restart puts it back), until measured again; no measurement
+        spans the restart (the microphone before it was heard at the old delay: a window
+        over both found the old delay again, and the stream was restarted twice)."""
+        self.delay.unlock()
+        self.delay.delay_s = delay_s
+        self._since_estimate = -int(WINDOW_S * RATE_HZ)
+        self._guard_measured = self._done
 
     def _reference(self, window_s: float) -> np.ndarray:
         """The far end around the microphone's last ``window_s`` (as :func:`correlate_peak` takes it)."""
@@ -243,12 +303,12 @@ class EchoCanceller:
         far = self._reference(window_s)
         if not active(far):
             return False
-        _, ratio = correlate_peak(self._left[-n:], far)
+        _, ratio = correlate_peak(self._left.last(n), far)
         if ratio < PEAK_RATIO:
             return False
         # Measured on a window of its own: asked at every frame, two windows 32 ms apart
         # would agree on whatever double talk suggests (2–27 ms "delays" were locked so).
         if self._done - self._guard_measured >= n:
             self._guard_measured = self._done
-            self.delay.measure(self._heard[-n:], far)
+            self.delay.measure(self._heard.last(n), far)
         return True

@@ -219,6 +219,7 @@ class BargeIn:
         #: consecutive frames without speech.
         self.quiet_frames = 0
         self._held_frames = 0
+        self._vetoes = 0  # frames of the stretch of speech the echo guard kept from holding
 
     def _own_echo(self) -> bool:
         """True while the speech heard may be the agent's own voice left by the canceller
@@ -252,6 +253,8 @@ class BargeIn:
             self.in_silence_frames = 0
         speech = speech_prob >= self.o.vad_threshold
         self._run = self._run + 1 if speech else 0
+        if self._run <= 1:
+            self._vetoes = 0
         self.quiet_frames = 0 if speech else self.quiet_frames + 1
         silent_since_s = max(self.hold_at_s if self.holding else -1e9, self.audible_at_s)
         if speech and in_turn and not audible and now - silent_since_s > self._echo_tail_s():
@@ -274,9 +277,16 @@ class BargeIn:
         if (in_turn and not self.overlapped) or (onset and not own_echo):
             self.floor.playback.hold()
             self.holding, self.hold_at_s, self._held_frames = True, now, 0
-            log.info("live: the user speaks over the agent; speaker held (after %d frames of speech)", self._run)
-        elif own_echo and self._run == HOLD_FRAMES:  # said once per stretch of speech
-            log.info("live: speech over the agent, but the canceller's output may be its own echo; not held")
+            log.info(
+                "live: the user speaks over the agent; speaker held (after %d frames of speech, %d of them "
+                "taken for its own echo)",
+                self._run,
+                self._vetoes,
+            )
+        elif own_echo:
+            self._vetoes += 1
+            if self._vetoes == 1:  # said once per stretch of speech
+                log.info("live: speech over the agent, but the canceller's output may be its own echo; not held")
 
     def only_echo(self, speech_s: float) -> bool:
         """True for a turn that began over the agent's voice and was never heard in its
@@ -438,6 +448,14 @@ async def _listen(
         elif was_in_turn and not detector.in_turn and turn is None:  # too short to be a turn
             await publish(request.derive(kind="speech.void", channel="voice", source=mic.name))
         barge.frame(speech_prob, detector.in_turn, detector.in_turn and not was_in_turn)
+        if (floor.audible or barge.holding) and speech_prob >= 0.1 and log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "live: over the agent: speech %.2f, run %d, held %s; the frame was heard %.0f ms ago",
+                speech_prob,
+                barge._run,
+                barge.holding,
+                (time.time() - (mic.frame_wall_s or time.time())) * 1000,
+            )
         if barge.confirmed:
             await interrupt(barge.take_floor())  # too long for a backchannel: the user takes the floor
         if detector.pause_started and judging:
