@@ -19,7 +19,8 @@ loud as it plays), so every reply comes back as echo. Three parts, in one proces
    pause (inside a sentence, not at its end), another voice talks over it (through one
    ``pacat`` already running, ``MicPlayer``: within ~30 ms). Measured on the tap: from
    the interrupting speech's onset (the recording located on the left channel by normalised
-   cross-correlation) to the start of the speaker's first ≥ 0.25 s below −60 dBFS (word
+   cross-correlation; its speech begins 15 dB above its own noise floor, ``speech_onset``)
+   to the start of the speaker's first ≥ 0.25 s below −60 dBFS (word
    gaps in a reply are shorter; the next reply is seconds away); whether the reply
    was cut (its ``spoken`` scene's ``cut_at_s``), and whether the interruption was heard
    whole (its turn holds ≥ 60 % of the words of the recording's published text).
@@ -323,6 +324,18 @@ def locate(channel: np.ndarray, speech: np.ndarray, around: int) -> tuple[int, f
     return start + k, float(score[k])
 
 
+def speech_onset(speech: np.ndarray) -> int:
+    """Where the speech in a recording begins (samples): the first 10 ms at least 15 dB
+    above the recording's own noise floor (its 10th percentile) and within 40 dB of its
+    peak. (A fixed −40 dBFS found the background noise of ``stereo_diarization.wav``'s left
+    channel at 0 ms, 0.4 s before its first word, and every round of that voice was timed
+    from there, until 2026-12-01.)"""
+    w = RATE_HZ // 100
+    levels = np.array([10 * np.log10(np.mean(speech[k : k + w] ** 2) + 1e-12) for k in range(0, len(speech) - w, w)])
+    threshold = max(np.percentile(levels, 10) + 15.0, levels.max() - 40.0)
+    return int(np.flatnonzero(levels >= threshold)[0]) * w
+
+
 def stopped_at(right: np.ndarray, onset: int) -> int | None:
     """Where the speaker's first stretch of ``STOPPED_S`` silence after ``onset`` begins (it
     may have begun up to 0.3 s before the located onset): None when it never falls silent."""
@@ -447,9 +460,8 @@ def main() -> None:
         sf.write(args.tap, x, RATE_HZ, subtype="FLOAT")
     silences_ms, whole, holds_ms, drains_ms = [], 0, [], []
     for start, speech, text, cut, answered in barges:
-        first = int(np.flatnonzero(np.abs(speech) >= 10 ** (-40 / 20))[0])
         found, match = locate(left, speech, tap.index(start))
-        at = found + first
+        at = found + speech_onset(speech)
         stop = stopped_at(right, at)
         silence_ms = (stop - at) / RATE_HZ * 1000 if stop is not None and match >= MATCH_MIN else float("nan")
         silences_ms.append(silence_ms)
