@@ -65,6 +65,30 @@ from agent.scene import Hop, Scene
 
 log = logging.getLogger(__name__)
 
+#: how long cancelled tasks may take to end before a stop goes on without them (s).
+SETTLE_S = 10.0
+
+
+async def settle(tasks: list[asyncio.Task], who: str, timeout_s: float = SETTLE_S) -> None:
+    """Await ``tasks`` (cancelled already) for at most ``timeout_s``: a stop must end even if
+    one of them never does (a library that swallows its cancellation); those are named in
+    the log and left behind."""
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout_s)
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: an error on the way out is not "never retrieved"
+    if pending:
+        log.error(
+            "%s: %d task(s) did not end within %.0f s of being cancelled: %s",
+            who,
+            len(pending),
+            timeout_s,
+            ", ".join(t.get_name() for t in pending),
+        )
+
+
 Handler = Callable[[Scene], Awaitable[None]]
 Predicate = Callable[[Scene], bool]
 Policy = Literal["block", "drop_oldest"]
@@ -203,7 +227,7 @@ class SceneBus:
         tasks = [s.task for s in self._subs.values() if s.task is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await settle(tasks, "bus")
         for sub in self._subs.values():
             sub.task = None
 

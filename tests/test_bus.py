@@ -438,3 +438,34 @@ def test_a_publisher_that_changes_its_scene_after_publishing_changes_nothing_sen
     read = seen.to_dict()
     read.pop("hops")
     assert read == {k: v for k, v in before.items() if k != "hops"}
+
+
+def test_a_stop_goes_on_when_a_task_swallows_its_cancellation(caplog) -> None:
+    """A library that swallows a cancellation must not hang a stop (a session's, the
+    daemon's): ``settle`` waits its time, names the task, and goes on."""
+    import time
+
+    from agent.bus import settle
+
+    async def run() -> float:
+        swallowed = []
+
+        async def stubborn() -> None:
+            while True:
+                try:
+                    await asyncio.sleep(10)
+                except asyncio.CancelledError:
+                    if swallowed:  # the second cancellation (asyncio.run's clean-up) ends it
+                        raise
+                    swallowed.append(True)
+
+        task = asyncio.create_task(stubborn(), name="stubborn-task")
+        await asyncio.sleep(0)
+        task.cancel()
+        t0 = time.monotonic()
+        await settle([task], "test", timeout_s=0.3)
+        return time.monotonic() - t0
+
+    took_s = asyncio.run(run())
+    assert 0.25 <= took_s < 2.0, took_s
+    assert "stubborn-task" in caplog.text

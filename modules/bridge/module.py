@@ -52,7 +52,7 @@ from typing import Any
 
 import aiomqtt
 
-from agent.bus import SceneBus, error_scene
+from agent.bus import SceneBus, error_scene, settle
 from agent.module import Module
 from agent.scene import Hop, Scene, SceneError
 from modules.bridge import topics
@@ -151,7 +151,7 @@ class BridgeModule(Module):
                     await client.publish(topics.status_topic(self.o.site), b"offline", qos=1, retain=True)
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await settle(self._tasks, "bridge")
 
     def status(self) -> dict[str, Any]:
         """For ``/health``: this site, whether the broker is reached, the scenes waiting for
