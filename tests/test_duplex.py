@@ -361,7 +361,7 @@ def test_the_latency_a_stalled_audio_process_added_is_shed_at_the_next_quiet_mom
     import signal
     import time
 
-    from modules.voice.io.duplex import DRIFT_S, AudioLoop
+    from modules.voice.io.duplex import DRIFT_S, IDLE_S, AudioLoop
     from modules.voice.io.virtual_devices import audio_rig
 
     speech = load_16k(SPEECH / "spk1_snt1.wav")[: 3 * RATE_HZ]
@@ -391,7 +391,7 @@ def test_the_latency_a_stalled_audio_process_added_is_shed_at_the_next_quiet_mom
                 os.kill(loop._process.pid, signal.SIGCONT)
                 await asyncio.sleep(0.3)
             grown = await measure(loop)
-            await asyncio.sleep(1.0)  # quiet: the restart comes here
+            await asyncio.sleep(IDLE_S + 0.7)  # quiet: the restart comes here
             restarts = loop.restarts
             after = await measure(loop)
             return first, grown, after, restarts

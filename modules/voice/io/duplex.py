@@ -53,8 +53,10 @@ STOP_POLL_S = 0.005
 #: the echo's delay may grow this much past the least measured in the session before the
 #: stream is restarted to shed it (s).
 DRIFT_S = 0.05
-#: ... at a moment when nothing has played and the microphone has been quiet this long (s),
-IDLE_S = 0.3
+#: ... at a moment when nothing has played and the microphone has been quiet this long (s):
+#: longer than any pause inside a turn (``max_silence_s`` closes one after 1.08 s), so a
+#: restart never falls inside what the user is saying,
+IDLE_S = 1.5
 #: ... below this level (dBFS),
 QUIET_DB = -50.0
 #: ... and at most this often (s).
