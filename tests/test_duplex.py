@@ -349,13 +349,14 @@ def test_a_missing_device_is_a_clear_error_from_the_audio_process() -> None:
 
 
 @pytest.mark.audio_rig
-def test_the_latency_a_stalled_audio_process_added_is_shed_at_the_next_quiet_moment() -> None:
-    """A callback that comes late leaves the speaker behind the microphone for good (the
-    sound server plays every sample it was given, later): the echo's delay grows, and so do
-    every reply's start and every barge-in. Here the audio process is really stopped
-    (SIGSTOP, as a busy machine stops it) twice for 0.25 s, the echo's delay measured
-    before and after on real speech through the rig's loopback, and once the speaker and the
-    microphone are quiet the stream restarts and the delay is back where it began."""
+def test_the_echo_delay_after_the_audio_process_stalls_comes_back_where_it_began() -> None:
+    """A callback that comes late can leave the speaker behind the microphone (a duplex
+    stream through PulseAudio's ALSA plug-in did, for good: 108 → 507 ms after these two
+    stalls), and with it every reply's start and every barge-in. Here the audio process is
+    really stopped (SIGSTOP, as a busy machine stops it) twice for 0.25 s, and the echo's
+    delay is measured before and after on real speech through the rig's loopback: the
+    paired streams keep it (60 → 66 ms measured), and where it grows past ``DRIFT_S`` the
+    stream restarts at the next quiet moment and puts it back."""
     import asyncio
     import os
     import signal
@@ -405,7 +406,7 @@ def test_the_latency_a_stalled_audio_process_added_is_shed_at_the_next_quiet_mom
         finally:
             os.environ.clear()
             os.environ.update(saved)
-    assert grown > first + DRIFT_S, f"the stalls did not delay the speaker ({first * 1000:.0f} → {grown * 1000:.0f} ms)"
-    assert restarts == 1
+    said = f"echo delay {first * 1000:.0f} → {grown * 1000:.0f} → {after * 1000:.0f} ms, {restarts} restart(s)"
+    assert restarts == (1 if grown > first + DRIFT_S else 0), said
     # (back where it began, or lower: the first measurement may include the stream's start-up)
-    assert after <= first + 0.03, f"echo delay {first * 1000:.0f} → {grown * 1000:.0f} → {after * 1000:.0f} ms"
+    assert after <= first + 0.03, said

@@ -40,6 +40,7 @@ import numpy as np
 
 from modules.voice.io.devices import _sounddevice, device_name
 from modules.voice.io.playback import Playback, Track
+from modules.voice.io.stream_pair import StreamPair
 from modules.voice.rates import RATE_HZ
 
 #: the stream's block (s); a hold or a cut starts within one. (10 ms blocks with "low"
@@ -90,13 +91,13 @@ def _alsa_to(outbox: queue.SimpleQueue) -> None:
     alsa.snd_lib_error_set_handler(_alsa_handler)
 
 
-def _restart(stream, restarts: list[int], restarted: threading.Event, outbox: queue.SimpleQueue) -> None:
+def _restart(stream: StreamPair, restarts: list[int], restarted: threading.Event, outbox: queue.SimpleQueue) -> None:
     """Abort the stream and start it again (~10–30 ms): what the devices buffered is
     dropped, and with it the latency each late callback added (the sound server plays
     every sample it was given, later after each gap: measured on the virtual devices, each
     100 ms a callback came late added ~45 ms to the echo's delay, for good). The next block
     is marked as an xrun."""
-    restarts[0] += 1
+    restarts[0] += StreamPair.STREAMS
     try:
         stream.abort()
         restarted.set()
@@ -124,24 +125,23 @@ def serve(conn: Connection, input_device: str | int | None, output_device: str |
 
         restarted = threading.Event()  # the next block follows a restart: a gap on both sides
 
-        def callback(indata, outdata, frames, time_info, status) -> None:
-            played = playback.fill(frames)
-            outdata[:, 0] = played
-            xrun = bool(status.input_overflow or status.output_underflow) or restarted.is_set()
+        def on_block(heard: np.ndarray, played: np.ndarray, xrun: bool) -> None:
+            xrun = xrun or restarted.is_set()
             restarted.clear()
             # Stamped here: the agent's own threads may take the message late when busy.
-            outbox.put(("io", indata[:, 0].tobytes(), played.tobytes(), xrun, time.time()))
+            outbox.put(("io", heard.tobytes(), played.tobytes(), xrun, time.time()))
 
-        def open_at(rate: int):
-            return sd.Stream(
-                samplerate=rate,
-                blocksize=round(BLOCK_S * rate),
-                device=(input_device, output_device),
-                channels=(1, 1),
-                dtype="float32",
-                latency=LATENCY_S,
-                callback=callback,
-                finished_callback=finished,
+        def open_at(rate: int) -> StreamPair:
+            return StreamPair(
+                sd,
+                input_device,
+                output_device,
+                rate,
+                round(BLOCK_S * rate),
+                LATENCY_S,
+                playback.fill,
+                on_block,
+                finished,
             )
 
         restarts = [0]  # stream stops asked for here (a restart), not a vanished device
