@@ -1,4 +1,6 @@
-"""The full-duplex stream's own process: nothing else runs there, so the audio never waits.
+"""The full-duplex audio's own process: nothing else runs there, so the audio never waits.
+The microphone and the speaker are two streams paired block by block
+(:class:`~modules.voice.io.stream_pair.StreamPair`), which the parent sees as one.
 
 PortAudio calls back into Python for every block, and a Python callback needs the
 interpreter lock. In the agent's process other threads hold that lock for long stretches
@@ -107,7 +109,7 @@ def _restart(stream: StreamPair, restarts: list[int], restarted: threading.Event
 
 
 def serve(conn: Connection, input_device: str | int | None, output_device: str | int | None, rate_hz: int) -> None:
-    """Run the duplex stream until ``("quit",)`` or the parent goes away (the child's main).
+    """Run the paired streams until ``("quit",)`` or the parent goes away (the child's main).
 
     ``rate_hz`` 0: 16 kHz, or the output device's default rate where the devices refuse it.
     """
