@@ -395,6 +395,14 @@ def test_the_echo_delay_after_the_audio_process_stalls_comes_back_where_it_began
             await asyncio.sleep(IDLE_S + 0.7)  # quiet: the restart comes here
             restarts = loop.restarts
             after = await measure(loop)
+            # A restart asked for outright: both streams stop and start again, and neither
+            # stop is taken for a vanished device.
+            loop.playback.send(("restart",))
+            await asyncio.sleep(0.5)
+            assert loop.playback.error is None, loop.playback.error
+            restarted = await measure(loop)
+            assert restarted <= first + 0.03, f"{first * 1000:.0f} → {restarted * 1000:.0f} ms after a restart"
+            assert loop.playback.error is None, loop.playback.error
             return first, grown, after, restarts
 
     with audio_rig() as rig:

@@ -3,10 +3,10 @@ gets from one PortAudio duplex stream, without the duplex stream.
 
 Through PulseAudio's ALSA plug-in (the way PortAudio reaches a desktop's sound server), a
 *duplex* stream with fixed blocks spun one core at 100 % after its first underrun and fell
-behind the clock: 0.73× real time over 10 s on the virtual devices, so the microphone's
+behind the clock: 0.76× real time over 10 s on the virtual devices, so the microphone's
 latency grew all session (the echo's delay 110 → 494 ms over 5 minutes) until blocks were
-lost. Separate streams on the same devices, at the same settings: capture 5 % of a core and
-1.0× real time, playback 2 % (``bench/stream_cpu.py``).
+lost. Separate streams on the same devices, at the same settings: 9 % of a core together,
+0.95× over the same 10 s (the start's buffering; ``bench/stream_cpu.py``).
 
 The pairing: each playback callback appends what it played to a queue; each capture
 callback takes as many samples from its head as it heard, so a heard sample and the played
@@ -37,40 +37,32 @@ class PlayedQueue:
     def __init__(self, block: int) -> None:
         self.block = block
         self._parts: list[np.ndarray] = []
-        self._held = 0
         self._lock = threading.Lock()
 
     def put(self, played: np.ndarray) -> None:
         with self._lock:
             self._parts.append(np.array(played, np.float32, copy=True))
-            self._held += len(played)
 
     def clear(self) -> None:
         with self._lock:
-            self._parts, self._held = [], 0
+            self._parts = []
 
     def take(self, n: int) -> tuple[np.ndarray, bool]:
         """The next ``n`` played samples and whether the pairing slipped (samples dropped
         because playback ran more than ``MAX_AHEAD_BLOCKS`` blocks ahead, or silence padded
         because it fell behind)."""
         with self._lock:
-            slipped = False
-            excess = self._held - n - MAX_AHEAD_BLOCKS * self.block
-            if excess > 0:
-                self._drop(excess)
-                slipped = True
             joined = np.concatenate(self._parts) if self._parts else np.zeros(0, np.float32)
+            excess = len(joined) - n - MAX_AHEAD_BLOCKS * self.block
+            slipped = excess > 0
+            if slipped:
+                joined = joined[excess:]
             out, rest = joined[:n], joined[n:]
             self._parts = [rest] if len(rest) else []
-            self._held = len(rest)
         if len(out) < n:
             out = np.concatenate([out, np.zeros(n - len(out), np.float32)])
             slipped = True
         return out, slipped
-
-    def _drop(self, n: int) -> None:
-        joined = np.concatenate(self._parts)
-        self._parts, self._held = [joined[n:]], len(joined) - n
 
 
 class StreamPair:
