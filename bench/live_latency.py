@@ -2,7 +2,8 @@
 reply, over many utterances from several voices, through ``run.py talk`` and the virtual
 sound card.
 
-Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--set KEY=VALUE ...]
+Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--log FILE]
+          [--set KEY=VALUE ...]
 
 The rig, the stereo tap and the measurement are those of ``bench/turn_latency.py``: what
 the agent hears (left) and says (right) on one sample clock; the end of speech is the
@@ -97,15 +98,18 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true", help="also run the fixed 0.8 s silence timer first")
     ap.add_argument("--details", action="store_true", help="print every turn's stages")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for talk")
+    ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
+    ap.add_argument("--utterances", type=int, help="only the first N utterances (a quick look)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        said = utterances(Path(tmp))
+        said = utterances(Path(tmp))[: args.utterances]
         voices = [u.voice for u in said]
         with audio_rig() as rig:
             tapped_rig(rig)
             if args.baseline:
                 report("fixed timer 0.8 s", run_agent(rig, said, "fixed", tuple(args.set)), voices, args.details)
-            report(args.policy, run_agent(rig, said, args.policy, tuple(args.set)), voices, args.details)
+            rows = run_agent(rig, said, args.policy, tuple(args.set), args.log)
+            report(args.policy, rows, voices, args.details)
 
 
 if __name__ == "__main__":

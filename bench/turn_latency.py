@@ -179,16 +179,22 @@ STOP_TIMEOUT_S = 60.0
 
 
 def run_agent(
-    rig: AudioRig, utterances: list[Utterance], policy: str, settings: tuple[str, ...] = ()
+    rig: AudioRig,
+    utterances: list[Utterance],
+    policy: str,
+    settings: tuple[str, ...] = (),
+    log_path: Path | None = None,
 ) -> list[dict[str, float]]:
     """One ``run.py talk`` under ``policy`` (and ``--set`` ``settings``), each utterance
-    played in turn; per turn, seconds after its speech ended."""
+    played in turn; per turn, seconds after its speech ended. ``log_path``: the agent's
+    log (``-v``) is written there."""
     env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
     tap = TapRecorder(rig)
     agent = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "run.py"),
+            *(["-vv"] if log_path is not None else []),
             "talk",
             "--set",
             f"modules.voice.end_of_turn={policy}",
@@ -255,6 +261,8 @@ def run_agent(
         if agent.poll() is None:
             agent.kill()
         tap.stop()
+        if log_path is not None:
+            log_path.write_text("".join(said))
 
     x = tap.samples()
     heard, said = x[:, 0], x[:, 1]

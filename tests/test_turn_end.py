@@ -118,3 +118,21 @@ def test_a_runaway_decode_is_recognised(text: str, broken: bool) -> None:
 
 def test_too_many_tokens_for_the_audio_is_a_runaway_decode() -> None:
     assert quick.looks_broken("word", 2.0, 25) and not quick.looks_broken("word", 2.0, 20)
+
+
+def test_a_runaway_in_the_short_window_is_decoded_again_at_15_s_before_30_s(faster_engine, monkeypatch) -> None:
+    """The real decoder and model; its short window made to run away (the runaway seen
+    live on Piper's "I went to the market…", which the test recordings do not trigger)."""
+    decoder = quick.QuickDecoder(faster_engine.model)
+    windows: list[int] = []
+    real = decoder._decode
+
+    def runaway_below_15_s(samples, frames: int):
+        windows.append(frames)
+        text, n = real(samples, frames)
+        return (f"{text} {text}", 2 * n) if frames < quick.RETRY_FRAMES else (text, n)
+
+    monkeypatch.setattr(decoder, "_decode", runaway_below_15_s)
+    got = decoder.text(turn_set.load("spk1_snt1.wav"))
+    assert windows == [800, 1500] and got.fell_back and got.window_s == 15.0
+    assert "child" in got.text.lower() and not quick.looks_broken(got.text, 3.0, 10)

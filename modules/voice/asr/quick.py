@@ -11,8 +11,9 @@ A window shorter than Whisper's 30 s is outside what it was trained on: with a w
 1 s longer than the speech, tiny.en repeated its sentence until the length limit in 10 of
 36 prefixes of the test recordings. So every result is checked — a run of three or more
 words said twice in a row, or more tokens than anyone speaks in that time — and a broken
-one is decoded again with the full 30 s window. Measured on 36 prefixes (40–100 % of each
-recording, one voice at a time) against the full 30 s decode (``bench/quick_asr.py``):
+one is decoded again in a 15 s window, and only if that is broken too, in the full 30 s.
+Measured on 36 prefixes (40–100 % of each recording, one voice at a time) against the full
+30 s decode (``bench/quick_asr.py``, 2026-11-28):
 
 =================  ===================  =========  ===============
 window             words differing      redone     time, median/p90
@@ -23,6 +24,12 @@ speech + 1 s       3 of 283             10 of 36   91 / 468 ms
 30 s (full)        —                    —          352 / 408 ms
 =================  ===================  =========  ===============
 
+With Piper's sentences added (84 prefixes, 2026-12-01): ≥ 8 s broke on 3, each decoded
+again at 30 s (26 of 627 words differing, p90 113 ms — but 0.4–0.8 s for a broken one, and
+live that was a doubted pause with no reply ready in time: "I went to the market and I
+bought some fresh bread. I went to the market and I"); decoded again at 15 s first, the
+same 26 words and none left for 30 s (a broken one costs ~0.2 s); at 12 s, 32 words.
+
 (Cutting the text at its first repeat instead of decoding again: 6–10 of 215 words wrong.)
 
 Optionally the decoder is prompted with a disfluent sentence (OpenAI's documented way to
@@ -32,6 +39,7 @@ needs to see a filler the speaker stopped on.
 
 from __future__ import annotations
 
+import logging
 import math
 import re
 import threading
@@ -41,12 +49,16 @@ import numpy as np
 
 from modules.voice.rates import RATE_HZ
 
+log = logging.getLogger(__name__)
+
 #: silence after the speech in the window, and the shortest window, seconds (see above).
 PAD_S = 1.0
 MIN_WINDOW_S = 8
 #: mel frames per second (Whisper's 10 ms hop) and in its full 30 s window.
 FRAMES_PER_S = 100
 FULL_FRAMES = 3000
+#: a broken short-window text is decoded again in this window (mel frames), then in the full one.
+RETRY_FRAMES = 1500
 #: more text tokens per second of audio than this is a runaway decode, not speech
 #: (fast speech is ~4 words/s ≈ 6 tokens/s).
 MAX_TOKENS_PER_S = 12
@@ -62,8 +74,8 @@ class QuickText:
 
     Attributes:
         text: the words, stripped.
-        window_s: the audio window the encoder heard, seconds (30.0 after a fallback).
-        fell_back: the short window's text looked broken and was decoded again at 30 s.
+        window_s: the audio window the encoder heard last, seconds (15 or 30 after a fallback).
+        fell_back: the short window's text looked broken and was decoded again in a longer one.
     """
 
     text: str
@@ -121,6 +133,7 @@ class QuickDecoder:
         self._lock = threading.Lock()
 
     def _decode(self, samples: np.ndarray, frames: int) -> tuple[str, int]:
+        """Greedy text of ``samples`` in a window of ``frames`` mel frames, and its token count."""
         import ctranslate2
 
         audio = np.zeros(frames * RATE_HZ // FRAMES_PER_S, np.float32)
@@ -146,9 +159,15 @@ class QuickDecoder:
         samples = np.asarray(samples_16k, np.float32)
         audio_s = len(samples) / RATE_HZ
         frames = min(FULL_FRAMES, FRAMES_PER_S * max(MIN_WINDOW_S, math.ceil(audio_s + PAD_S)))
+        first = frames
         with self._lock:
             text, n_tokens = self._decode(samples, frames)
-            if frames < FULL_FRAMES and looks_broken(text, audio_s, n_tokens):
-                text, _ = self._decode(samples, FULL_FRAMES)
-                return QuickText(text, FULL_FRAMES / FRAMES_PER_S, fell_back=True)
-        return QuickText(text, frames / FRAMES_PER_S)
+            # A runaway in the short window: decoded again in a longer one (~0.2 s here),
+            # and only if that is broken too, in the full 30 s (~0.4 s; 0.7 s when busy).
+            for retry in [f for f in (RETRY_FRAMES, FULL_FRAMES) if f > first]:
+                if not looks_broken(text, audio_s, n_tokens):
+                    break
+                log.debug("quick: %r (%.1f s) looks broken; decoding again in %d s", text, audio_s, retry // 100)
+                frames = retry
+                text, n_tokens = self._decode(samples, frames)
+        return QuickText(text, frames / FRAMES_PER_S, fell_back=frames > first)

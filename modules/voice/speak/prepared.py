@@ -14,6 +14,7 @@ speaking, the preparation is dropped unheard. (LiveKit's agents call the same id
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Iterator
@@ -51,6 +52,15 @@ class PreparedReply:
     def matches(self, text: str, plan: VoicePlan) -> bool:
         """True when this is the reply ``text`` spoken on ``plan`` (and not used yet)."""
         return not self._taken and text == self.text and plan == self.plan
+
+    def difference(self, text: str, plan: VoicePlan) -> str:
+        """What keeps this preparation from being the reply ``text`` on ``plan`` (for the log)."""
+        if self._taken:
+            return "already used"
+        if text != self.text:
+            return f"the text: {self.text!r} prepared, {text!r} asked"
+        fields = [f.name for f in dataclasses.fields(plan) if getattr(plan, f.name) != getattr(self.plan, f.name)]
+        return f"the plan's {', '.join(fields)}" if fields else "nothing"
 
     def run(self) -> None:
         """Realise the first piece with words (a cue sounded before the words comes with

@@ -15,6 +15,7 @@ to the speaker), ``played`` (all heard or written), ``measure``.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import threading
 
 import numpy as np
@@ -32,6 +33,8 @@ from modules.voice.options import VoiceOptions
 from modules.voice.speak.prepared import PreparedReply
 from modules.voice.speak.stream import ReplyStream
 from modules.voice.speak.voicing import Voiced, Voicing
+
+log = logging.getLogger(__name__)
 
 #: how long a reply waits for its first piece still being prepared ahead (s); past it,
 #: the reply is rendered afresh.
@@ -74,6 +77,10 @@ def render(
     pieces_ahead = None
     if prepared is not None and prepared.matches(text, plan):
         pieces_ahead = prepared.take(PREPARED_WAIT_S)
+        if pieces_ahead is None:
+            log.info("voice: the reply prepared ahead failed or took over %.1f s; rendered now", PREPARED_WAIT_S)
+    elif prepared is not None:
+        log.info("voice: the reply prepared ahead is not this one (%s); rendered now", prepared.difference(text, plan))
     voicing = prepared.voicing if prepared is not None and pieces_ahead is not None else Voicing(engine)
     if pieces_ahead is not None:
         trace.mark("prepared")
