@@ -194,7 +194,7 @@ def run_agent(
         [
             sys.executable,
             str(ROOT / "run.py"),
-            *(["-vv"] if log_path is not None else []),
+            *(["-v"] if log_path is not None else []),
             "talk",
             "--set",
             f"modules.voice.end_of_turn={policy}",

@@ -60,10 +60,11 @@ def test_the_first_clause_plays_before_any_later_sentence_is_rendered(joe) -> No
     )
 
 
-def test_only_a_long_first_sentence_is_cut_at_its_first_clause(joe) -> None:
+def test_a_first_sentence_of_four_words_or_more_is_cut_at_its_first_clause(joe) -> None:
     _, profile = joe
-    short = "Nice to meet you, Anna. I will remember your name."
-    for text, apart in ((short, False), (LONG, True)):
+    short = "Yes, Anna. I will remember your name."
+    four = "Nice to meet you, Anna. I will remember your name."
+    for text, apart in ((short, False), (four, True), (LONG, True)):
         plan = plan_voice(Scene(channel="voice", kind="reply", text=text), None, own=profile)
         units = sentence_plans(text, plan)
         split = first_clause_apart(units)

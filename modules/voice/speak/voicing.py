@@ -115,7 +115,7 @@ def measure(samples: np.ndarray, rate_hz: int, text: str) -> Sound:
 
 #: a first sentence of this many words or more, with a clause pause in it, is voiced clause
 #: first when the reply streams (its first clause plays while the rest is rendered).
-FIRST_CHUNK_MIN_WORDS = 7
+FIRST_CHUNK_MIN_WORDS = 4
 
 
 def first_clause_apart(units: list[SentencePlan]) -> list[SentencePlan]:
