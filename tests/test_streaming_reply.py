@@ -70,9 +70,12 @@ def test_a_first_sentence_of_four_words_or_more_is_cut_at_its_first_clause(joe) 
         split = first_clause_apart(units)
         assert (len(split) == len(units) + 1) is apart
         assert sum(u.n_words for u in split) == sum(u.n_words for u in units)
+        assert len(units[0].clauses) >= 2  # each has a clause pause: its length decides
         if apart:
             assert units[0].n_words >= FIRST_CHUNK_MIN_WORDS
             assert split[0].contour is None and split[1].contour == units[0].contour
+        else:
+            assert units[0].n_words < FIRST_CHUNK_MIN_WORDS
 
 
 def test_a_reply_prepared_ahead_has_its_first_piece_ready_and_goes_on_as_one_voicing(joe) -> None:

@@ -167,7 +167,7 @@ class QuickDecoder:
             for retry in [f for f in (RETRY_FRAMES, FULL_FRAMES) if f > first]:
                 if not looks_broken(text, audio_s, n_tokens):
                     break
-                log.debug("quick: %r (%.1f s) looks broken; decoding again in %d s", text, audio_s, retry // 100)
+                log.debug("quick: %r (%.1f s) looks broken; again in %d s", text, audio_s, retry // FRAMES_PER_S)
                 frames = retry
                 text, n_tokens = self._decode(samples, frames)
         return QuickText(text, frames / FRAMES_PER_S, fell_back=frames > first)

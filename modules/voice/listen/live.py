@@ -538,16 +538,12 @@ async def _listen(
             with contextlib.suppress(Exception):  # on failure: hear the turn afresh
                 ahead = await draft.heard
                 drafted_id = draft.scene_id
-        log.debug(
-            "live: turn closed after %.2f s of silence; heard ahead: %s",
-            turn.silence_s,
-            "yes"
-            if ahead is not None
-            else "no draft"
-            if draft is None
-            else f"no (draft at {draft.speech_end_sample}, turn's speech ends at {turn.speech_end_sample}, "
-            f"heard {draft.heard.done() and draft.heard.exception() is None})",
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            if ahead is not None or draft is None:
+                why = "yes" if ahead is not None else "no draft"
+            else:
+                why = f"no (its speech ends at {draft.speech_end_sample}, the turn's at {turn.speech_end_sample})"
+            log.debug("live: turn closed after %.2f s of silence; heard ahead: %s", turn.silence_s, why)
         early, draft, partial_at_s = None, None, 0.0
         traced = trace(request)
         # The end of speech, on the clock of the frames: the closing silence ended with the
