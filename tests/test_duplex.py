@@ -241,6 +241,55 @@ def test_speech_over_the_agent_is_held_at_the_first_frame_the_echo_guard_clears(
     assert held_at == vetoes + 1 and playback._held, (held_at, guard.asked)
 
 
+@pytest.mark.parametrize(
+    ("speech_prob", "hold_threshold", "held"), [(0.25, 0.2, True), (0.15, 0.2, False), (0.25, 0.5, False)]
+)
+def test_the_hold_over_the_agent_starts_at_hold_threshold_below_the_vads(speech_prob, hold_threshold, held) -> None:
+    """One frame at a speech probability of ``hold_threshold`` over a reply holds the speaker
+    (AEC3 damps a voice's first syllables over the echo: 0.2 by default, under the VAD's 0.5)."""
+    from modules.voice.io.playback import Playback
+    from modules.voice.listen.live import BargeIn
+    from modules.voice.options import VoiceOptions
+
+    playback = Playback(None, RATE_HZ)
+    playback.track(RATE_HZ).play(np.ones(RATE_HZ, np.float32) * 0.1)
+    floor = Floor()
+    floor.playback = playback
+    barge = BargeIn(floor, VoiceOptions.parse({"hold_threshold": hold_threshold}), ScriptedGuard([]))
+    barge.frame(speech_prob, in_turn=False, turn_started=False)
+    assert barge.holding is held and playback._held is held
+
+
+@pytest.mark.parametrize("guard_vetoes", [False, True])
+def test_a_short_interruption_heard_in_the_agents_silence_is_not_taken_for_echo_when_it_closes(
+    guard_vetoes, monkeypatch
+) -> None:
+    """0.8 s of speech over a reply (less than ``OWN_TURN_S``): held at its onset, most of it
+    is heard in the agent's silence, so the turn it becomes is the user's — also when asked
+    on the frame that closes it (the count was reset there, and a one-word interruption was
+    dropped as the agent's echo). Where the guard vetoed every frame, the agent was never
+    silent: the same turn is taken for its echo."""
+    from modules.voice.io.playback import Playback
+    from modules.voice.listen import live
+    from modules.voice.options import VoiceOptions
+
+    clock = [1000.0]
+    monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
+    playback = Playback(None, RATE_HZ)
+    playback.track(RATE_HZ).play(np.ones(RATE_HZ, np.float32) * 0.1)  # a reply queued: audible
+    floor = Floor()
+    floor.playback = playback
+    barge = live.BargeIn(floor, VoiceOptions.parse({}), ScriptedGuard([guard_vetoes] * 100))
+    frames = [(0.05, False, False)] * 5  # the reply sounds
+    frames += [(0.9, k >= 3, k == 3) for k in range(1, 26)]  # 0.8 s of speech; a turn from its third frame
+    frames += [(0.05, True, False)] * 10 + [(0.05, False, False)]  # the pause, and the frame that closes the turn
+    for prob, in_turn, started in frames:
+        barge.frame(prob, in_turn, started)
+        clock[0] += 0.032
+    assert barge.overlapped
+    assert barge.only_echo(25 * 0.032) is guard_vetoes, (barge.in_silence_frames, barge.holding)
+
+
 def test_far_end_reads_by_sample_count_and_zeros_elsewhere() -> None:
     far = FarEnd(capacity_s=0.1)  # 1600 samples kept
     ramp = np.arange(2000, dtype=np.float32)

@@ -59,6 +59,7 @@ class VoiceOptions:
     echo_cancel: bool = True
     start_tone: bool = True
     barge_in: bool = True
+    hold_threshold: float = 0.2
     backchannel_max_s: float = 0.6
     prepare_replies: bool = True
     speaker_wait_s: float = 0.3
@@ -95,6 +96,8 @@ class VoiceOptions:
                 f"modules.voice.bark_precision = {parsed.bark_precision!r}: "
                 f"choose {', '.join(BARK_PRECISIONS)} (anything but float32 is lossy)"
             )
+        if not 0.0 < parsed.hold_threshold <= 1.0:
+            raise ModuleConfigError("modules.voice.hold_threshold is a speech probability: above 0, at most 1")
         if parsed.wake_window_s < 0:
             raise ModuleConfigError("modules.voice.wake_window_s must not be negative")
         if parsed.speaker_wait_s < 0:

@@ -259,17 +259,16 @@ class EchoCanceller:
         whole = len(self._pending) // CHUNK_SAMPLES * CHUNK_SAMPLES
         if whole == 0:
             return np.zeros(0, np.float32)
-        out = np.empty(whole, np.float32)
         shift = max(0, round((self.delay.delay_s - LEAD_S) * RATE_HZ))
         # Nothing the speaker played can be in these samples when it played nothing over the
         # echo's longest way back: they pass as heard (AEC3 still sees them, to stay adapted).
         quiet = self.far.loud_end <= self._done - int(MAX_DELAY_S * RATE_HZ)
-        for k in range(0, whole, CHUNK_SAMPLES):
-            near = self._pending[k : k + CHUNK_SAMPLES]
-            far = self.far.read(self._done + k - shift, CHUNK_SAMPLES)
-            cleaned = self._aec.process(near, far)
-            out[k : k + CHUNK_SAMPLES] = near if quiet else cleaned
-        self._heard.push(self._pending[:whole])
+        near = self._pending[:whole]
+        # All the 10 ms chunks in one call (AEC3 splits them itself: the same samples out). Each
+        # call lets go of the interpreter and waits to get it back behind the agent's other threads.
+        cleaned = np.asarray(self._aec.process(near, self.far.read(self._done - shift, whole)), np.float32)
+        out = near if quiet else cleaned
+        self._heard.push(near)
         self._left.push(out)
         self._pending = self._pending[whole:]
         self._done += whole

@@ -192,9 +192,10 @@ class BargeIn:
     are cut (the user takes the floor) or the reply goes on (a backchannel, a sound, or the
     agent's own echo) — see ``listen/echo_guard.py``.
 
-    The onset is ``HOLD_FRAMES`` frames of speech in what the echo canceller leaves, once
-    the canceller has found the echo's delay, and unless what it leaves is still the
-    agent's own sound (:meth:`~modules.voice.io.echo.EchoCanceller.residual_echo`, asked
+    The onset is ``HOLD_FRAMES`` frames whose speech probability reaches ``o.hold_threshold``
+    (below ``vad_threshold``: AEC3 damps a voice's first syllables over the echo) in what the
+    echo canceller leaves, once the canceller has found the echo's delay, and unless what it
+    leaves is still the agent's own sound (:meth:`~modules.voice.io.echo.EchoCanceller.residual_echo`, asked
     at every frame of speech until the speaker is held, then every ``RECHECK_FRAMES``); a
     turn already under way when a reply starts holds it at once. Speech heard in the
     silence after the hold (past the echo's way back: its measured delay plus
@@ -213,9 +214,10 @@ class BargeIn:
         self.audible_at_s = -1e9
         #: the turn in progress began while the agent was audible (or just after).
         self.overlapped = False
-        #: speech frames of the turn in progress heard while the agent was silent.
+        #: speech frames of the turn in progress (or the last one, once closed) heard while the agent was silent.
         self.in_silence_frames = 0
-        self._run = 0  # consecutive speech frames
+        self._in_turn = False
+        self._run = 0  # consecutive frames at ``hold_threshold`` or above
         #: consecutive frames without speech.
         self.quiet_frames = 0
         self._held_frames = 0
@@ -239,7 +241,7 @@ class BargeIn:
     @property
     def confirmed(self) -> bool:
         """The user has spoken ``backchannel_max_s`` over the held agent: not a backchannel."""
-        return self.holding and self.in_silence_frames * FRAME_S >= self.o.backchannel_max_s
+        return self._in_turn and self.holding and self.in_silence_frames * FRAME_S >= self.o.backchannel_max_s
 
     def frame(self, speech_prob: float, in_turn: bool, turn_started: bool) -> None:
         """After each frame: hold the speaker when the user is speaking over the agent."""
@@ -247,12 +249,12 @@ class BargeIn:
         now = time.monotonic()
         if audible:
             self.audible_at_s = now
-        if turn_started:
+        if turn_started:  # the count is per turn, and kept past its close (``only_echo`` asks then)
             self.overlapped = audible or now - self.audible_at_s < ECHO_TAIL_S
-        if not in_turn or turn_started:  # counted within one turn only
             self.in_silence_frames = 0
+        self._in_turn = in_turn
         speech = speech_prob >= self.o.vad_threshold
-        self._run = self._run + 1 if speech else 0
+        self._run = self._run + 1 if speech_prob >= self.o.hold_threshold else 0  # a run that may hold
         if self._run <= 1:
             self._vetoes = 0
         self.quiet_frames = 0 if speech else self.quiet_frames + 1
@@ -277,6 +279,8 @@ class BargeIn:
         if (in_turn and not self.overlapped) or (onset and not own_echo):
             self.floor.playback.hold()
             self.holding, self.hold_at_s, self._held_frames = True, now, 0
+            if not in_turn:  # a turn may follow: the last one's count is not its own
+                self.in_silence_frames = 0
             log.info(
                 "live: the user speaks over the agent; speaker held (after %d frames of speech, %d of them "
                 "taken for its own echo)",
