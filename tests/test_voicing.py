@@ -118,6 +118,16 @@ def piper():
     return PiperTTS(piper_voices()["joe"])
 
 
+def test_pipers_onnx_threads_sleep_while_they_wait_and_it_still_speaks(piper) -> None:
+    """The voice's ONNX Runtime session does not spin its idle threads (with another core
+    busy, spinning made a first clause 245 ms instead of 127: bench/piper_spin.py), and the
+    session it runs is that one: it speaks."""
+    options = piper._voice.session.get_session_options()
+    assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+    speech = np.concatenate(list(piper.sentences("Your name is Anna.")))
+    assert 0.6 < len(speech) / piper.rate_hz < 3.0 and float(np.max(np.abs(speech))) > 0.1
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("shift_st", "factor", "contour"), [(3.0, 1.3, "falling"), (-2.0, 0.8, "rising"), (0.0, 1.0, "rise-fall")]

@@ -53,6 +53,7 @@ from modules.voice.listen.hearing import Heard, hear, to_scene
 from modules.voice.listen.wake import WakeGate
 from modules.voice.options import VoiceOptions
 from modules.voice.rates import FRAME_S, RATE_HZ, samples_in
+from modules.voice.speak import praat_worker
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,10 @@ WARM_UP_S = 3.0
 
 
 def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
-    """Load every engine and run the listening pipeline once on real speech: the first
-    call of openai-whisper's word timing compiles, and librosa imports slowly. Once per
-    ``engines``: listening again (the sound server came back) does not wait for it.
+    """Load every engine, start the realiser's Praat worker (``speak/praat_worker.py``) and
+    run the listening pipeline once on real speech: the first call of openai-whisper's word
+    timing compiles, and librosa imports slowly. Once per ``engines``: listening again (the
+    sound server came back) does not wait for it.
 
     Raises:
         WeightsMissing, VoiceMissing: a model is not here.
@@ -73,6 +75,7 @@ def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
     if engines.warmed:
         return
     engines.tts(o.voice)
+    praat_worker.start()  # the realiser's Praat calls leave this process's threads alone
     audio = load_audio(WARM_UP_AUDIO)
     samples = resample(audio.mono(), audio.rate_hz, RATE_HZ)[: samples_in(WARM_UP_S)]
     for heard in hear(samples, engines.vad().segments(samples), engines.asr(), one_turn=True):

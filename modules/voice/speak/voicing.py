@@ -27,7 +27,7 @@ from agent.words import count_words
 from modules.voice import analysis
 from modules.voice.io.audio import resample
 from modules.voice.rates import RATE_HZ
-from modules.voice.speak import nonverbal, realiser
+from modules.voice.speak import nonverbal, praat_worker, realiser
 
 #: a realised sentence this far off its pitch (semitones) or rate (fraction) is redone once.
 F0_TOLERANCE_ST = 0.5
@@ -275,7 +275,7 @@ class Voicing:
                 )
                 report.target_rate_wps = wanted_rate
             planned = [(stretch.output_time(a), stretch.output_time(b)) for a, b in part.pauses]
-            out = realiser.impose(part.samples, rate, f0, plan.f0_range_st, unit.contour, stretch)
+            out = praat_worker.call(realiser.impose, part.samples, rate, f0, plan.f0_range_st, unit.contour, stretch)
             out = realiser.set_brightness(realiser.set_level(out, rate, plan.energy_db), rate, plan.brightness)
             # Last, on the finished sound: brightness changes how loud a weak /θ/ is.
             out = realiser.shorten_unplanned_pauses(out, rate, planned)
