@@ -45,3 +45,9 @@ def test_a_worker_that_dies_leaves_the_realising_to_this_process(worker, caplog)
         got = praat_worker.call(realiser.impose, speech, 16000, 150.0, 4.0, "falling", stretch)
     assert np.array_equal(got, expected)
     assert not praat_worker.running() and "realising in this process" in caplog.text
+
+
+def test_an_error_in_the_worker_is_raised_here_and_the_worker_goes_on(worker) -> None:
+    with pytest.raises(ValueError, match="invalid literal"):
+        praat_worker.call(int, "twelve")
+    assert praat_worker.running() and praat_worker.call(int, "12") == 12

@@ -77,18 +77,30 @@ def stop() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _lost(exc: BaseException) -> None:
+    """The worker died: said once, and every later call is made here."""
+    global _pool, _failed
+    log.error("voice: the Praat worker ended (%s); realising in this process from now on", exc)
+    with _lock:
+        _pool, _failed = None, True
+
+
 def call(fn: Callable[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
     """``fn(*args, **kwargs)`` in the worker when it runs, else here: the same result either
     way. ``fn`` is a module-level function (the worker imports it by name) and its arguments
-    and result cross by pipe (numpy arrays, dataclasses); its exceptions are raised here.
+    and result cross by pipe (numpy arrays, dataclasses); its own exceptions are raised here.
     The reply is never lost to the worker: one that died is logged and the call made here."""
-    global _pool, _failed
     pool = _pool
     if pool is not None:
         try:
-            return pool.submit(fn, *args, **kwargs).result()
-        except (BrokenProcessPool, RuntimeError) as exc:  # it died, or was stopped meanwhile
-            log.error("voice: the Praat worker ended (%s); realising in this process from now on", exc)
-            with _lock:
-                _pool, _failed = None, True
+            future = pool.submit(fn, *args, **kwargs)
+        except BrokenProcessPool as exc:  # it died before the call
+            _lost(exc)
+        except RuntimeError:  # stopped meanwhile: made here, as before it started
+            pass
+        else:
+            try:
+                return future.result()
+            except BrokenProcessPool as exc:  # it died during the call
+                _lost(exc)
     return fn(*args, **kwargs)
