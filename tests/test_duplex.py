@@ -212,21 +212,28 @@ class ScriptedGuard(EchoCanceller):
         return self.answers.pop(0) if self.answers else False
 
 
+def _audible_floor():
+    """A floor whose speaker has a reply queued (the agent is audible; the speaker is not
+    opened: a hold is its state). Returns (floor, playback)."""
+    from modules.voice.io.playback import Playback
+
+    playback = Playback(None, RATE_HZ)
+    playback.track(RATE_HZ).play(np.ones(RATE_HZ, np.float32) * 0.1)
+    floor = Floor()
+    floor.playback = playback
+    return floor, playback
+
+
 @pytest.mark.parametrize("vetoes", [0, 1, 2, 5])
 def test_speech_over_the_agent_is_held_at_the_first_frame_the_echo_guard_clears(vetoes) -> None:
     """The user starts speaking over a reply while the canceller's output still correlates
     with the agent's voice (the guard vetoes the hold ``vetoes`` times): the speaker is held
     at the first frame of speech after the last veto — each veto costs one 32 ms frame (it
     cost four before, half the barge-in time of the runs in docs/benchmarks.md)."""
-    from modules.voice.io.playback import Playback
     from modules.voice.listen.live import BargeIn
     from modules.voice.options import VoiceOptions
 
-    playback = Playback(None, RATE_HZ)  # not opened: the hold is its state
-    track = playback.track(RATE_HZ)
-    track.play(np.ones(RATE_HZ, np.float32) * 0.1)  # a reply queued: the agent is audible
-    floor = Floor()
-    floor.playback = playback
+    floor, playback = _audible_floor()
     guard = ScriptedGuard([True] * vetoes)
     barge = BargeIn(floor, VoiceOptions.parse({}), guard)
     for _ in range(10):  # the reply sounds, nobody speaks
@@ -247,14 +254,10 @@ def test_speech_over_the_agent_is_held_at_the_first_frame_the_echo_guard_clears(
 def test_the_hold_over_the_agent_starts_at_hold_threshold_below_the_vads(speech_prob, hold_threshold, held) -> None:
     """One frame at a speech probability of ``hold_threshold`` over a reply holds the speaker
     (AEC3 damps a voice's first syllables over the echo: 0.2 by default, under the VAD's 0.5)."""
-    from modules.voice.io.playback import Playback
     from modules.voice.listen.live import BargeIn
     from modules.voice.options import VoiceOptions
 
-    playback = Playback(None, RATE_HZ)
-    playback.track(RATE_HZ).play(np.ones(RATE_HZ, np.float32) * 0.1)
-    floor = Floor()
-    floor.playback = playback
+    floor, playback = _audible_floor()
     barge = BargeIn(floor, VoiceOptions.parse({"hold_threshold": hold_threshold}), ScriptedGuard([]))
     barge.frame(speech_prob, in_turn=False, turn_started=False)
     assert barge.holding is held and playback._held is held
@@ -269,16 +272,12 @@ def test_a_short_interruption_heard_in_the_agents_silence_is_not_taken_for_echo_
     on the frame that closes it (the count was reset there, and a one-word interruption was
     dropped as the agent's echo). Where the guard vetoed every frame, the agent was never
     silent: the same turn is taken for its echo."""
-    from modules.voice.io.playback import Playback
     from modules.voice.listen import live
     from modules.voice.options import VoiceOptions
 
     clock = [1000.0]
     monkeypatch.setattr(live.time, "monotonic", lambda: clock[0])
-    playback = Playback(None, RATE_HZ)
-    playback.track(RATE_HZ).play(np.ones(RATE_HZ, np.float32) * 0.1)  # a reply queued: audible
-    floor = Floor()
-    floor.playback = playback
+    floor, _ = _audible_floor()
     barge = live.BargeIn(floor, VoiceOptions.parse({}), ScriptedGuard([guard_vetoes] * 100))
     frames = [(0.05, False, False)] * 5  # the reply sounds
     frames += [(0.9, k >= 3, k == 3) for k in range(1, 26)]  # 0.8 s of speech; a turn from its third frame

@@ -11,17 +11,22 @@ noise_w_scale = 0``), so the same text and plan give the same samples.
 from __future__ import annotations
 
 import importlib
+import json
 import threading
 import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from agent.errors import MachineError
 from agent.parts import VoiceProfile
 from agent.paths import ASSETS
+
+if TYPE_CHECKING:
+    from piper import PiperVoice
 
 VOICES_TOML = ASSETS / "voices.toml"
 #: Piper's length_scale is kept in this range: beyond it the voice slurs or drags.
@@ -106,17 +111,22 @@ def piper_voice(name: str, table: Path = VOICES_TOML) -> PiperVoiceInfo:
     return voices[name]
 
 
-def _quiet_session(model: Path) -> object:
-    """An ONNX Runtime session for the voice whose idle threads sleep instead of spinning.
-    Its two intra-op threads spin between operators by default: while another thread of the
-    agent keeps the second core busy, the spinning one takes turns with it: a first clause
-    took 245 ms (p90 286) instead of 108; without spinning 127 ms (p90 140), and 114 ms on an
-    idle machine (``bench/piper_spin.py``)."""
+def _load_quiet(model: Path) -> PiperVoice:
+    """The voice (``model`` and its ``.json`` beside it, as ``PiperVoice.load`` reads them) on
+    an ONNX Runtime session whose idle threads sleep instead of spinning. Its two intra-op
+    threads spin between operators by default: while another thread of the agent keeps the
+    second core busy, the spinning one takes turns with it: a first clause took 245 ms (p90
+    286) instead of 108; without spinning 127 ms (p90 140), and 114 ms on an idle machine
+    (``bench/piper_spin.py``)."""
     import onnxruntime
+    from piper import PiperVoice
+    from piper.config import PiperConfig
 
     options = onnxruntime.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-    return onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(str(model), sess_options=options, providers=["CPUExecutionProvider"])
+    config = PiperConfig.from_dict(json.loads(Path(f"{model}.json").read_text(encoding="utf-8")))
+    return PiperVoice(session=session, config=config)
 
 
 class PiperTTS:
@@ -127,11 +137,8 @@ class PiperTTS:
     voices_cues = False
 
     def __init__(self, voice: PiperVoiceInfo) -> None:
-        from piper import PiperVoice
-
         self.info = voice
-        self._voice = PiperVoice.load(str(voice.model_path()))
-        self._voice.session = _quiet_session(voice.model_path())
+        self._voice = _load_quiet(voice.model_path())
         self.rate_hz: int = int(self._voice.config.sample_rate)
         self._lock = threading.Lock()
 
