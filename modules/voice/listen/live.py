@@ -221,7 +221,7 @@ class BargeIn:
         self.in_silence_frames = 0
         self._in_turn = False
         self._run = 0  # consecutive frames at ``hold_threshold`` or above
-        #: consecutive frames without speech.
+        #: consecutive frames below ``hold_threshold`` (what holds the speaker is what keeps it held).
         self.quiet_frames = 0
         self._held_frames = 0
         self._vetoes = 0  # frames of the stretch of speech the echo guard kept from holding
@@ -260,7 +260,7 @@ class BargeIn:
         self._run = self._run + 1 if speech_prob >= self.o.hold_threshold else 0  # a run that may hold
         if self._run <= 1:
             self._vetoes = 0
-        self.quiet_frames = 0 if speech else self.quiet_frames + 1
+        self.quiet_frames = 0 if self._run else self.quiet_frames + 1
         silent_since_s = max(self.hold_at_s if self.holding else -1e9, self.audible_at_s)
         if speech and in_turn and not audible and now - silent_since_s > self._echo_tail_s():
             self.in_silence_frames += 1
@@ -294,6 +294,14 @@ class BargeIn:
             self._vetoes += 1
             if self._vetoes == 1:  # said once per stretch of speech
                 log.info("live: speech over the agent, but the canceller's output may be its own echo; not held")
+
+    def too_short(self, in_turn: bool) -> bool:
+        """True when the speaker is held for speech that stopped ``RELEASE_FRAMES`` frames ago
+        (below ``hold_threshold``) without becoming a turn: to be released. (Counted against
+        the VAD's own threshold, the quiet of the reply before it made a hold at a speech
+        probability between the two be released on its own frame, until the next frame
+        reached the VAD's: 80 ms later on the run of ``docs/benchmarks.md``.)"""
+        return self.holding and not in_turn and self.quiet_frames >= RELEASE_FRAMES
 
     def only_echo(self, speech_s: float) -> bool:
         """True for a turn that began over the agent's voice and was never heard in its
@@ -533,7 +541,7 @@ async def _listen(
             partial_at_s = detector.speech_s
             partial = asyncio.create_task(asyncio.to_thread(partial_text, detector.audio_so_far(), engines))
         if turn is None:
-            if barge.holding and not detector.in_turn and barge.quiet_frames >= RELEASE_FRAMES:
+            if barge.too_short(detector.in_turn):
                 barge.release("too short for a turn")
             continue
         transcript = None
