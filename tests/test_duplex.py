@@ -263,6 +263,28 @@ def test_the_hold_over_the_agent_starts_at_hold_threshold_below_the_vads(speech_
     assert barge.holding is held and playback._held is held
 
 
+def test_a_hold_below_the_vads_threshold_is_kept_while_the_speech_goes_on_and_released_after_it() -> None:
+    """A hold at a speech probability between ``hold_threshold`` and the VAD's threshold, over
+    a reply that sounded for a while: kept while the frames stay at or above
+    ``hold_threshold`` (no turn yet), released ``RELEASE_FRAMES`` frames after they fall
+    below it. (The quiet was counted against the VAD's threshold: the reply's own frames
+    had it past ``RELEASE_FRAMES`` already, and such a hold was released on its own frame.)"""
+    from modules.voice.listen.live import RELEASE_FRAMES, BargeIn
+    from modules.voice.options import VoiceOptions
+
+    floor, playback = _audible_floor()
+    barge = BargeIn(floor, VoiceOptions.parse({"hold_threshold": 0.2}), ScriptedGuard([]))
+    for _ in range(20):  # the reply sounds, nobody speaks
+        barge.frame(0.05, in_turn=False, turn_started=False)
+    for _ in range(4):  # a soft onset: over 0.2, under the VAD's 0.5, no turn yet
+        barge.frame(0.3, in_turn=False, turn_started=False)
+        assert barge.holding and playback._held and not barge.too_short(in_turn=False), barge.quiet_frames
+    for k in range(1, RELEASE_FRAMES + 1):  # it stops
+        barge.frame(0.05, in_turn=False, turn_started=False)
+        assert barge.too_short(in_turn=False) is (k >= RELEASE_FRAMES), k
+    assert not barge.too_short(in_turn=True)  # a turn under way is never "too short"
+
+
 @pytest.mark.parametrize("guard_vetoes", [False, True])
 def test_a_short_interruption_heard_in_the_agents_silence_is_not_taken_for_echo_when_it_closes(
     guard_vetoes, monkeypatch
