@@ -331,6 +331,14 @@ def test_far_end_reads_by_sample_count_and_zeros_elsewhere() -> None:
         ("Wait, stop.", False),
         ("Yeah, but what about tomorrow?", False),
         ("yeah yeah yeah yeah", False),
+        # hums as Whisper spelled Piper's "Mm-hmm." over a reply (bench/duplex.py)
+        ("and MmM.", True),
+        ("and M-M-M.", True),
+        ("Hmmm, mhm.", True),
+        ("and", False),  # a sentence's first word, not a backchannel
+        ("and then", False),
+        ("me", False),
+        ("Mm, what?", False),
     ],
 )
 def test_backchannels(text, expected) -> None:

@@ -10,11 +10,15 @@ common subsequence) is the agent hearing itself, and is dropped.
 **Backchannels.** "mm-hm", "yeah", "okay", a laugh: a listener showing they follow. A
 turn no longer than ``backchannel_max_s`` of speech whose words are all in
 ``assets/lexicon/backchannels_en.txt`` (or that has no words at all) does not take the
-floor: the reply it overlapped goes on.
+floor: the reply it overlapped goes on. A hum counts however Whisper spells it ("Mm",
+"MmM", "M-M-M", "mhm": letters m and h only, ``HUM``; a hyphenated one is one hum), and
+may follow an "and" (Whisper writes one before a hum heard over the agent's speech:
+"and MmM.").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 
@@ -27,6 +31,10 @@ BACKCHANNELS = ASSETS / "lexicon" / "backchannels_en.txt"
 OWN_WORDS_SHARE = 0.6
 #: a backchannel has at most this many words.
 BACKCHANNEL_MAX_WORDS = 3
+#: a hum as Whisper spells it, in any length: letters m and h only, at least one m.
+HUM = re.compile(r"(?=h*m)[mh]+")
+#: a word that may come before a backchannel's words without making it a turn.
+LEADING = frozenset({"and"})
 
 
 @cache
@@ -41,9 +49,17 @@ def words(text: str | None) -> list[str]:
 
 def is_backchannel(text: str | None) -> bool:
     """True for no words at all, or for at most ``BACKCHANNEL_MAX_WORDS`` words that are
-    all backchannels ("mm-hm", "yeah, okay")."""
+    all backchannels ("mm-hm", "yeah, okay"); a hum is one word however it is spelled
+    (``HUM``), and a first word in ``LEADING`` is not counted."""
     heard = words(text)
-    return len(heard) <= BACKCHANNEL_MAX_WORDS and all(w in backchannel_words() for w in heard)
+    if len(heard) > 1 and heard[0] in LEADING:
+        heard = heard[1:]
+    merged: list[str] = []  # a hum's hyphenated parts ("m-m-m") are one hum
+    for w in heard:
+        hum = HUM.fullmatch(w) is not None
+        if not (hum and merged and merged[-1] == "mm"):
+            merged.append("mm" if hum else w)
+    return len(merged) <= BACKCHANNEL_MAX_WORDS and all(w in backchannel_words() for w in merged)
 
 
 def common_in_order(a: Sequence[str], b: Sequence[str]) -> int:
