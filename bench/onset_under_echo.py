@@ -8,10 +8,12 @@ Run:  .venv/bin/python bench/duplex.py --tap TAP.wav > OUT.txt    # the live run
 clock and prints each interruption's onset on it. Here the same ``EchoCanceller`` (WebRTC
 AEC3) cleans the left channel with the right as its reference, aligned as the tap aligns
 them (the rig's loopback delay, ``--delay-ms``), and Silero VAD runs on what it leaves, 32 ms
-at a time: for each onset, how long until the speech probability first reaches 0.2, 0.3 and
-0.5, and on how many frames where only the agent spoke it did (what a lower threshold would
-cost). Set beside the live run's "held at" times, the difference is what the live path adds
-(the device buffers, the frame, the canceller's own alignment).
+at a time: for each onset, how long until the speech probability first reaches 0.1–0.5 (at the
+end of the frame that reaches it), and on how many frames where only the agent spoke it did,
+in how many stretches (each would hold the speaker once: what a lower threshold would
+cost; the backchannel rounds after the last interruption are left out). Set beside the live
+run's silences on the speaker, the difference is what the live path adds (the block, the
+decision, the hold reaching the speaker: ~75 ms, ``docs/benchmarks.md``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,9 @@ from modules.voice.listen.vad import SileroVAD
 from modules.voice.rates import RATE_HZ
 
 FRAME = 512
-THRESHOLDS = (0.2, 0.3, 0.5)
+THRESHOLDS = (0.1, 0.15, 0.2, 0.3, 0.5)
+#: the backchannel rounds follow the last interruption after this long (s): not "the agent alone".
+LAST_ROUND_S = 6.0
 
 
 def main() -> None:
@@ -65,7 +69,8 @@ def main() -> None:
         row = []
         for t in THRESHOLDS:
             hit = next((i for i in range(int(f) - 3, min(len(probs), int(f) + 60)) if probs[i] >= t), None)
-            ms = (hit - f) * FRAME / RATE_HZ * 1000 if hit is not None else float("nan")
+            # timed at the frame's end, when it can be judged (its start, until 2026-12-01: 32 ms early)
+            ms = (hit + 1 - f) * FRAME / RATE_HZ * 1000 if hit is not None else float("nan")
             firsts[t].append(ms)
             row.append(f"p>={t}: {ms:4.0f} ms")
         print(f"onset {at:7.2f} s: " + ", ".join(row))
@@ -73,9 +78,16 @@ def main() -> None:
         print(f"speech probability >= {t}: median {statistics.median(firsts[t]):.0f} ms after the onset")
     level = np.array([np.sqrt(np.mean(spk[k : k + FRAME] ** 2)) for k in range(0, len(clean) - FRAME, FRAME)])
     agent_only = (level > 10 ** (-45 / 20)) & ~user
+    agent_only[int((max(onsets) + LAST_ROUND_S) * RATE_HZ / FRAME) :] = False  # the backchannels' part
+    minutes = agent_only.sum() * FRAME / RATE_HZ / 60
     for t in THRESHOLDS:
         share = float(np.mean(probs[agent_only] >= t)) * 100
-        print(f"frames where only the agent spoke ({agent_only.sum()}): >= {t} on {share:.1f} %")
+        above = agent_only & (probs >= t)
+        holds = int(np.sum(above[1:] & ~above[:-1]) + above[0])  # each stretch above would hold once
+        print(
+            f"frames where only the agent spoke ({agent_only.sum()}, {minutes:.1f} min): >= {t} on {share:.1f} %, "
+            f"{holds} stretches ({holds / minutes:.1f} a minute)"
+        )
 
 
 if __name__ == "__main__":
