@@ -76,6 +76,11 @@ MATCH_FLOOR = 0.01
 MATCH_MIN = 0.3
 #: the speaker has stopped when this much silence follows (s).
 STOPPED_S = 0.25
+#: the least time the agent can take from an onset to silence on the speaker (ms): a sample's
+#: way to the capture callback (12 ms) and a hold's to silence (44 ms at the least), measured on
+#: the rig (``docs/benchmarks.md``, "A hold below the VAD's threshold…"). A silence that begins
+#: sooner is a pause of the reply's own, which the hold then kept: listed apart, not timed.
+REACTION_FLOOR_MS = 56
 QUESTIONS = ("spk1_snt1.wav", "spk1_snt3.wav", "spk1_snt4.wav", "spk1_snt5.wav")
 #: interrupting voices, with the text published with each recording (MANIFEST.json).
 #: (JFK's 1.1 s pause after "Americans" is longer than a turn waits; he is not among them.)
@@ -487,11 +492,18 @@ def main() -> None:
     # A round whose interruption began in a pause between the reply's words (the speaker
     # already silent at the onset: ``stopped_at`` then lies before it) has no stop to time.
     sounding = [s for s in silences_ms if s >= 0]
+    reacted = [s for s in sounding if s >= REACTION_FLOOR_MS]
     if sounding:
         print(
             f"barge-in: {len(barges)} rounds, {len(sounding)} with the reply sounding at the onset: onset -> "
             f"silence median {statistics.median(sounding):.0f} ms, max {max(sounding):.0f} ms "
             f"({len(barges) - len(sounding)} began in a pause); interruption heard whole {whole}/{len(barges)}"
+        )
+    if reacted:
+        print(
+            f"barge-in, leaving out {len(sounding) - len(reacted)} rounds silent sooner than the agent can react "
+            f"(< {REACTION_FLOOR_MS} ms: the reply's own pause): median {statistics.median(reacted):.0f} ms "
+            f"({len(reacted)} rounds)"
         )
     if holds_ms:
         print(
