@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import atexit
 import functools
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # What the agent remembers (MemoryAnchor's SQLite file) goes to a folder of this test run,
 # never to the user's own data folder: every CLI the tests start inherits this.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="scenevoice-test-data-")
+atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)  # and gone after the run
 DATA = Path(__file__).resolve().parent / "data"
 SPEECH = DATA / "speech"
 MANIFEST = json.loads((DATA / "MANIFEST.json").read_text())
