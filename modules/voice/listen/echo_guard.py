@@ -54,12 +54,12 @@ def is_backchannel(text: str | None) -> bool:
     heard = words(text)
     if len(heard) > 1 and heard[0] in LEADING:
         heard = heard[1:]
-    merged: list[str] = []  # a hum's hyphenated parts ("m-m-m") are one hum
-    for w in heard:
-        hum = HUM.fullmatch(w) is not None
-        if not (hum and merged and merged[-1] == "mm"):
-            merged.append("mm" if hum else w)
-    return len(merged) <= BACKCHANNEL_MAX_WORDS and all(w in backchannel_words() for w in merged)
+    hums = [HUM.fullmatch(w) is not None for w in heard]
+    # a hum's hyphenated parts ("m-m-m") are one hum
+    counted = [w for k, w in enumerate(heard) if not (hums[k] and k and hums[k - 1])]
+    return len(counted) <= BACKCHANNEL_MAX_WORDS and all(
+        hum or w in backchannel_words() for w, hum in zip(heard, hums, strict=True)
+    )
 
 
 def common_in_order(a: Sequence[str], b: Sequence[str]) -> int:
