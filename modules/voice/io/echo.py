@@ -41,6 +41,14 @@ MAX_DELAY_S = 1.2
 #: a peak within this of ``MAX_DELAY_S`` is the search's edge (measured: 1197–1200 ms
 #: "delays" between two replies, each gone 0.5 s later), not an echo (s).
 EDGE_S = 0.02
+#: an echo at a delay correlates with the reference lined up at it (the normalised
+#: correlation of the microphone's window with it) at least this much. A reply's last
+#: 0.05–0.3 s at the start of the reference against a user who speaks ~1 s after it peak
+#: 30–130 times over the mean of the lags at 1.05–1.2 s (most lags see no sound) with a
+#: correlation of |0.07| or less; real echoes 0.12–1.0 with the user talking over them
+#: 6 dB louder (``tests/test_duplex.py``). One run of ``bench/live_latency.py`` locked
+#: such a "delay" (1167 ms), and the canceller then took from the user's voice.
+MIN_ECHO_CORRELATION = 0.1
 #: the stretch of microphone and speaker the delay is measured over (s), and how often.
 WINDOW_S, ESTIMATE_EVERY_S = 2.0, 0.5
 #: a cross-correlation peak at least this many times the mean of its lags is a delay; weaker
@@ -206,6 +214,11 @@ class DelayEstimator:
             # with the microphone quiet, evidence that the speaker's sound does not reach it
             self._unheard = self._unheard + 1 if quiet else self._unheard
             return None
+        start = len(far) - len(near) - round(found * RATE_HZ)
+        lined_up = far[start : start + len(near)]
+        correlation = float(np.dot(near, lined_up) / (np.linalg.norm(near) * np.linalg.norm(lined_up) + 1e-12))
+        if correlation < MIN_ECHO_CORRELATION:
+            return None  # the peak stands out of lags that see no sound, not out of an echo
         self._unheard = 0
         if self._candidate_s is not None and abs(found - self._candidate_s) <= 0.01:
             if abs(found - self.delay_s) > 0.01 or not self.locked:
