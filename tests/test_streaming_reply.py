@@ -4,9 +4,13 @@ rendered, and the whole still comes out on its plan (the real Piper voice)."""
 from __future__ import annotations
 
 import dataclasses
+import threading
+import time
 
+import numpy as np
 import pytest
 
+from agent.bus import Trace
 from agent.melody import plan_voice
 from agent.scene import Scene
 from modules.voice.speak.prepared import PreparedReply
@@ -113,3 +117,109 @@ def test_a_preparation_that_failed_is_not_used(joe) -> None:
     prepared = PreparedReply(LONG, plan, Voicing(Broken(tts)))
     prepared.run()  # does not raise: the reply is rendered afresh when asked
     assert prepared.matches(LONG, plan) and prepared.take(timeout_s=0.0) is None
+
+
+def _drain(playback, until: threading.Event) -> list[np.ndarray]:
+    """Play ``playback`` as a device would (20 ms blocks, in real time) until ``until`` is set."""
+    out, block = [], playback.rate_hz // 50
+    while not until.is_set():
+        out.append(playback.fill(block))
+        time.sleep(0.02)
+    return out
+
+
+def test_a_reply_started_ahead_is_taken_over_by_its_reply_and_its_first_piece_heard_once(joe) -> None:
+    """As a doubted pause closes the turn, the drafted reply's prepared first piece starts on
+    the live speaker before the mind's reply exists; the reply, with the same words, takes
+    over that track and its stop: the speaker hands out every piece exactly once (the first
+    was not queued again), the spoken result is not cut, and the reply's first audio is
+    stamped where the start ahead queued it."""
+    from modules.voice.engines import VoiceEngines
+    from modules.voice.io.playback import Playback
+    from modules.voice.listen.floor import Floor
+    from modules.voice.options import VoiceOptions
+    from modules.voice.speak.reply import prepare_reply, render, spoken_plan
+
+    tts, profile = joe
+    o = VoiceOptions.parse({})
+    engines = VoiceEngines(o)
+    draft = Scene(channel="voice", kind="reply.draft", text=LONG)
+    prepared = prepare_reply(draft, profile, engines)
+    floor = Floor()
+    floor.playback = playback = Playback(None, tts.rate_hz)
+    floor.drafted("turn-draft")
+    floor.prepared = prepared
+    assert not floor.start_ahead(), "started before its first piece was realised"
+    prepared.run()
+    assert floor.start_ahead() and floor.audible and prepared.draft_id == draft.id
+    assert not floor.start_ahead(), "started twice"
+    assert floor.recent_words() == [LONG], "the echo guard knows what is about to sound"
+    first_len = sum(len(p) for p in prepared._ready)
+    head = playback.fill(first_len // 2)  # the first half of the first piece is heard before the reply comes
+    assert np.abs(head).max() > 0.01
+
+    floor.ahead_turn = "turn-1"  # the turn closed as drafted
+    reply = Scene(channel="voice", kind="reply", text=LONG, parents=["turn-1"])
+    assert floor.adopt_ahead(LONG + " Really?", ["turn-1"]) is None, "another reply does not take it over"
+    assert floor.adopt_ahead(LONG, ["turn-0"]) is None, "nor the same words for another turn"
+    stop = floor.adopt_ahead(LONG, reply.parents)
+    assert stop is not None and not stop.is_set() and floor.ahead is None and not floor.stops
+    plan = spoken_plan(reply, profile, engines)
+    trace = Trace(reply, "voice")
+    done = threading.Event()
+    drained: list[np.ndarray] = []
+    player = threading.Thread(target=lambda: drained.extend(_drain(playback, done)))
+    player.start()
+    try:
+        voiced, result = render(LONG, plan, engines, o, trace, stop, playback, floor.take_prepared())
+    finally:
+        done.set()
+        player.join()
+    track = prepared.track
+    assert track is not None and result.cut_at_s is None
+    # Every piece handed to the speaker once: the track's samples are the voiced reply's.
+    assert abs(track.played_s * tts.rate_hz - len(voiced.samples)) <= 1, (track.played_s, len(voiced.samples))
+    heard = np.concatenate([head, *drained])
+    assert np.count_nonzero(np.abs(heard) > 1e-4) <= np.count_nonzero(np.abs(voiced.samples) > 1e-4) + 1
+    stamps = {h.stage: h.t_unix_s for h in trace.hops}
+    assert stamps["voice.tts.first"] == prepared.started_unix_s and "voice.prepared" in stamps
+
+
+def test_a_reply_started_ahead_fades_out_when_the_user_goes_on_and_is_closed_if_no_reply_takes_it(joe) -> None:
+    """The user speaks on in the last frame before the close: the draft is voided and the
+    track started ahead is cut (it fades out within one block and drops the rest). A start
+    ahead that no reply takes over is closed after ``AHEAD_WAIT_S``: its first piece ends and
+    nothing is left sounding."""
+    from modules.voice.engines import VoiceEngines
+    from modules.voice.io.playback import FADE_S, Playback
+    from modules.voice.listen import floor as floor_module
+    from modules.voice.listen.floor import Floor
+    from modules.voice.options import VoiceOptions
+    from modules.voice.speak.reply import prepare_reply
+
+    tts, profile = joe
+    engines = VoiceEngines(VoiceOptions.parse({}))
+    prepared = prepare_reply(Scene(channel="voice", kind="reply.draft", text=LONG), profile, engines)
+    prepared.run()
+    floor = Floor()
+    floor.playback = playback = Playback(None, tts.rate_hz)
+    floor.drafted("turn-draft")
+    floor.prepared = prepared
+    assert floor.start_ahead()
+    playback.fill(tts.rate_hz // 50)
+    floor.void_draft()  # the user went on
+    assert floor.ahead is None and not floor.stops and prepared.track is not None and prepared.track.stop.is_set()
+    fade = playback.fill(round(FADE_S * tts.rate_hz) + 1)
+    assert abs(fade[-1]) < 1e-6 and not playback.fill(tts.rate_hz).any() and not floor.audible
+
+    again = prepare_reply(Scene(channel="voice", kind="reply.draft", text=LONG), profile, engines)
+    again.run()
+    floor.drafted("turn-draft-2")
+    floor.prepared = again
+    assert floor.start_ahead()
+    assert not floor.expire_ahead(), "closed before anyone could take it over"
+    floor._ahead_at_s -= floor_module.AHEAD_WAIT_S
+    assert floor.expire_ahead() and floor.ahead is None and floor.prepared is None and not floor.stops
+    first_len = sum(len(p) for p in again._ready)
+    played = playback.fill(first_len + tts.rate_hz)
+    assert np.abs(played[:first_len]).max() > 0.01 and not played[first_len + 1 :].any() and not floor.audible

@@ -136,8 +136,9 @@ class VoiceModule(Module):
                 self._live_task = asyncio.create_task(self._live(scene), name="voice:live")
         elif scene.kind == "reply":
             # Spoken on a task of its own, so that an interrupt is handled while it plays;
-            # replies still speak one at a time, in order (the lock is fair).
-            stop = threading.Event()
+            # replies still speak one at a time, in order (the lock is fair). A reply whose
+            # first piece already plays (started ahead as its turn closed) takes over its stop.
+            stop = self.floor.adopt_ahead(scene.text or "", scene.parents) or threading.Event()
             self.floor.speaking(scene.id, stop)
             if scene.piece is not None and not scene.piece.last:  # more of it will follow
                 self.floor.streams[scene.id] = ReplyStream()
@@ -165,9 +166,11 @@ class VoiceModule(Module):
             await self._plot(scene)
         elif scene.kind == "record.start":
             await self._record(scene)
-        elif scene.kind == "error":
+        elif scene.kind == "error":  # no reply will come: what was started ahead of it stops
+            self.floor.cancel_ahead()
             self.floor.answered(scene.parents)
         elif scene.kind == "room.choice":  # parents: the hearings, the one answered first
+            self.floor.cancel_ahead()
             self.floor.answered(scene.parents[1:])
 
     async def start(self, bus: SceneBus) -> None:

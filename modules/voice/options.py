@@ -62,6 +62,7 @@ class VoiceOptions:
     hold_threshold: float = 0.2
     backchannel_max_s: float = 0.6
     prepare_replies: bool = True
+    prepared_lead_s: float = 0.03
     speaker_wait_s: float = 0.3
     wake_phrase: str = ""
     wake_window_s: float = 8.0
@@ -102,6 +103,8 @@ class VoiceOptions:
             raise ModuleConfigError("modules.voice.wake_window_s must not be negative")
         if parsed.speaker_wait_s < 0:
             raise ModuleConfigError("modules.voice.speaker_wait_s must not be negative (0 never asks)")
+        if not 0.0 <= parsed.prepared_lead_s <= 0.2:
+            raise ModuleConfigError("modules.voice.prepared_lead_s is 0 (at the close) to 0.2 s before it")
         if parsed.input_file and not parsed.writes_file:
             raise ModuleConfigError(
                 "modules.voice.input_file: a file-driven microphone needs replies written to a file "

@@ -11,8 +11,10 @@ takes it until it has been heard or cut. A turn the user has since spoken over i
 *superseded*: its reply, when it comes, is not spoken.
 
 While a pause is doubted, the turn as it stands is the *draft* (a ``turn.draft`` scene):
-the reply a mind drafts for it is realised ahead (``speak/prepared.py``) and played at once
-if the turn closes as drafted; the user's next word voids the draft and its preparation.
+the reply a mind drafts for it is realised ahead (``speak/prepared.py``) and started as the
+turn closes as drafted (*ahead* of its reply: the reply, when it comes with those words,
+takes over the track); the user's next word voids the draft and its preparation, and fades
+out a start ahead.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ from modules.voice.speak.stream import ReplyStream
 ECHO_MEMORY_S = 30.0
 #: how long a turn waits for its reply before it is no longer awaited (s).
 REPLY_WAIT_S = 60.0
+#: a reply started ahead that no reply has taken over this long after (s) is closed: its
+#: first piece ends and nothing follows (the mind answered otherwise, or not at all).
+AHEAD_WAIT_S = 3.0
 
 
 class Floor:
@@ -53,20 +58,86 @@ class Floor:
         self.prepared: PreparedReply | None = None
         #: reply id → its later pieces, for a reply that streams (``speak/stream.py``).
         self.streams: dict[str, ReplyStream] = {}
+        #: the prepared reply started ahead of its reply, until a reply takes it over.
+        self.ahead: PreparedReply | None = None
+        #: the turn the reply started ahead answers, once that turn is out (None before).
+        self.ahead_turn: str | None = None
+        self._ahead_at_s = 0.0
 
     # --- drafts ---------------------------------------------------------------------------------
 
     def drafted(self, draft_id: str) -> None:
         """The turn as it stands went out as the draft ``draft_id`` (replacing any other)."""
+        self.cancel_ahead()
         self.draft, self.prepared = draft_id, None
 
     def void_draft(self) -> None:
-        """The user went on (or the turn closed otherwise): the draft and its preparation go."""
+        """The user went on (or the turn closed otherwise): the draft and its preparation go
+        (a start ahead fades out)."""
+        self.cancel_ahead()
         self.draft, self.prepared = None, None
 
     def drafts_for(self, parents: Iterable[str]) -> bool:
         """True when a ``reply.draft`` with these parents answers the current draft."""
         return self.draft is not None and self.draft in parents
+
+    def start_ahead(self) -> bool:
+        """Start the current draft's prepared reply now, before its reply comes (see
+        ``speak/prepared.py``), when it is realised and nothing else is said, queued or
+        awaited. Its stop is among :attr:`stops` (keyed by the ``reply.draft``'s id: a cut
+        cuts it) until a reply takes it over. Returns True when it started."""
+        prepared = self.prepared
+        if (
+            prepared is None
+            or self.ahead is not None
+            or self.playback is None
+            or not prepared.ready
+            or self.stops
+            or self.awaiting
+            or self.audible
+        ):
+            return False
+        stop = threading.Event()
+        prepared.start(self.playback, stop)
+        self.stops[prepared.draft_id] = stop
+        self.says(prepared.text)  # its echo comes back before the reply does
+        self.ahead, self.ahead_turn, self._ahead_at_s = prepared, None, time.monotonic()
+        return True
+
+    def cancel_ahead(self) -> None:
+        """The user went on before the turn closed: the reply started ahead fades out now."""
+        ahead, self.ahead = self.ahead, None
+        if ahead is None:
+            return
+        stop = self.stops.pop(ahead.draft_id, None)
+        if stop is not None:
+            stop.set()
+        if self.playback is not None:
+            self.playback.forward_stops()
+
+    def adopt_ahead(self, text: str, parents: Iterable[str]) -> threading.Event | None:
+        """The reply ``text`` to ``parents`` has come: the stop of the reply started ahead
+        with these words for that turn (:attr:`ahead_turn`), which becomes the reply's own
+        (None when none was started, or with other words, or for another turn)."""
+        ahead = self.ahead
+        if ahead is None or ahead.text != text or self.ahead_turn not in parents:
+            return None
+        self.ahead = None
+        return self.stops.pop(ahead.draft_id, None)
+
+    def expire_ahead(self) -> bool:
+        """Close a reply started ahead that no reply has taken over in ``AHEAD_WAIT_S`` (its
+        first piece ends; the reply, if it comes late, is rendered afresh). True if closed."""
+        ahead = self.ahead
+        if ahead is None or time.monotonic() - self._ahead_at_s < AHEAD_WAIT_S:
+            return False
+        self.ahead = None
+        self.stops.pop(ahead.draft_id, None)
+        if self.prepared is ahead:
+            self.prepared = None
+        if ahead.track is not None:
+            ahead.track.close()
+        return True
 
     def take_prepared(self) -> PreparedReply | None:
         """The reply realised ahead (handed out once), or None."""

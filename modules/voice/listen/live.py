@@ -443,6 +443,7 @@ async def _listen(
     async def no_turn(why: str) -> None:
         """Speech that began (``speech.start``) became no turn: said (``speech.void``), so
         that whoever waits for this room's turn (a hub of rooms) waits no longer."""
+        floor.cancel_ahead()  # a reply started ahead of it is not this one's
         barge.release(why)
         await publish(request.derive(kind="speech.void", channel="voice", source=mic.name))
 
@@ -505,7 +506,11 @@ async def _listen(
         if draft is not None and turn is None:
             if detector.speech_end_sample != draft.speech_end_sample:  # the user went on
                 if draft.scene_id is not None and floor.draft == draft.scene_id:
-                    floor.void_draft()
+                    started_ahead = floor.ahead is not None
+                    floor.void_draft()  # a reply started ahead a frame ago fades out, unheard or nearly
+                    if started_ahead:
+                        log.info("live: the user went on as the reply started ahead; it stopped")
+                        barge.release("the reply started ahead stopped")
                 draft = None
             elif draft.heard.done() and not draft.considered:
                 draft.considered = True
@@ -527,6 +532,17 @@ async def _listen(
                     floor.drafted(drafted.id)
                     log.info("live: pause doubted; drafted %r", drafted.text)
                     await publish(drafted)
+        if (
+            draft is not None
+            and turn is None
+            and draft.scene_id is not None
+            and floor.draft == draft.scene_id
+            and detector.wait_left_s <= o.prepared_lead_s + 1e-6
+            and not barge.holding
+            and floor.start_ahead()
+        ):  # its first sample sounds as the turn closes (the speaker's way out is ~45 ms)
+            log.info("live: the reply prepared for the draft starts ahead of the close")
+        floor.expire_ahead()
         if partial is not None and partial.done():
             text = partial.result() if partial.exception() is None else None
             partial = None
@@ -560,6 +576,12 @@ async def _listen(
             else:
                 why = f"no (its speech ends at {draft.speech_end_sample}, the turn's at {turn.speech_end_sample})"
             log.debug("live: turn closed after %.2f s of silence; heard ahead: %s", turn.silence_s, why)
+        if floor.ahead is not None:  # started a frame ago for the draft
+            if ahead is not None and drafted_id is not None and floor.draft == drafted_id:
+                if barge.holding:
+                    barge.release("the turn closed as drafted")  # what held was the reply started ahead
+            else:
+                floor.cancel_ahead()  # the turn is not the one drafted (not expected)
         early, draft, partial_at_s = None, None, 0.0
         traced = trace(request)
         # The end of speech, on the clock of the frames: the closing silence ended with the
@@ -601,5 +623,9 @@ async def _listen(
         if said != scene.text:  # the wake phrase taken out: what was asked
             scene.text, scene.lexemes, scene.core = said, text_lexemes(said), core_of(said, language=scene.language)
         await interrupt(barge.take_floor() if barge.holding or floor.awaiting else [])
+        if o.prepare_replies and drafted_id is not None and floor.draft == drafted_id and floor.start_ahead():
+            log.info("live: the reply prepared for the draft starts as the turn closes")
+        if floor.ahead is not None:
+            floor.ahead_turn = scene.id  # its reply takes over what plays
         floor.await_reply(scene.id)
         await publish(scene)

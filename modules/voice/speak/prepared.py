@@ -10,6 +10,14 @@ with nothing said since, the mind's real ``reply`` has the same text and plan, a
 with the same :class:`~modules.voice.speak.voicing.Voicing`. When the user goes on
 speaking, the preparation is dropped unheard. (LiveKit's agents call the same idea
 "preemptive generation".)
+
+A prepared piece may also start *ahead* of its reply (:meth:`PreparedReply.start`): the
+live loop starts it as the doubted pause closes the turn (``prepared_lead_s`` before, so
+that its first sample sounds as the turn closes: the speaker's own way out takes ~45 ms),
+rather than when the mind's ``reply`` has come back over the bus and reached the speaker
+(another 40–80 ms after the close). The reply, when it comes with the same words, takes
+over that track (``speak/reply.py``); if the user speaks on before the close, the track
+fades out at once (``listen/floor.py``).
 """
 
 from __future__ import annotations
@@ -17,11 +25,14 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
+import time
 from collections.abc import Iterator
 
 import numpy as np
 
 from agent.voiceplan import VoicePlan
+from modules.voice.io.duplex import RemotePlayback, RemoteTrack
+from modules.voice.io.playback import Playback, Track
 from modules.voice.speak.voicing import Voicing
 
 log = logging.getLogger(__name__)
@@ -34,15 +45,23 @@ class PreparedReply:
         text: the reply's words.
         plan: the plan it will be spoken with (engine named).
         voicing: a :class:`Voicing` for the plan's engine; it renders the pieces.
+        draft_id: the ``reply.draft`` scene it realises (the key of its stop on the floor
+            once it has started ahead).
 
-    Call :meth:`run` once on a worker thread; :meth:`pieces` (after it) yields what it
+    Call :meth:`run` once on a worker thread; :meth:`take` (after it) yields what it
     realised, then the rest of the reply as :meth:`Voicing.sentences` would have.
     """
 
-    def __init__(self, text: str, plan: VoicePlan, voicing: Voicing) -> None:
+    def __init__(self, text: str, plan: VoicePlan, voicing: Voicing, draft_id: str = "") -> None:
         self.text = text
         self.plan = plan
         self.voicing = voicing
+        self.draft_id = draft_id
+        #: the track it plays on since :meth:`start` (None until started ahead of its reply).
+        self.track: Track | RemoteTrack | None = None
+        #: when it started ahead (unix s), and how many of its pieces were queued then.
+        self.started_unix_s: float | None = None
+        self.played_ahead = 0
         self._sentences: Iterator[np.ndarray] = voicing.sentences(text, plan, first_fast=True)
         self._ready: list[np.ndarray] = []
         self._done = threading.Event()
@@ -61,6 +80,31 @@ class PreparedReply:
             return f"the text: {self.text!r} prepared, {text!r} asked"
         fields = [f.name for f in dataclasses.fields(plan) if getattr(plan, f.name) != getattr(self.plan, f.name)]
         return f"the plan's {', '.join(fields)}" if fields else "nothing"
+
+    @property
+    def ready(self) -> bool:
+        """True once its first piece is realised (and not failed, taken or started)."""
+        return self._done.is_set() and self._failed is None and not self._taken and bool(self._ready)
+
+    def start(self, playback: Playback | RemotePlayback, stop: threading.Event) -> None:
+        """Play what is realised now, ahead of the reply: on a new track of ``playback``
+        that ``stop`` cuts (the reply that takes it over goes on on the same track, see
+        :func:`~modules.voice.speak.reply.render`). Call once, when :attr:`ready`."""
+        track = playback.track(self.voicing.engine.rate_hz, stop)
+        self.started_unix_s = time.time()
+        for piece in self._ready:
+            track.play(piece)
+        self.played_ahead = len(self._ready)
+        self.track = track
+
+    def cut_ahead(self) -> None:
+        """Its track started ahead is not the reply's after all (another plan came): it fades
+        out, without setting the stop the reply may share with it."""
+        if self.track is not None:
+            cut = threading.Event()
+            cut.set()
+            self.track.stop = cut
+            self.track.playback.forward_stops()
 
     def run(self) -> None:
         """Realise the first piece with words (a cue sounded before the words comes with

@@ -75,12 +75,15 @@ def render(
     """
     engine = engines.engine(plan.engine or engines.engine_name(plan))
     pieces_ahead = None
+    started = None  # the track the prepared piece already plays on (started ahead of this reply)
     if prepared is not None and prepared.matches(text, plan):
         pieces_ahead = prepared.take(PREPARED_WAIT_S)
         if pieces_ahead is None:
             log.info("voice: the reply prepared ahead failed or took over %.1f s; rendered now", PREPARED_WAIT_S)
+        started = prepared.track if pieces_ahead is not None else None
     elif prepared is not None:
         log.info("voice: the reply prepared ahead is not this one (%s); rendered now", prepared.difference(text, plan))
+        prepared.cut_ahead()
     voicing = prepared.voicing if prepared is not None and pieces_ahead is not None else Voicing(engine)
     if pieces_ahead is not None:
         trace.mark("prepared")
@@ -102,19 +105,24 @@ def render(
     # A speaker opened for this reply may clip its start; the live session's runs already.
     lead_s = o.lead_silence_s if playback is None else 0.0
     lead = np.zeros(int(lead_s * engine.rate_hz), np.float32)
-    if playback is not None:
+    if started is not None:  # its first piece was queued as the turn closed
+        opened = started
+    elif playback is not None:
         opened = playback.track(engine.rate_hz, stop)
     else:
         opened = speaker(engine.rate_hz, o.device("output"), stop)
+    queued_ahead = prepared.played_ahead if started is not None and prepared is not None else 0
     with opened as track:
         sentences = pieces_ahead if pieces_ahead is not None else voicing.sentences(text, plan, first_fast=True)
         for i, piece in enumerate(sentences):
             if track.stop.is_set():
                 break
             if i == 0:
-                trace.mark("tts.first")
-                track.play(lead, sound=False)
-            track.play(piece)
+                trace.mark("tts.first", prepared.started_unix_s if started is not None and prepared else None)
+                if started is None:
+                    track.play(lead, sound=False)
+            if i >= queued_ahead:
+                track.play(piece)
             pieces.append(piece)
         if more is not None and not track.stop.is_set():
             for more_text, more_plan in more.pieces(track.stop):
@@ -157,7 +165,8 @@ def prepare_reply(draft: Scene, own: VoiceProfile, engines: VoiceEngines) -> Pre
         VoiceMissing, BarkWeightsMissing, BarkMissing: the engine's model is not here.
     """
     plan = spoken_plan(draft, own, engines)
-    return PreparedReply(draft.text or "", plan, Voicing(engines.engine(plan.engine or engines.engine_name(plan))))
+    voicing = Voicing(engines.engine(plan.engine or engines.engine_name(plan)))
+    return PreparedReply(draft.text or "", plan, voicing, draft.id)
 
 
 def speak_reply(
