@@ -160,8 +160,7 @@ def test_a_reply_started_ahead_is_taken_over_by_its_reply_and_its_first_piece_he
 
     floor.ahead_turn = "turn-1"  # the turn closed as drafted
     reply = Scene(channel="voice", kind="reply", text=LONG, parents=["turn-1"])
-    assert floor.adopt_ahead(LONG + " Really?", ["turn-1"]) is None, "another reply does not take it over"
-    assert floor.adopt_ahead(LONG, ["turn-0"]) is None, "nor the same words for another turn"
+    assert floor.adopt_ahead(LONG, ["turn-0"]) is None, "a reply to another turn does not take it over"
     stop = floor.adopt_ahead(LONG, reply.parents)
     assert stop is not None and not stop.is_set() and floor.ahead is None and not floor.stops
     plan = spoken_plan(reply, profile, engines)
@@ -187,9 +186,9 @@ def test_a_reply_started_ahead_is_taken_over_by_its_reply_and_its_first_piece_he
 
 def test_a_reply_started_ahead_fades_out_when_the_user_goes_on_and_is_closed_if_no_reply_takes_it(joe) -> None:
     """The user speaks on in the last frame before the close: the draft is voided and the
-    track started ahead is cut (it fades out within one block and drops the rest). A start
-    ahead that no reply takes over is closed after ``AHEAD_WAIT_S``: its first piece ends and
-    nothing is left sounding."""
+    track started ahead is cut (it fades out within one block and drops the rest); so is it
+    when the mind answers the turn with other words. A start ahead that no reply takes over
+    is closed after ``AHEAD_WAIT_S``: its first piece ends and nothing is left sounding."""
     from modules.voice.engines import VoiceEngines
     from modules.voice.io.playback import FADE_S, Playback
     from modules.voice.listen import floor as floor_module
@@ -211,6 +210,18 @@ def test_a_reply_started_ahead_fades_out_when_the_user_goes_on_and_is_closed_if_
     assert floor.ahead is None and not floor.stops and prepared.track is not None and prepared.track.stop.is_set()
     fade = playback.fill(round(FADE_S * tts.rate_hz) + 1)
     assert abs(fade[-1]) < 1e-6 and not playback.fill(tts.rate_hz).any() and not floor.audible
+
+    # The mind answers the turn with other words than it drafted: what started stops.
+    other = prepare_reply(Scene(channel="voice", kind="reply.draft", text=LONG), profile, engines)
+    other.run()
+    floor.drafted("turn-draft-1")
+    floor.prepared = other
+    assert floor.start_ahead()
+    floor.ahead_turn = "turn-1"
+    assert floor.adopt_ahead(LONG + " Really?", ["turn-1"]) is None
+    assert floor.ahead is None and not floor.stops and other.track is not None and other.track.stop.is_set()
+    playback.fill(tts.rate_hz // 50)  # it fades out within the block
+    assert not playback.fill(tts.rate_hz).any() and not floor.audible  # and is dropped
 
     again = prepare_reply(Scene(channel="voice", kind="reply.draft", text=LONG), profile, engines)
     again.run()

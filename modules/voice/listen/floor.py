@@ -118,9 +118,13 @@ class Floor:
     def adopt_ahead(self, text: str, parents: Iterable[str]) -> threading.Event | None:
         """The reply ``text`` to ``parents`` has come: the stop of the reply started ahead
         with these words for that turn (:attr:`ahead_turn`), which becomes the reply's own
-        (None when none was started, or with other words, or for another turn)."""
+        (None when none was started, or for another turn; with other words for that turn,
+        None too, and what started ahead fades out: the mind answered otherwise)."""
         ahead = self.ahead
-        if ahead is None or ahead.text != text or self.ahead_turn not in parents:
+        if ahead is None or self.ahead_turn not in parents:
+            return None
+        if ahead.text != text:
+            self.cancel_ahead()
             return None
         self.ahead = None
         return self.stops.pop(ahead.draft_id, None)
