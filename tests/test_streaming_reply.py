@@ -153,7 +153,11 @@ def test_a_reply_started_ahead_is_taken_over_by_its_reply_and_its_first_piece_he
     prepared.run()
     assert floor.start_ahead() and floor.audible and prepared.draft_id == draft.id
     assert not floor.start_ahead(), "started twice"
-    assert floor.recent_words() == [LONG], "the echo guard knows what is about to sound"
+    # Not yet told to the echo guard: the turn it answers is checked against the agent's
+    # recent words as it closes, and a reply that quotes it made it "the agent's own words"
+    # (a barge-in round of bench/duplex.py was lost so). The live loop tells it once the
+    # turn is out.
+    assert floor.recent_words() == []
     first_len = sum(len(p) for p in prepared._ready)
     head = playback.fill(first_len // 2)  # the first half of the first piece is heard before the reply comes
     assert np.abs(head).max() > 0.01

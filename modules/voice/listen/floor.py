@@ -100,7 +100,8 @@ class Floor:
         stop = threading.Event()
         prepared.start(self.playback, stop)
         self.stops[prepared.draft_id] = stop
-        self.says(prepared.text)  # its echo comes back before the reply does
+        # Its words are told to the echo guard once its turn is out (``live.py``), not here:
+        # a reply that quotes the turn would make the turn "the agent's own words".
         self.ahead, self.ahead_turn, self._ahead_at_s = prepared, None, time.monotonic()
         return True
 

@@ -627,5 +627,6 @@ async def _listen(
             log.info("live: the reply prepared for the draft starts as the turn closes")
         if floor.ahead is not None:
             floor.ahead_turn = scene.id  # its reply takes over what plays
+            floor.says(floor.ahead.text)  # its echo may come back before the reply does
         floor.await_reply(scene.id)
         await publish(scene)
