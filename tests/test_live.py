@@ -319,9 +319,10 @@ def test_a_doubted_pause_is_drafted_voided_when_the_user_goes_on_and_the_end_pla
     stages = [h["stage"] for h in spoken[0]["hops"]]
     assert "voice.prepared" in stages, stages
     # Played from what was prepared, started ahead: its first piece was queued on the speaker
-    # before the turn was closed and answered (a frame before the close, prepared_lead_s), and
-    # the reply took that track over: heard whole, never cut.
+    # before the mind's reply existed (a frame before the close, prepared_lead_s, or at the
+    # close when the preparation finished only then), and the reply took that track over:
+    # heard whole, never cut.
     stamps = {h["stage"]: h["t_unix_s"] for h in spoken[0]["hops"]}
-    assert stamps["voice.tts.first"] < stamps["voice.endpoint"] < stamps["mind.out"], stamps
-    assert stamps["voice.endpoint"] - stamps["voice.tts.first"] < 0.1, stamps
+    assert stamps["voice.tts.first"] < stamps["mind.out"], stamps
+    assert abs(stamps["voice.endpoint"] - stamps["voice.tts.first"]) < 0.1, stamps
     assert (spoken[0]["result"] or {}).get("cut_at_s") is None
