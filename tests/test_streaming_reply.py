@@ -152,7 +152,7 @@ def test_a_reply_started_ahead_is_taken_over_by_its_reply_and_its_first_piece_he
     assert not floor.start_ahead(), "started before its first piece was realised"
     prepared.run()
     assert floor.start_ahead() and floor.audible and prepared.draft_id == draft.id
-    assert not floor.start_ahead(), "started twice"
+    assert not floor.start_ahead() and not prepared.ready, "started twice"
     # Not yet told to the echo guard: the turn it answers is checked against the agent's
     # recent words as it closes, and a reply that quotes it made it "the agent's own words"
     # (a barge-in round of bench/duplex.py was lost so). The live loop tells it once the

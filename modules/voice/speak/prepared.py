@@ -84,7 +84,8 @@ class PreparedReply:
     @property
     def ready(self) -> bool:
         """True once its first piece is realised (and not failed, taken or started)."""
-        return self._done.is_set() and self._failed is None and not self._taken and bool(self._ready)
+        done = self._done.is_set() and self._failed is None
+        return done and not self._taken and self.track is None and bool(self._ready)
 
     def start(self, playback: Playback | RemotePlayback, stop: threading.Event) -> None:
         """Play what is realised now, ahead of the reply: on a new track of ``playback``
