@@ -10,6 +10,7 @@ PulseAudio's own path).
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -421,6 +422,24 @@ def test_the_frame_loop_ends_when_cancelled_as_a_frame_arrives(frames_before) ->
         return bool(done) and task.cancelled()
 
     assert asyncio.run(run()), "the frame loop went on after it was cancelled"
+
+
+@pytest.mark.audio_rig
+def test_the_rigs_sound_server_keeps_the_callers_real_time_limit() -> None:
+    """PulseAudio sets its own 200 ms limit on real-time CPU time by default, and its device
+    threads run real-time as root: on two busy cores the kernel killed the rig's server in
+    the middle of two long duplex benchmarks. The rig leaves the limit as the caller has it."""
+    import resource
+
+    from modules.voice.io.virtual_devices import audio_rig
+
+    with audio_rig() as rig:
+        assert rig.pid is not None
+        limits = Path(f"/proc/{rig.pid}/limits").read_text().splitlines()
+        (line,) = [row for row in limits if row.startswith("Max realtime timeout")]
+    soft = line.split()[3]
+    ours = resource.getrlimit(resource.RLIMIT_RTTIME)[0]
+    assert soft == ("unlimited" if ours == resource.RLIM_INFINITY else str(ours)), line
 
 
 @pytest.mark.audio_rig

@@ -45,6 +45,13 @@ load-module module-remap-source source_name=vmic master=micfeed.monitor rate=160
 set-default-sink vspeaker
 set-default-source vmic
 """
+#: the server's settings. Its device threads run real-time (SCHED_RR) when it may (as root),
+#: and by default the kernel kills a real-time thread that runs 200 ms without blocking: on
+#: two busy cores that ended two long duplex benchmarks ("Connection terminated", nothing
+#: logged). -1 leaves that limit as it is (unlimited unless the caller set one).
+DAEMON_CONF = """\
+rlimit-rttime = -1
+"""
 #: the command-line tools the rig drives.
 TOOLS = ("pulseaudio", "pactl", "paplay", "parecord")
 #: seconds the server has to answer after it is started.
@@ -90,7 +97,8 @@ class AudioRig:
             if shutil.which(tool) is None:
                 raise RigError(f"{tool} is not installed (apt install pulseaudio pulseaudio-utils)", subject=tool)
         (self.runtime / "rig.pa").write_text(RIG_PA)
-        env = {**self.env, "HOME": str(self.runtime)}
+        (self.runtime / "daemon.conf").write_text(DAEMON_CONF)
+        env = {**self.env, "HOME": str(self.runtime), "PULSE_CONFIG": str(self.runtime / "daemon.conf")}
         env.pop("PULSE_SERVER")
         subprocess.run(
             [
