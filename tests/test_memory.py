@@ -72,17 +72,17 @@ def test_a_wrong_option_is_refused_by_name() -> None:
 def test_migrations_run_once_and_the_version_is_recorded(tmp_path: Path) -> None:
     db = tmp_path / "m.sqlite3"
     first = MemoryStore(db)
-    assert first.applied == [1, 2] and first.version == 2
+    assert first.applied == [1, 2, 3] and first.version == 3
     first.close()
     second = MemoryStore(db)
-    assert second.applied == [] and second.version == 2
+    assert second.applied == [] and second.version == 3
     rows = second.conn.execute("SELECT version FROM schema_version").fetchall()
-    assert rows == [(1,), (2,)]
+    assert rows == [(1,), (2,), (3,)]
     assert second.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     second.close()
 
 
-def test_a_version_1_database_is_upgraded_to_2_keeping_what_it_holds(tmp_path: Path) -> None:
+def test_a_version_1_database_is_upgraded_to_the_latest_keeping_what_it_holds(tmp_path: Path) -> None:
     from modules.memory import migrations
 
     db = tmp_path / "v1.sqlite3"
@@ -91,11 +91,11 @@ def test_a_version_1_database_is_upgraded_to_2_keeping_what_it_holds(tmp_path: P
     conn.execute("INSERT INTO sessions (id, started) VALUES ('old', '2026-01-01T00:00:00Z')")
     conn.close()
     store = MemoryStore(db)
-    assert store.applied == [2] and store.version == 2
+    assert store.applied == [2, 3] and store.version == 3
     assert store.speakers() == [] and store.counts()["sessions"] == 1
     store.close()
     again = MemoryStore(db)
-    assert again.applied == [] and again.version == 2
+    assert again.applied == [] and again.version == 3
     again.close()
 
 
@@ -168,7 +168,7 @@ def test_show_forget_and_export(tmp_path: Path) -> None:
     done = got[-1]
     assert done.kind == "done" and done.result.path == str(out) and done.result.count == 2
     exported = json.loads(out.read_text())
-    assert exported["schema_version"] == 2 and len(exported["scenes"]) == 2
+    assert exported["schema_version"] == 3 and len(exported["scenes"]) == 2
     assert {(f["subject"], f["kind"], f["value"]) for f in exported["facts"]} == {
         ("left", "name", "Anna"),
         ("right", "place", "Oslo"),
@@ -266,3 +266,28 @@ def test_the_cli_shows_and_forgets(tmp_path: Path, capsys: pytest.CaptureFixture
     assert "forgot 1 scenes" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         parser.parse_args(["memory", "forget"])  # neither --speaker nor --all
+
+
+def test_the_heard_scenes_without_an_embedding_are_found_through_their_index_newest_first(tmp_path: Path) -> None:
+    # Asked on every turn: a full scan grows with everything ever kept (17 ms a turn at
+    # 17 000 scenes); the partial index holds only the heard scenes still without a vector.
+    import numpy as np
+
+    store = MemoryStore(tmp_path / "m.sqlite3")
+    store.start_session("s")
+    said = [
+        Scene(channel="voice", kind="reply", text=f"reply {i}", wall_start=f"2026-01-01T00:{i % 60:02d}:00Z")
+        for i in range(300)
+    ]
+    heard = [_turn(f"turn {i}", wall_start=f"2026-01-02T00:00:{i:02d}Z") for i in range(5)]
+    blank = _turn("", wall_start="2026-01-03T00:00:00Z")
+    store.add_scenes([*said, *heard, blank], "s")
+    store.set_embedding(heard[4].id, np.ones(384, np.float32) / np.sqrt(384))
+    assert store.unembedded(10) == [(s.id, s.text) for s in reversed(heard[:4])]
+    assert store.unembedded(2) == [(heard[3].id, "turn 3"), (heard[2].id, "turn 2")]
+    plan = store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT id FROM scenes WHERE embedding IS NULL AND kind IN ('turn', 'utterance')"
+        " ORDER BY wall_start DESC"
+    ).fetchall()
+    assert any("scenes_unembedded" in row[-1] for row in plan), plan
+    store.close()

@@ -65,6 +65,12 @@ MIGRATIONS: list[list[str]] = [
             last_wall TEXT NOT NULL)""",
         "CREATE INDEX speakers_name ON speakers(name)",
     ],
+    # 3: the heard scenes still without an embedding (``MemoryStore.unembedded``, asked on
+    # every turn), found without reading every scene: 17 ms a turn at 17 000 scenes before.
+    [
+        "CREATE INDEX scenes_unembedded ON scenes(wall_start)"
+        " WHERE embedding IS NULL AND kind IN ('turn', 'utterance')",
+    ],
 ]
 
 LATEST = len(MIGRATIONS)

@@ -30,6 +30,9 @@ from modules.memory.speakers import nearest
 
 #: scene kinds whose text is the user's speech: facts come from them, recall searches them.
 HEARD_KINDS = ("turn", "utterance")
+#: the heard scenes without an embedding: the WHERE of the index ``scenes_unembedded``
+#: (``migrations.py``, version 3), word for word.
+UNEMBEDDED = "embedding IS NULL AND kind IN ('turn', 'utterance')"
 
 
 class MemoryStoreError(ScenevoiceError, RuntimeError):
@@ -317,11 +320,13 @@ class MemoryStore:
             self._matrix = None
 
     def unembedded(self, limit: int) -> list[tuple[str, str]]:
-        """Up to ``limit`` heard scenes with text but no embedding yet: ``[(id, text)]``, newest first."""
+        """Up to ``limit`` heard scenes with text but no embedding yet: ``[(id, text)]``, newest
+        first. Read from the partial index ``scenes_unembedded`` (its WHERE is written out
+        here as it is there: SQLite uses such an index only for a query that states it)."""
         rows = self.conn.execute(
-            f"SELECT id, text FROM scenes WHERE embedding IS NULL AND text IS NOT NULL AND text != ''"
-            f" AND kind IN ({','.join('?' * len(HEARD_KINDS))}) ORDER BY wall_start DESC LIMIT ?",
-            (*HEARD_KINDS, limit),
+            f"SELECT id, text FROM scenes INDEXED BY scenes_unembedded WHERE {UNEMBEDDED}"
+            " AND text IS NOT NULL AND text != '' ORDER BY wall_start DESC LIMIT ?",
+            (limit,),
         ).fetchall()
         return [(r[0], r[1]) for r in rows]
 
