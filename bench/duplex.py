@@ -54,7 +54,7 @@ from scipy.signal import correlate
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import live_latency, turn_set
-from bench.turn_latency import RATE_HZ, ROOT, TapRecorder, tapped_rig
+from bench.turn_latency import RATE_HZ, ROOT, TapRecorder, fresh_data_dir, tapped_rig
 from modules.voice.io.virtual_devices import AudioRig, audio_rig
 from modules.voice.listen.echo_guard import is_own_words, words
 
@@ -112,7 +112,7 @@ class Agent:
     """``run.py talk`` in the tapped rig; its scenes are read on a thread."""
 
     def __init__(self, rig: AudioRig, verbose: int = 0, settings: tuple[str, ...] = ()) -> None:
-        env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
+        env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic", "XDG_DATA_HOME": fresh_data_dir(rig)}
         overrides = [arg for setting in settings for arg in ("--set", setting)]
         self.proc = subprocess.Popen(
             [sys.executable, str(ROOT / "run.py"), *(["-" + "v" * verbose] if verbose else []), "talk", *overrides],

@@ -2,7 +2,7 @@
 reply, over many utterances from several voices, through ``run.py talk`` and the virtual
 sound card.
 
-Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--log FILE]
+Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--log FILE [--debug]]
           [--set KEY=VALUE ...]
 
 The rig, the stereo tap and the measurement are those of ``bench/turn_latency.py``: what
@@ -99,6 +99,7 @@ def main() -> None:
     ap.add_argument("--details", action="store_true", help="print every turn's stages")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a config override for talk")
     ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
+    ap.add_argument("--debug", action="store_true", help="with --log: the agent's debug log (-vv)")
     ap.add_argument("--utterances", type=int, help="only the first N utterances (a quick look)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -108,7 +109,7 @@ def main() -> None:
             tapped_rig(rig)
             if args.baseline:
                 report("fixed timer 0.8 s", run_agent(rig, said, "fixed", tuple(args.set)), voices, args.details)
-            rows = run_agent(rig, said, args.policy, tuple(args.set), args.log)
+            rows = run_agent(rig, said, args.policy, tuple(args.set), args.log, args.debug)
             report(args.policy, rows, voices, args.details)
 
 

@@ -29,6 +29,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -178,23 +179,32 @@ class Utterance:
 STOP_TIMEOUT_S = 60.0
 
 
+def fresh_data_dir(rig: AudioRig) -> str:
+    """A data folder of its own for one agent (its memory and the mind's store start empty,
+    as a new user's; it goes with the rig's folder). With the user's own folder, every run
+    would add ~16 scenes per turn to one database, and the agent's work on a memory that
+    grows from run to run would move the numbers."""
+    return tempfile.mkdtemp(prefix="data-", dir=rig.runtime)
+
+
 def run_agent(
     rig: AudioRig,
     utterances: list[Utterance],
     policy: str,
     settings: tuple[str, ...] = (),
     log_path: Path | None = None,
+    debug: bool = False,
 ) -> list[dict[str, float]]:
     """One ``run.py talk`` under ``policy`` (and ``--set`` ``settings``), each utterance
     played in turn; per turn, seconds after its speech ended. ``log_path``: the agent's
-    log (``-v``) is written there."""
-    env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic"}
+    log (``-v``; with ``debug``, ``-vv``) is written there."""
+    env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic", "XDG_DATA_HOME": fresh_data_dir(rig)}
     tap = TapRecorder(rig)
     agent = subprocess.Popen(
         [
             sys.executable,
             str(ROOT / "run.py"),
-            *(["-v"] if log_path is not None else []),
+            *([("-vv" if debug else "-v")] if log_path is not None else []),
             "talk",
             "--set",
             f"modules.voice.end_of_turn={policy}",
