@@ -272,3 +272,30 @@ def test_mid_sentence_pauses_are_cut_far_less_often_and_real_ends_close_sooner(f
     assert cut_rate[False] >= 0.9
     assert cut_rate[True] <= 0.7 * cut_rate[False], cut_rate
     assert delay[True] < delay[False], delay
+
+
+def test_a_closed_turn_carries_its_frame_probabilities_and_they_segment_it_as_the_vad_would_afresh(
+    vad, spk1, room_tone
+) -> None:
+    """The live loop hears a closed turn without running the VAD over it again: the
+    probabilities each frame was fed with come with the turn, and silero's own rules segment
+    them. On five real sentences in room tone, the segments match a fresh pass of the VAD
+    over the turn's samples within two frames at each end."""
+    for i, speech in spk1.items():
+        stream = _turn(speech, LABELS[f"speech/spk1_snt{i}.wav"]["speech_end_s"], room_tone)
+        stream = np.concatenate([np.zeros(RATE_HZ // 2, np.float32), stream])
+        vad.reset()
+        detector = TurnDetector(EndpointOptions(prosodic=False))
+        turns = []
+        for k in range(0, len(stream) - FRAME_SAMPLES + 1, FRAME_SAMPLES):
+            frame = stream[k : k + FRAME_SAMPLES]
+            if (turn := detector.feed(frame, vad.frame_probability(frame))) is not None:
+                turns.append(turn)
+        (turn,) = turns
+        assert len(turn.speech_probs) * FRAME_SAMPLES == len(turn.samples)
+        live = vad.segments(turn.samples, turn.speech_probs)
+        fresh = vad.segments(turn.samples)
+        assert len(live) == len(fresh) >= 1, (i, live, fresh)
+        for (a0, a1), (b0, b1) in zip(live, fresh):
+            assert abs(a0 - b0) <= 2 * FRAME_S and abs(a1 - b1) <= 2 * FRAME_S, (i, live, fresh)
+        assert vad.segments(turn.samples, np.zeros_like(turn.speech_probs)) == []  # they, not the model, decide

@@ -78,6 +78,9 @@ class Turn:
         finality: the score (0..1) that closed it; ``silence_s`` the silence waited.
         speech_end_sample: where the final pause began, in ``samples``: a transcript of
             ``samples[:speech_end_sample]`` is a transcript of the whole turn.
+        speech_probs: the speech probability fed with each of its 32 ms frames, shape
+            (len(samples) / FRAME_SAMPLES,) (the VAD's segments of the turn without running
+            the VAD again: ``SileroVAD.segments``).
     """
 
     samples: np.ndarray
@@ -86,6 +89,7 @@ class Turn:
     finality: float
     silence_s: float
     speech_end_sample: int
+    speech_probs: np.ndarray
 
 
 @cache
@@ -153,13 +157,14 @@ class TurnDetector:
 
     def __init__(self, options: EndpointOptions | None = None) -> None:
         self.o = options or EndpointOptions()
-        self._preroll: deque[np.ndarray] = deque(maxlen=max(1, int(self.o.preroll_s / FRAME_S)))
+        self._preroll: deque[tuple[np.ndarray, float]] = deque(maxlen=max(1, int(self.o.preroll_s / FRAME_S)))
         self._frames_seen = 0
         self.reset()
 
     def reset(self) -> None:
         """Drop any turn in progress (e.g. while the agent itself is speaking)."""
         self._turn: list[np.ndarray] | None = None
+        self._probs: list[float] = []  # the speech probability of each frame of the turn
         self._run = 0
         self._silence_frames = 0
         self._speech_frames = 0
@@ -183,6 +188,10 @@ class TurnDetector:
     def audio_so_far(self) -> np.ndarray:
         """All of the turn in progress, pre-roll included (for partial transcripts)."""
         return np.concatenate(self._turn) if self._turn else np.zeros(0, np.float32)
+
+    def probs_so_far(self) -> np.ndarray:
+        """The speech probability of each frame of :meth:`audio_so_far`."""
+        return np.asarray(self._probs, np.float32)
 
     @property
     def speech_s(self) -> float:
@@ -248,16 +257,18 @@ class TurnDetector:
         self.pause_started = False
         speech = speech_prob >= self.o.threshold
         if self._turn is None:
-            self._preroll.append(frame)
+            self._preroll.append((frame, speech_prob))
             self._run = self._run + 1 if speech else 0
             if self._run >= self.o.start_frames:
-                self._turn = list(self._preroll)
+                self._turn = [f for f, _ in self._preroll]
+                self._probs = [p for _, p in self._preroll]
                 self._turn_start_frame = index + 1 - len(self._turn)
                 self._speech_frames = self._run
                 self._silence_frames = 0
                 self._preroll.clear()
             return None
         self._turn.append(frame)
+        self._probs.append(speech_prob)
         if speech:
             self._speech_frames += 1
             self._silence_frames = 0
@@ -289,13 +300,21 @@ class TurnDetector:
         self._set_finality(finality(*self._cues, None, self._speech_frames * FRAME_S, self.o))
 
     def _close(self, silence_s: float) -> Turn | None:
-        frames, speech_s = self._turn, self._speech_frames * FRAME_S
+        frames, probs, speech_s = self._turn, self._probs, self._speech_frames * FRAME_S
         t_start = self._turn_start_frame * FRAME_S
         score, pause_frame = self._finality, self._pause_frame if self._silence_frames else len(self._turn)
         self.reset()
         if speech_s < self.o.min_turn_s:
             return None
-        return Turn(np.concatenate(frames), t_start, speech_s, score, silence_s, pause_frame * FRAME_SAMPLES)
+        return Turn(
+            np.concatenate(frames),
+            t_start,
+            speech_s,
+            score,
+            silence_s,
+            pause_frame * FRAME_SAMPLES,
+            np.asarray(probs, np.float32),
+        )
 
 
 def replay(

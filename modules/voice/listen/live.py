@@ -90,6 +90,7 @@ def hear_live(
     engines: VoiceEngines,
     transcript: Transcript | None = None,
     mark: Callable[[str], None] | None = None,
+    speech_probs: np.ndarray | None = None,
 ) -> Heard | None:
     """What a live turn's audio holds: the heard ``turn`` (VAD, the words, the voice
     measured), or None for audio without words.
@@ -98,9 +99,11 @@ def hear_live(
         samples: 16 kHz mono float32, the turn from its pre-roll on.
         transcript: the words already transcribed in a pause, if they cover the speech.
         mark: called with each stage that ends (``vad``, ``asr``, ``analyse``).
+        speech_probs: the live VAD's probability for each 32 ms frame of ``samples``: its
+            speech segments come from them (the VAD does not read the turn again).
     """
     marked = mark or (lambda stage: None)
-    speech = engines.vad().segments(samples)
+    speech = engines.vad().segments(samples, speech_probs)
     marked("vad")
     heard = hear(samples, speech, engines.asr(), True, marked, transcript=transcript)[0]
     return heard if heard.kind == "turn" else None
@@ -113,6 +116,7 @@ def hear_live_turn(
     source: str,
     t_offset_s: float,
     transcript: Transcript | None = None,
+    speech_probs: np.ndarray | None = None,
 ) -> Scene | None:
     """The ``turn`` scene of a turn the detector closed, or None for a turn without words.
 
@@ -123,9 +127,10 @@ def hear_live_turn(
         source: the microphone's name.
         t_offset_s: where the turn starts on the session clock (s).
         transcript: the words already transcribed in the closing pause, if they cover it.
+        speech_probs: the live VAD's probability for each 32 ms frame of ``samples``.
     """
     trace.mark("endpoint")
-    heard = hear_live(samples, engines, transcript, trace.mark)
+    heard = hear_live(samples, engines, transcript, trace.mark, speech_probs)
     if heard is None:
         log.info("live: a sound without words; not a turn")
         return None
@@ -500,7 +505,14 @@ async def _listen(
                     draft = Draft(
                         early[0],
                         asyncio.create_task(
-                            asyncio.to_thread(hear_live, detector.audio_so_far(), engines, judged.transcript)
+                            asyncio.to_thread(
+                                hear_live,
+                                detector.audio_so_far(),
+                                engines,
+                                judged.transcript,
+                                None,
+                                detector.probs_so_far(),
+                            )
                         ),
                     )
         if draft is not None and turn is None:
@@ -596,7 +608,7 @@ async def _listen(
                 scene.parents.append(drafted_id)  # the draft it confirms
         else:
             scene = await asyncio.to_thread(
-                hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript
+                hear_live_turn, turn.samples, traced, engines, mic.name, turn.t_start, transcript, turn.speech_probs
             )
         if scene is None:
             await no_turn("a sound without words")

@@ -44,14 +44,32 @@ class SileroVAD:
         self._stream_model = load_silero_vad(onnx=True)
         self._lock = threading.Lock()
 
-    def segments(self, samples_16k: np.ndarray) -> list[tuple[float, float]]:
-        """Speech segments of a 16 kHz mono float32 signal, as (start_s, end_s), sorted."""
+    def segments(self, samples_16k: np.ndarray, probabilities: np.ndarray | None = None) -> list[tuple[float, float]]:
+        """Speech segments of a 16 kHz mono float32 signal, as (start_s, end_s), sorted.
+
+        Args:
+            probabilities: the speech probability of each ``FRAME_SAMPLES``-sample frame of
+                ``samples_16k`` as a live stream scored them (:meth:`frame_probability`):
+                segmented by silero's own rules without running the model again (~30 ms
+                for a 3 s turn on this CPU). Ignored unless there is one per frame.
+        """
         import torch
-        from silero_vad import get_speech_timestamps
+        from silero_vad import get_speech_timestamps, get_speech_timestamps_from_probs
 
         if samples_16k.size < FRAME_SAMPLES:
             return []
         o = self.options
+        if probabilities is not None and len(probabilities) == -(-samples_16k.size // FRAME_SAMPLES):
+            stamps = get_speech_timestamps_from_probs(
+                [float(p) for p in probabilities],
+                sampling_rate=RATE_HZ,
+                threshold=o.threshold,
+                min_speech_duration_ms=int(o.min_speech_s * 1000),
+                min_silence_duration_ms=int(o.min_silence_s * 1000),
+                speech_pad_ms=int(o.pad_s * 1000),
+                audio_length_samples=samples_16k.size,
+            )
+            return [(s["start"] / RATE_HZ, s["end"] / RATE_HZ) for s in stamps]
         with self._lock:
             stamps = get_speech_timestamps(
                 torch.from_numpy(np.ascontiguousarray(samples_16k, dtype=np.float32)),
