@@ -3,7 +3,7 @@ reply, over many utterances from several voices, through ``run.py talk`` and the
 sound card.
 
 Run:  .venv/bin/python bench/live_latency.py [--policy model] [--baseline] [--details] [--log FILE [--debug]]
-          [--set KEY=VALUE ...]
+          [--data DIR] [--set KEY=VALUE ...]
 
 The rig, the stereo tap and the measurement are those of ``bench/turn_latency.py``: what
 the agent hears (left) and says (right) on one sample clock; the end of speech is the
@@ -101,6 +101,12 @@ def main() -> None:
     ap.add_argument("--log", type=Path, help="write the agent's log (-v) here")
     ap.add_argument("--debug", action="store_true", help="with --log: the agent's debug log (-vv)")
     ap.add_argument("--utterances", type=int, help="only the first N utterances (a quick look)")
+    ap.add_argument(
+        "--data",
+        type=Path,
+        help="start with a copy of this data folder's memory (e.g. ~/.local/share: one grown by use);"
+        " default: an empty one",
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         said = utterances(Path(tmp))[: args.utterances]
@@ -109,7 +115,7 @@ def main() -> None:
             tapped_rig(rig)
             if args.baseline:
                 report("fixed timer 0.8 s", run_agent(rig, said, "fixed", tuple(args.set)), voices, args.details)
-            rows = run_agent(rig, said, args.policy, tuple(args.set), args.log, args.debug)
+            rows = run_agent(rig, said, args.policy, tuple(args.set), args.log, args.debug, args.data)
             report(args.policy, rows, voices, args.details)
 
 

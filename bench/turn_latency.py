@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import signal
 import statistics
 import subprocess
@@ -179,12 +180,17 @@ class Utterance:
 STOP_TIMEOUT_S = 60.0
 
 
-def fresh_data_dir(rig: AudioRig) -> str:
+def fresh_data_dir(rig: AudioRig, copy_of: Path | None = None) -> str:
     """A data folder of its own for one agent (its memory and the mind's store start empty,
-    as a new user's; it goes with the rig's folder). With the user's own folder, every run
-    would add ~16 scenes per turn to one database, and the agent's work on a memory that
-    grows from run to run would move the numbers."""
-    return tempfile.mkdtemp(prefix="data-", dir=rig.runtime)
+    as a new user's, or as a copy of the ``scenevoice`` folder of ``copy_of``, a data folder
+    such as ``~/.local/share``: a memory grown by use, left as it was; it goes with the rig's
+    folder). With the user's own folder, every run would add ~16 scenes per turn to one
+    database, and the agent's work on a memory that grows from run to run would move the
+    numbers."""
+    folder = Path(tempfile.mkdtemp(prefix="data-", dir=rig.runtime))
+    if copy_of is not None:
+        shutil.copytree(copy_of / "scenevoice", folder / "scenevoice")
+    return str(folder)
 
 
 def run_agent(
@@ -194,11 +200,18 @@ def run_agent(
     settings: tuple[str, ...] = (),
     log_path: Path | None = None,
     debug: bool = False,
+    data: Path | None = None,
 ) -> list[dict[str, float]]:
     """One ``run.py talk`` under ``policy`` (and ``--set`` ``settings``), each utterance
     played in turn; per turn, seconds after its speech ended. ``log_path``: the agent's
-    log (``-v``; with ``debug``, ``-vv``) is written there."""
-    env = {**rig.env, "PULSE_SINK": "tapspk", "PULSE_SOURCE": "tapvmic", "XDG_DATA_HOME": fresh_data_dir(rig)}
+    log (``-v``; with ``debug``, ``-vv``) is written there. ``data``: a data folder whose
+    memory the agent starts with (a copy; see :func:`fresh_data_dir`)."""
+    env = {
+        **rig.env,
+        "PULSE_SINK": "tapspk",
+        "PULSE_SOURCE": "tapvmic",
+        "XDG_DATA_HOME": fresh_data_dir(rig, data),
+    }
     tap = TapRecorder(rig)
     agent = subprocess.Popen(
         [
