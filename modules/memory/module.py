@@ -4,8 +4,8 @@ It keeps every scene of every session in SQLite (``store.py``), learns facts abo
 user from heard speech (``facts.py``), and on each heard ``turn`` publishes what the
 turn calls up (``recall.py``) as ``memory``/``recall`` scenes whose parent is the turn.
 All database work runs on one writer thread, sentence embedding on another: the event
-loop never waits on disk or on the model, and both threads run nicer than the rest of the
-process (``agent/background.py``): nothing in a reply waits for them.
+loop never waits on disk or on the model, and the embedding thread runs nicer than the rest
+of the process (``agent/background.py``): nothing in a reply waits for it.
 
 Scenes it handles:
 
@@ -102,9 +102,11 @@ class MemoryAnchor(Module):
 
     async def start(self, bus: SceneBus) -> None:
         await super().start(bus)
-        # Nothing in a reply waits for them: they run nicer than the voice's threads
-        # (agent/background.py), which synthesise the reply while this keeps its turn.
-        self._db = ThreadPoolExecutor(1, thread_name_prefix="memory-db", initializer=yield_cpu)
+        # The database thread also answers a listener's ``speaker.ask``, which its turn waits
+        # for: it runs at the process's priority. Nothing waits for the embeddings: that
+        # thread runs nicer than the voice's (agent/background.py), which synthesise the
+        # reply while this embeds its turn.
+        self._db = ThreadPoolExecutor(1, thread_name_prefix="memory-db")
         self._model = ThreadPoolExecutor(1, thread_name_prefix="memory-embed", initializer=yield_cpu)
         try:
             self.store = await self._on_db(MemoryStore, self.o.db_path(), self.o.synchronous, self.o.busy_timeout_s)
