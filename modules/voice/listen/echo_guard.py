@@ -5,7 +5,10 @@ own words coming back, and is it only a backchannel?
 microphone; what it leaves (a loud room, a device whose clock drifts) can still reach
 Whisper. A turn heard while a reply was audible, or just after, whose words are mostly the
 agent's recent words in the same order (``OWN_WORDS_SHARE`` of them, by the longest
-common subsequence) is the agent hearing itself, and is dropped.
+common subsequence) is the agent hearing itself, and is dropped. Words are compared by
+their dictionary form: Whisper hears an echo as it hears a poor line, and "That sounds
+heavy." came back as "That sound therapy." (1 of 3 words the same as written, 2 of 3 as
+lemmas), the first reply of a duplex benchmark, before AEC3 had converged.
 
 **Backchannels.** "mm-hm", "yeah", "okay", a laugh: a listener showing they follow. A
 turn no longer than ``backchannel_max_s`` of speech whose words are all in
@@ -22,7 +25,7 @@ import re
 from collections.abc import Sequence
 from functools import cache
 
-from agent.lexicon import read_word_list
+from agent.lexicon import lemma, read_word_list
 from agent.paths import ASSETS
 from agent.words import tokens
 
@@ -75,11 +78,12 @@ def common_in_order(a: Sequence[str], b: Sequence[str]) -> int:
     return previous[-1]
 
 
-def is_own_words(text: str | None, said: Sequence[str]) -> bool:
+def is_own_words(text: str | None, said: Sequence[str], language: str = "en") -> bool:
     """True when the words of ``text`` are mostly (``OWN_WORDS_SHARE``) the words of
-    ``said`` (the agent's recent replies, oldest first) in the same order."""
-    heard = words(text)
+    ``said`` (the agent's recent replies, oldest first) in the same order, each word taken
+    in its dictionary form (:func:`~agent.lexicon.lemma`: "sound" is "sounds")."""
+    heard = [lemma(w, language) for w in words(text)]
     if not heard:
         return False
-    spoken = [w for reply in said for w in words(reply)]
+    spoken = [lemma(w, language) for reply in said for w in words(reply)]
     return common_in_order(heard, spoken) >= OWN_WORDS_SHARE * len(heard)

@@ -531,7 +531,9 @@ async def _listen(
                     and (heard := draft.heard.result()) is not None
                     and detector.wait_left_s >= DRAFT_MIN_WAIT_S / 2
                     and not (barge.holding or floor.audible or barge.only_echo(detector.speech_s))
-                    and not (barge.overlapped and is_own_words(heard.text, floor.recent_words()))
+                    and not (
+                        barge.overlapped and is_own_words(heard.text, floor.recent_words(), heard.language or "en")
+                    )
                     and (said := wake.take(heard.text, commit=False))
                 ):
                     drafted = to_scene(
@@ -617,7 +619,7 @@ async def _listen(
             log.info("live: %r was heard only while the agent spoke; its own echo, not a turn", scene.text)
             await no_turn("its own echo")
             continue
-        if barge.overlapped and is_own_words(scene.text, floor.recent_words()):
+        if barge.overlapped and is_own_words(scene.text, floor.recent_words(), scene.language or "en"):
             log.info("live: heard the agent's own words (%r); not a turn", scene.text)
             await no_turn("its own echo")
             continue
