@@ -37,9 +37,12 @@ def turns() -> list[tuple[str, np.ndarray]]:
         if path.suffix not in (".wav", ".flac"):
             continue
         audio = load_audio(path)
-        channels = [audio.mono()] if audio.samples.ndim == 1 else [audio.samples[:, c] for c in range(2)]
-        for c, samples in enumerate(channels):
-            speech = resample(np.ascontiguousarray(samples), audio.rate_hz, RATE_HZ).astype(np.float32)
+        samples = audio.samples.reshape(len(audio.samples), -1)
+        channels = [samples[:, c] for c in range(samples.shape[1])]
+        if len(channels) > 1 and all(np.array_equal(channels[0], other) for other in channels[1:]):
+            channels = channels[:1]  # one voice on every channel
+        for c, channel in enumerate(channels):
+            speech = resample(np.ascontiguousarray(channel), audio.rate_hz, RATE_HZ).astype(np.float32)
             turn = np.concatenate([np.zeros(int(0.3 * RATE_HZ), np.float32), speech, np.zeros(int(0.35 * RATE_HZ))])
             name = path.name if len(channels) == 1 else f"{path.name}/{'left right'.split()[c]}"
             out.append((name, turn[: len(turn) // FRAME_SAMPLES * FRAME_SAMPLES].astype(np.float32)))
