@@ -354,11 +354,15 @@ class Mind(Module):
                 )
 
     async def _remembered(self) -> None:
-        """Wait until the last turn handed to :meth:`_remember` is in the store."""
-        if self._remembering is not None:
-            with contextlib.suppress(Exception):  # _remember logs its own failures
-                await self._remembering
-            self._remembering = None
+        """Wait until the last turn handed to :meth:`_remember` is in the store. A failure
+        there is logged (a store error by :meth:`_remember` itself, anything else here): it
+        cost that turn's remembering, not this turn's answer."""
+        remembering, self._remembering = self._remembering, None
+        if remembering is not None:
+            try:
+                await remembering
+            except Exception:
+                log.exception("mind: remembering the last turn failed; it is not remembered")
 
     def _planned(self, reply: Scene, heard: Scene, mood: Mood) -> Scene:
         if self.voice is not None:

@@ -86,3 +86,32 @@ def test_the_mind_remembers_each_turn_on_a_nicer_thread_and_the_next_turn_reads_
     assert len(ran) == 2 and all(tid != loop_thread for tid, _ in ran)
     assert all(nice == min(19, _nice() + BACKGROUND_NICE) for _, nice in ran)
     assert (read, kept) == ([0, 1], 2)  # the second answer read the first turn's remembering
+
+
+def test_a_remembering_that_fails_is_logged_and_the_next_turn_is_still_answered(tmp_path, caplog) -> None:
+    from agent.mind import Mind
+
+    async def run() -> list[Scene]:
+        mind = Mind({"store": str(tmp_path / "mind.sqlite3")})
+        bus = SceneBus()
+        replies: list[Scene] = []
+
+        async def collect(scene: Scene) -> None:
+            replies.append(scene)
+
+        def broken(*args) -> None:
+            raise RuntimeError("the disk is on fire")
+
+        mind._remember = broken  # type: ignore[method-assign]
+        bus.subscribe("out", collect, lambda s: s.kind == "reply")
+        async with bus:
+            await mind.start(bus)
+            for text in ("The river runs past the old mill.", "The mill was built by my grandfather."):
+                await mind.handle(Scene(channel="voice", kind="turn", text=text))
+            await mind.stop()
+            await asyncio.sleep(0.2)
+        return replies
+
+    replies = asyncio.run(run())
+    assert len(replies) == 2
+    assert caplog.text.count("remembering the last turn failed") == 2 and "the disk is on fire" in caplog.text
