@@ -15,13 +15,15 @@ from agent.bus import SceneBus
 from agent.scene import Scene
 from modules.memory import MemoryAnchor
 
-pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="a thread has a nice value of its own on Linux")
+#: the nice value of a thread: Linux only (elsewhere yield_cpu does nothing and this runs nowhere).
+linux_only = pytest.mark.skipif(sys.platform != "linux", reason="a thread has a nice value of its own on Linux")
 
 
 def _nice() -> int:
     return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
 
+@linux_only
 def test_a_thread_that_yields_the_cpu_runs_nicer_and_the_rest_of_the_process_does_not() -> None:
     before = _nice()
     with ThreadPoolExecutor(1, initializer=yield_cpu) as pool:
@@ -31,6 +33,7 @@ def test_a_thread_that_yields_the_cpu_runs_nicer_and_the_rest_of_the_process_doe
     assert _nice() == before
 
 
+@linux_only
 def test_the_memorys_embedding_thread_runs_nicer_than_the_voice_and_its_database_thread_does_not(tmp_path) -> None:
     # The database thread answers speaker.ask, which the turn waits for.
     async def run() -> tuple[int, int]:
@@ -44,6 +47,7 @@ def test_the_memorys_embedding_thread_runs_nicer_than_the_voice_and_its_database
     assert asyncio.run(run()) == (_nice(), min(19, _nice() + BACKGROUND_NICE))
 
 
+@linux_only
 def test_the_mind_remembers_each_turn_on_a_nicer_thread_and_the_next_turn_reads_what_it_kept(tmp_path) -> None:
     # Remembering reads every turn kept to mine Δ-codes (~45 ms at 1 100 turns): on the event
     # loop it held up the live loop's frames and the reply's synthesis.

@@ -82,6 +82,7 @@ def warm_up(engines: VoiceEngines, o: VoiceOptions) -> None:
         to_scene(heard, Scene(channel="voice", kind="listen.live"), str(WARM_UP_AUDIO))
     if o.end_of_turn in ("model", "words"):
         judge_pause(samples, engines, o)
+    is_own_words("warm", ["warm"])  # the echo guard's lemma tables (~0.5 s), not on the first turn
     engines.warmed = True
 
 
@@ -510,8 +511,7 @@ async def _listen(
                                 detector.audio_so_far(),
                                 engines,
                                 judged.transcript,
-                                None,
-                                detector.probs_so_far(),
+                                speech_probs=detector.probs_so_far(),
                             )
                         ),
                     )
