@@ -22,6 +22,10 @@ ROOT = Path(__file__).resolve().parent.parent
 # never to the user's own data folder: every CLI the tests start inherits this.
 os.environ["XDG_DATA_HOME"] = tempfile.mkdtemp(prefix="scenevoice-test-data-")
 atexit.register(shutil.rmtree, os.environ["XDG_DATA_HOME"], ignore_errors=True)  # and gone after the run
+# The engines run in this process as in the agent's: numpy's BLAS on the calling thread.
+from agent.cores import share_cores  # noqa: E402
+
+share_cores()
 DATA = Path(__file__).resolve().parent / "data"
 SPEECH = DATA / "speech"
 MANIFEST = json.loads((DATA / "MANIFEST.json").read_text())

@@ -19,6 +19,7 @@ from agent.cli import analyze, export, memory, models, modules, plot, record, re
 from agent.cli.common import REQUEST_TIMEOUT_S
 from agent.cli.common import say as tell
 from agent.config import ConfigError, load_config
+from agent.cores import share_cores
 from agent.errors import EXIT_INTERNAL, EXIT_OK, ScenevoiceError
 
 log = logging.getLogger("scenevoice")
@@ -131,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         stream=sys.stderr,
     )
     _quiet_libraries()
+    share_cores()  # numpy's idle BLAS threads would spin on the cores the engines need
     command = args.command or "talk"
     if args.command is None:
         args.input, args.out, args.turns = None, None, None

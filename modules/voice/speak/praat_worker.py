@@ -27,6 +27,7 @@ from typing import ParamSpec, TypeVar
 
 import numpy as np
 
+from agent.cores import share_cores
 from modules.voice.speak import realiser
 
 log = logging.getLogger(__name__)
@@ -40,8 +41,10 @@ R = TypeVar("R")
 
 
 def _quiet_worker() -> None:
-    """In the worker: Ctrl-C is the parent's to handle (it ends the worker with the pool)."""
+    """In the worker: Ctrl-C is the parent's to handle (it ends the worker with the pool),
+    and numpy's BLAS stays on the worker's thread (``agent/cores.py``)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    share_cores()
 
 
 def start() -> bool:
