@@ -15,6 +15,7 @@ from modules.voice.asr import quick
 from modules.voice.listen import turn_model
 from modules.voice.listen.endpoint import EndpointOptions, TurnDetector, replay
 from modules.voice.listen.vad import SileroVAD, VadOptions
+from modules.voice.rates import FRAME_SAMPLES
 
 pytestmark = pytest.mark.slow
 
@@ -65,6 +66,34 @@ def test_the_turn_model_reads_an_unfinished_phrase_alike_on_every_x86_cpu(smart)
     y = turn_set.load("spk1_snt1.wav")
     assert smart.finished(y[: int(2.24 * turn_set.RATE_HZ)]) < 0.3
     assert smart.finished(turn_set.load("jfk.flac")) > 0.6
+
+
+def test_only_an_x86_cpu_without_vnni_or_with_unknown_flags_takes_the_exact_int8_path(tmp_path) -> None:
+    assert turn_model.exact_kernels_needed(frozenset({"avx2", "fma"}), "x86_64")  # the CI's EPYC
+    assert not turn_model.exact_kernels_needed(frozenset({"avx2", "avx512f", "avx512_vnni"}), "x86_64")
+    assert not turn_model.exact_kernels_needed(frozenset({"avx2", "avx_vnni"}), "AMD64")
+    assert not turn_model.exact_kernels_needed(frozenset(), "aarch64")  # the option is x86's
+    cpuinfo = tmp_path / "cpuinfo"
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx2 avx512_vnni\n\nprocessor\t: 1\n")
+    assert turn_model.cpu_flags(cpuinfo) == {"fpu", "sse2", "avx2", "avx512_vnni"}
+    assert turn_model.cpu_flags(tmp_path / "absent") is None
+
+
+@pytest.mark.skipif(not (turn_model.cpu_flags() or frozenset()) & turn_model.VNNI_FLAGS, reason="a CPU with VNNI")
+def test_on_a_vnni_cpu_the_fast_int8_kernels_give_the_exact_paths_verdicts(streams, smart, monkeypatch) -> None:
+    assert not smart.exact_kernels
+    monkeypatch.setattr(turn_model, "exact_kernels_needed", lambda: True)
+    exact = turn_model.SmartTurn()
+    assert exact.exact_kernels
+    pauses = []
+    for stream, probs in streams[::6]:
+        detector = TurnDetector(EndpointOptions())
+        for k, prob in enumerate(probs):
+            detector.feed(stream.samples[k * FRAME_SAMPLES : (k + 1) * FRAME_SAMPLES], prob)
+            if detector.pause_started:
+                pauses.append(detector.speech_so_far())
+    assert len(pauses) >= 10
+    assert [smart.finished(a) for a in pauses] == [exact.finished(a) for a in pauses]
 
 
 def test_a_transcript_ending_on_a_continuation_word_vetoes_a_sure_turn_model() -> None:
