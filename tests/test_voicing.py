@@ -128,6 +128,34 @@ def test_pipers_onnx_threads_sleep_while_they_wait_and_it_still_speaks(piper) ->
     assert 0.6 < len(speech) / piper.rate_hz < 3.0 and float(np.max(np.abs(speech))) > 0.1
 
 
+def test_a_short_clause_rendered_again_at_the_same_rate_comes_from_the_voices_cache_with_the_same_samples(
+    piper,
+) -> None:
+    """Piper is deterministic, so a clause kept is the clause rendered: the same samples, no
+    second synthesis; a rate on another step of the length_scale grid is rendered anew, and
+    a long clause is not kept."""
+    from modules.voice.tts.piper import LENGTH_SCALE_STEP, RENDER_CACHE_MAX_WORDS
+
+    plan = VoicePlan(rate_wps=3.8)
+    hits, misses = piper.cache_hits, piper.cache_misses
+    first = piper.render("I follow.", plan)
+    again = piper.render("I follow.", plan)
+    assert (piper.cache_hits - hits, piper.cache_misses - misses) == (1, 1)
+    assert np.array_equal(first, again) and first is not again
+    fresh = np.concatenate(list(piper.sentences("I follow.", piper.length_scale_for(plan.rate_wps))))
+    assert np.array_equal(first, fresh)  # what a render without the cache gives
+    again[:] = 0.0  # the caller's copy: the kept clause is untouched
+    assert np.array_equal(piper.render("I follow.", plan), first)
+    slower = piper.render("I follow.", VoicePlan(rate_wps=3.4))
+    assert piper.cache_misses - misses == 2 and len(slower) > len(first) * 1.1
+    scale = piper.length_scale_for(3.7)
+    assert abs(scale / LENGTH_SCALE_STEP - round(scale / LENGTH_SCALE_STEP)) < 1e-6
+    long_clause = " ".join(["one"] * (RENDER_CACHE_MAX_WORDS + 1))
+    piper.render(long_clause, plan)
+    piper.render(long_clause, plan)
+    assert piper.cache_misses - misses == 4
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("shift_st", "factor", "contour"), [(3.0, 1.3, "falling"), (-2.0, 0.8, "rising"), (0.0, 1.0, "rise-fall")]
