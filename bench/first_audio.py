@@ -4,7 +4,10 @@ every sentence, as before) against streaming (the first clause or sentence alone
 
 Run:  .venv/bin/python bench/first_audio.py
 
-Piper joe, the planner's plan for each text, five runs each after a warm-up; medians.
+Piper joe, the planner's plan for each text, five runs each after a warm-up; medians. Each
+run renders afresh (the voice's cache of rendered clauses emptied before it: a reply never
+said before); the last column streams clauses said before, from that cache. numpy's BLAS on
+the calling thread, as in the agent (``agent/cores.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.cores import share_cores
 from agent.melody import plan_voice
 from agent.scene import Scene
 from modules.voice.speak.voicing import Voicing
@@ -29,23 +33,27 @@ TEXTS = (
 
 
 def main() -> None:
+    share_cores()
     info = piper_voice("joe")
-    voicing = Voicing(PiperTTS(info))
+    tts = PiperTTS(info)
+    voicing = Voicing(tts)
     plans = {t: plan_voice(Scene(channel="voice", kind="reply", text=t), None, own=info.profile()) for t in TEXTS}
     for text, plan in plans.items():  # warm up both paths
         list(voicing.sentences(text, plan))
         list(voicing.sentences(text, plan, first_fast=True))
-    print(f"{'reply':52} {'whole reply first':>18} {'streaming':>10}")
+    print(f"{'reply':52} {'whole reply first':>18} {'streaming':>10} {'said before':>12}")
     for text, plan in plans.items():
         medians = []
-        for first_fast in (False, True):
+        for first_fast, cached in ((False, False), (True, False), (True, True)):
             times = []
             for _ in range(5):
+                if not cached:
+                    tts._rendered.clear()
                 t0 = time.perf_counter()
                 next(voicing.sentences(text, plan, first_fast=first_fast))
                 times.append(time.perf_counter() - t0)
             medians.append(statistics.median(times) * 1000)
-        print(f"{text[:50]!r:52} {medians[0]:16.0f}ms {medians[1]:8.0f}ms")
+        print(f"{text[:50]!r:52} {medians[0]:16.0f}ms {medians[1]:8.0f}ms {medians[2]:10.0f}ms")
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from agent.cores import share_cores
 from agent.paths import cache_dir
 from bench import turn_set
 from modules.voice.asr.engines import AsrOptions, make_engine
@@ -90,6 +91,7 @@ def main() -> None:
     ap.add_argument("--sure-silence", type=float, default=0.2, help="the turn model's close when sure, s")
     ap.add_argument("--max-silence", type=float, default=1.2, help="the longest wait, s")
     args = ap.parse_args()
+    share_cores()  # as the agent runs its engines
     full = make_engine("faster-whisper", AsrOptions(model="tiny.en", threads=2), cache_dir())
     quick = QuickDecoder(full.model)
     streams = turn_set.build(full)
