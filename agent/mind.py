@@ -62,7 +62,7 @@ from agent.background import yield_cpu
 from agent.bus import SceneBus
 from agent.compress import compress
 from agent.converse import MAX_ECHO_WORDS, SessionMemory, clip_words, compose
-from agent.deltas import DeltaCode, apply_codes, mine
+from agent.deltas import Cooccurrence, DeltaCode, apply_codes
 from agent.errors import ScenevoiceError
 from agent.facts import KINDS, Fact
 from agent.fusion import Fusion, noticed
@@ -173,11 +173,14 @@ class Mind(Module):
         self.voice: VoiceProfile | None = None
         #: the language model that words replies (None: the rules word them).
         self.llm: ModelClient | None = None
-        #: remembers each turn after its reply is out, off the event loop (it reads every
-        #: turn kept to mine Δ-codes: ~45 ms at 1 100 turns, up to ``MAX_TURNS``); and the
-        #: last such job, which the store's next user waits for.
+        #: remembers each turn after its reply is out, off the event loop (the store's
+        #: write and the Δ-code mining); and the last such job, which the store's next user
+        #: waits for.
         self._background: ThreadPoolExecutor | None = None
         self._remembering: asyncio.Future[None] | None = None
+        #: the kept turns' lemma counts for the mining, kept up to date turn by turn (on the
+        #: remembering thread only).
+        self._counts = Cooccurrence()
         self.server: BundledServer | None = None
 
     async def start(self, bus: SceneBus) -> None:
@@ -382,13 +385,8 @@ class Mind(Module):
                 weights={w: weights[w] for w in lemmas},
                 nodes=nodes_of(lemmas),
             )
-            codes = store.codes()
-            new = mine(
-                [list(t.weights) for t in store.turns()],
-                codes,
-                min_count=self.delta_min_count,
-                min_pmi=self.delta_min_pmi,
-            )
+            self._counts.sync([(t.id, t.weights) for t in store.turns()], store.codes())
+            new = self._counts.mine(min_count=self.delta_min_count, min_pmi=self.delta_min_pmi)
             if new:
                 store.remember_codes(new, thought.wall_start)
                 for code in new:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -65,12 +66,14 @@ class Node:
 
 @dataclass(frozen=True)
 class PastTurn:
-    """A remembered turn: its scene id, when, and its core lemmas with their salience."""
+    """A remembered turn: its scene id, when, its core lemmas with their salience, and its
+    row in the file (``id``: increasing, never reused)."""
 
     scene_id: str
     session: str
     wall: str
     weights: dict[str, float]
+    id: int = 0
 
     @property
     def core(self) -> str:
@@ -90,6 +93,9 @@ class MindStore:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
+        #: the turns of the file as last read, oldest first (see :meth:`turns`).
+        self._kept: list[PastTurn] = []
+        self._kept_lock = threading.Lock()
         try:
             if self.path != ":memory:":
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -183,12 +189,35 @@ class MindStore:
         self._tx(statements)
 
     def turns(self, limit: int = MAX_TURNS) -> list[PastTurn]:
-        """The last ``limit`` turns kept, oldest first."""
-        rows = self._rows(
-            "SELECT scene_id, session, wall, weights FROM (SELECT * FROM turns ORDER BY id DESC LIMIT ?) ORDER BY id",
-            (limit,),
+        """The last ``limit`` turns kept, oldest first.
+
+        Read from the file once, then kept in memory: each call asks the file only for its
+        first and last row and its count, and reads just the rows added since (by any
+        process); a row erased anywhere else makes it read them all again. Reading and
+        parsing all 2 000 turns took ~10 ms a call, twice a turn (:meth:`similar` and the
+        Δ-code mining)."""
+        with self._kept_lock:
+            self._sync_kept()
+            return self._kept[-limit:] if limit < len(self._kept) else list(self._kept)
+
+    def _sync_kept(self) -> None:
+        (first_id, last_id, count), *_ = self._rows(
+            "SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0), COUNT(*) FROM turns"
         )
-        return [PastTurn(r[0], r[1], r[2], {k: float(v) for k, v in json.loads(r[3]).items()}) for r in rows]
+        kept_last = self._kept[-1].id if self._kept else 0
+        if count == len(self._kept) and last_id == kept_last and (not count or first_id == self._kept[0].id):
+            return
+        if last_id >= kept_last:  # rows added (and the oldest dropped): read only the new ones
+            merged = [t for t in self._kept if t.id >= first_id] + self._read_turns("WHERE id > ?", (kept_last,))
+            # Every row of the file is in ``merged`` (ids only grow), so equal counts mean equal rows.
+            if len(merged) == count:
+                self._kept = merged
+                return
+        self._kept = self._read_turns("", ())
+
+    def _read_turns(self, where: str, args: tuple) -> list[PastTurn]:
+        rows = self._rows(f"SELECT scene_id, session, wall, weights, id FROM turns {where} ORDER BY id", args)
+        return [PastTurn(r[0], r[1], r[2], {k: float(v) for k, v in json.loads(r[3]).items()}, r[4]) for r in rows]
 
     def similar(
         self, weights: Mapping[str, float], *, k: int = 2, min_cosine: float = 0.3, skip: str | None = None

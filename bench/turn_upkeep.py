@@ -12,7 +12,11 @@ SQLite files in a temporary folder (median of 20 calls each):
   them without an embedding;
 * the mind's remembering of a turn (:meth:`agent.mind.Mind._remember`: the turn's lemmas and
   nodes, then the Δ-code mining over every turn kept, up to ``MAX_TURNS``), which runs on a
-  background thread since it held the event loop.
+  background thread since it held the event loop; against what the mining cost when it read
+  and counted every kept turn afresh on each turn (before its counts were kept);
+* the mind's search for similar turns (:meth:`agent.mindstore.MindStore.similar`, on the
+  event loop as a turn is answered), from the turns kept in memory against reading them
+  from the file each time (before).
 
 Sentences are 6–14 words drawn from the 3 000 most frequent English words.
 """
@@ -32,9 +36,10 @@ from wordfreq import top_n_list
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agent.deltas import mine
 from agent.lexicon import content_lemmas
 from agent.mind import Mind
-from agent.mindstore import MindStore
+from agent.mindstore import MindStore, cosine
 from agent.scene import Scene
 from modules.memory.store import UNEMBEDDED, MemoryStore
 
@@ -79,9 +84,9 @@ def memory_search(folder: Path, scenes: int, rng: random.Random) -> tuple[float,
     return indexed_ms, scan_ms
 
 
-def mind_remembering(folder: Path, turns: int, rng: random.Random) -> float:
+def mind_remembering(folder: Path, turns: int, rng: random.Random) -> dict[str, float]:
     mind = Mind({"store": str(folder / f"mind-{turns}.sqlite3")})
-    mind.store = MindStore(mind.store_path)
+    store = mind.store = MindStore(mind.store_path)
 
     def remember() -> None:
         text = sentence(rng)
@@ -92,8 +97,22 @@ def mind_remembering(folder: Path, turns: int, rng: random.Random) -> float:
 
     for _ in range(turns):
         remember()
-    took = median_ms(remember)
-    mind.store.close()
+    heard = {w: 1.0 for w in content_lemmas(sentence(rng))}
+
+    def mining_afresh() -> None:  # each turn's mining before: every kept turn read and counted
+        kept = [list(t.weights) for t in store._read_turns("", ())]
+        mine(kept, store.codes(), min_count=mind.delta_min_count, min_pmi=mind.delta_min_pmi)
+
+    def similar_afresh() -> None:  # the search before: every kept turn read from the file
+        sorted((cosine(heard, t.weights) for t in store._read_turns("", ())), reverse=True)
+
+    took = {
+        "remember": median_ms(remember),
+        "mining afresh": median_ms(mining_afresh),
+        "similar": median_ms(lambda: store.similar(heard)),
+        "similar afresh": median_ms(similar_afresh),
+    }
+    store.close()
     return took
 
 
@@ -111,9 +130,14 @@ def main() -> None:
             print(
                 f"  {n:6d} scenes kept: {indexed_ms:6.2f} ms through the index, {scan_ms:6.2f} ms reading every scene"
             )
-        print("mind: remembering one turn (lemmas, nodes, Δ-code mining)")
+        print("mind: remembering one turn (lemmas, nodes, Δ-code mining), and the search for similar turns")
         for n in args.turns:
-            print(f"  {n:6d} turns kept: {mind_remembering(folder, n, rng):6.1f} ms")
+            t = mind_remembering(folder, n, rng)
+            print(
+                f"  {n:6d} turns kept: remembering {t['remember']:6.2f} ms (the mining alone, counting every turn "
+                f"afresh: {t['mining afresh']:6.1f} ms); similar turns {t['similar']:5.2f} ms "
+                f"(reading every turn: {t['similar afresh']:5.2f} ms)"
+            )
 
 
 if __name__ == "__main__":

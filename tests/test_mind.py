@@ -11,11 +11,13 @@ from pathlib import Path
 
 import pytest
 from conftest import joe_profile
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from agent.bus import SceneBus
 from agent.compress import compress
 from agent.converse import SessionMemory, compose, noun_phrase, voice_remark
-from agent.deltas import DeltaCode, apply_codes, expand, mine, pmi
+from agent.deltas import Cooccurrence, DeltaCode, apply_codes, expand, mine, pmi
 from agent.mind import Mind
 from agent.mindstore import MindStore, MindStoreError
 from agent.mood import Mood
@@ -205,6 +207,74 @@ def test_delta_codes_freeze_after_a_pattern_recurs_and_not_before() -> None:
     assert expand("Δ02", {"Δ01": code, "Δ02": composed}) == ["garden", "rain", "memory"]
     assert apply_codes(["rain", "garden", "memory", "tea"], [code, composed]) == {"Δ02", "tea"}
     assert pmi(0, 3, 3, 9) == -math.inf
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(st.just("add"), st.sets(st.sampled_from("abcdefgh"), min_size=1, max_size=5)),
+            st.tuples(st.just("drop"), st.integers(0, 50)),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    st.integers(3, 12),
+)
+def test_counts_kept_turn_by_turn_mine_what_counting_the_window_afresh_mines(steps, window_n) -> None:
+    """Sets come, the oldest leave the window, others are erased, codes freeze: after every
+    step the kept counts give the codes (and the counts) of a fresh count of the window."""
+    kept = Cooccurrence()
+    window: list[tuple[int, frozenset[str]]] = []
+    codes: list[DeltaCode] = []
+    for i, (what, arg) in enumerate(steps):
+        if what == "add":
+            window = [*window, (i, frozenset(arg))][-window_n:]
+        elif window:
+            del window[arg % len(window)]
+        kept.sync(window, codes)
+        fresh = Cooccurrence(codes)
+        for key, items in window:
+            fresh.add(key, items)
+        assert (kept.n, +kept.single, +kept.pairs) == (fresh.n, fresh.single, fresh.pairs)
+        assert set(kept.single.values()) <= set(range(1, window_n + 1))  # nothing left at zero
+        new = kept.mine(min_count=2, min_pmi=0.5)
+        assert new == mine([items for _, items in window], codes, min_count=2, min_pmi=0.5)
+        codes = [*codes, *new]
+
+
+def test_the_stores_turns_follow_the_file_as_turns_come_leave_and_are_erased_by_another_process(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr("agent.mindstore.MAX_TURNS", 5)
+    path = tmp_path / "mind.sqlite3"
+    store, other = MindStore(path), MindStore(path)
+
+    def keep(by: MindStore, n: int, speaker: str | None = None) -> None:
+        by.remember_turn(
+            session="s", wall="2026-12-02T04:00:00Z", scene_id=f"t{n}", speaker=speaker,
+            weights={f"w{n}": 1.0, "rain": 0.5}, nodes=[],
+        )  # fmt: skip
+
+    def as_in_the_file() -> list[str]:
+        return [t.scene_id for t in MindStore(path).turns()]
+
+    assert store.turns() == []
+    for n in range(3):
+        keep(store, n, speaker="anna" if n == 1 else None)
+    assert [t.scene_id for t in store.turns()] == ["t0", "t1", "t2"] == as_in_the_file()
+    cached = store.turns()[0]
+    assert store.turns()[0] is cached  # read once, kept: not parsed from the file again
+    for n in range(3, 8):  # past the window: the oldest leave
+        keep(other if n % 2 else store, n)
+        assert [t.scene_id for t in store.turns()] == as_in_the_file()
+    assert len(store.turns()) == 5 and store.turns(2) == store.turns()[-2:]
+    keep(store, 8, speaker="anna")
+    other.forget("anna")  # erased in the middle, by another connection
+    assert [t.scene_id for t in store.turns()] == as_in_the_file() and "t8" not in as_in_the_file()
+    assert [t.scene_id for t, _ in store.similar({"rain": 1.0}, k=10)] == as_in_the_file()  # ties: oldest first
+    other.forget()
+    assert store.turns() == [] and store.similar({"rain": 1.0}) == []
 
 
 def test_the_mind_freezes_a_recurring_pair_and_unfolds_later_scenes_by_it(tmp_path: Path) -> None:
