@@ -8,7 +8,8 @@ and Piper, each with threads of its own — so on a 2-core machine the spinning 
 the second core from them: the quick decode of a pause took 89–97 ms instead of 56–58 ms,
 and Smart Turn on two threads 115–126 ms instead of 50 ms (2026-12-02, Xeon 2.1 GHz, 2
 cores). :func:`share_cores` keeps BLAS on the calling thread; the engines keep their own
-threads.
+threads. Every process of the agent calls it: the entry point (``agent/cli/main.py``), the
+realiser's Praat worker and the audio process.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
+from agent.cores import share_cores
 from modules.voice.io.devices import _sounddevice, device_name
 from modules.voice.io.playback import Playback, Track
 from modules.voice.io.stream_pair import StreamPair
@@ -115,6 +116,7 @@ def serve(conn: Connection, input_device: str | int | None, output_device: str |
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when this ends
     _audio_first()
+    share_cores()  # no BLAS worker of this higher-priority process spins on the agent's core
     outbox: queue.SimpleQueue[tuple | None] = queue.SimpleQueue()
     _alsa_to(outbox)
     tracks: dict[int, Track] = {}
