@@ -125,7 +125,7 @@ class Cooccurrence:
     def sync(self, window: Sequence[tuple[Hashable, Iterable[str]]], codes: Sequence[DeltaCode]) -> None:
         """Make the counts those of ``window`` ((key, items) of every set now kept) under
         ``codes``: sets gone are taken out, new ones added; new codes count every set again."""
-        if [c.code for c in codes] != [c.code for c in self.codes]:
+        if list(codes) != self.codes:  # (a name can come back with other parts after an erasure)
             self._reset(codes)
         keys = {key for key, _ in window}
         for key in [k for k in self._sets if k not in keys]:
