@@ -15,6 +15,7 @@ realiser's Praat worker and the audio process.
 from __future__ import annotations
 
 import logging
+import os
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +23,18 @@ log = logging.getLogger(__name__)
 BLAS_THREADS = 1
 
 
+#: what a BLAS library loaded later reads when it starts (OpenCV carries an OpenBLAS of its
+#: own, loaded with the vision module after the entry point has run); child processes too.
+BLAS_ENVIRONMENT = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
 def share_cores() -> None:
     """Limit every BLAS library loaded in the process (numpy's OpenBLAS, SciPy's) to
-    ``BLAS_THREADS`` (threadpoolctl: it acts on the libraries already loaded, so call it
-    after numpy is imported — the entry point does). Never raises: without threadpoolctl or
-    a known BLAS, nothing changes."""
+    ``BLAS_THREADS`` (threadpoolctl), and every one loaded after, in this process or its
+    children (``BLAS_ENVIRONMENT``). Never raises: without threadpoolctl or a known BLAS,
+    the libraries already loaded keep their threads."""
+    for name in BLAS_ENVIRONMENT:
+        os.environ[name] = str(BLAS_THREADS)
     try:
         import numpy  # noqa: F401  (loads the BLAS the limit applies to)
         from threadpoolctl import threadpool_limits

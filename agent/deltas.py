@@ -27,8 +27,10 @@ from collections import Counter
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import combinations
+from typing import TypeVar
 
 CODE = re.compile(r"^Δ\d{2,}$")
+K = TypeVar("K", bound=Hashable)
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,14 @@ def pmi(n_ab: int, n_a: int, n_b: int, n: int) -> float:
     return math.log2(n_ab * n / (n_a * n_b))
 
 
+def _take_out(counts: Counter[K], keys: Iterable[K]) -> None:
+    """One less of each key; a count that reaches 0 goes (the counts are those of the window)."""
+    for key in keys:
+        counts[key] -= 1
+        if not counts[key]:
+            del counts[key]
+
+
 class Cooccurrence:
     """How often each item and each pair of items occur over a window of item sets (one per
     turn, each under a key: the turn's row), with the ``codes`` applied to every set.
@@ -113,14 +123,8 @@ class Cooccurrence:
         held = self._sets.pop(key, None)
         if held is None:
             return
-        self.single.subtract(held)
-        self.pairs.subtract(combinations(sorted(held), 2))
-        for item in held:
-            if self.single[item] <= 0:
-                del self.single[item]
-        for pair in combinations(sorted(held), 2):
-            if self.pairs[pair] <= 0:
-                del self.pairs[pair]
+        _take_out(self.single, held)
+        _take_out(self.pairs, combinations(sorted(held), 2))
 
     def sync(self, window: Sequence[tuple[Hashable, Iterable[str]]], codes: Sequence[DeltaCode]) -> None:
         """Make the counts those of ``window`` ((key, items) of every set now kept) under

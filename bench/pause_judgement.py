@@ -75,12 +75,8 @@ def main() -> None:
     recordings = turns()
     prefixes = [t[: int(len(t) * share)] for _, t in recordings for share in (0.4, 0.7, 1.0)]
     prefixes = [p for p in prefixes if len(p) > RATE_HZ // 2]
-    exact = None
-    if not smart.exact_kernels:  # a VNNI CPU: the exact path, for the comparison
-        real = turn_model.exact_kernels_needed
-        turn_model.exact_kernels_needed = lambda: True
-        exact = turn_model.SmartTurn()
-        turn_model.exact_kernels_needed = real
+    # a VNNI CPU: the exact path too, for the comparison
+    exact = None if smart.exact_kernels else turn_model.SmartTurn(exact_kernels=True)
     for p in prefixes[:3]:
         judge_pause(p, engines, o)
     times: dict[str, list[float]] = {}
@@ -107,7 +103,7 @@ def main() -> None:
         first = lambda text=text, plan=plan: next(Voicing(tts).sentences(text, plan, first_fast=True))  # noqa: E731
         for _ in range(max(3, args.rounds // 3)):
             with threadpool_limits(limits=1, user_api="blas"):
-                tts._rendered.clear()
+                tts.forget_rendered()
                 add("first clause rendered", timed_ms(first))
                 add("first clause from the cache", timed_ms(first))
     print(f"{'':44s} {'median':>7s} {'p90':>7s}")

@@ -80,11 +80,9 @@ def test_only_an_x86_cpu_without_vnni_or_with_unknown_flags_takes_the_exact_int8
 
 
 @pytest.mark.skipif(not (turn_model.cpu_flags() or frozenset()) & turn_model.VNNI_FLAGS, reason="a CPU with VNNI")
-def test_on_a_vnni_cpu_the_fast_int8_kernels_give_the_exact_paths_verdicts(streams, smart, monkeypatch) -> None:
+def test_on_a_vnni_cpu_the_fast_int8_kernels_give_the_exact_paths_verdicts(streams, smart) -> None:
     assert not smart.exact_kernels
-    monkeypatch.setattr(turn_model, "exact_kernels_needed", lambda: True)
-    exact = turn_model.SmartTurn()
-    assert exact.exact_kernels
+    exact = turn_model.SmartTurn(exact_kernels=True)
     pauses = []
     for stream, probs in streams[::6]:
         detector = TurnDetector(EndpointOptions())

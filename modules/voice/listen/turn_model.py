@@ -81,12 +81,14 @@ class SmartTurn:
     Args:
         threads: onnxruntime's intra-op threads (1: a prediction must not take both cores
             from Whisper, which runs at the same pause).
+        exact_kernels: take ONNX Runtime's exact int8 path (None: where this CPU needs it,
+            :func:`exact_kernels_needed`; True also on a VNNI CPU, to compare the two).
 
     Raises:
         MachineError: ``model.missing`` (see :func:`model_path`).
     """
 
-    def __init__(self, threads: int = 1) -> None:
+    def __init__(self, threads: int = 1, exact_kernels: bool | None = None) -> None:
         import onnxruntime as ort
         from faster_whisper.feature_extractor import FeatureExtractor
 
@@ -99,7 +101,7 @@ class SmartTurn:
         # sentence): such a CPU takes the exact path (~10 % slower there). A VNNI CPU sums
         # in 32 bits: its fast kernels give the exact path's numbers to the bit (171 pauses
         # of the labelled set, 2026-12-02) in 64 ms instead of 105 ms a call.
-        self.exact_kernels = exact_kernels_needed()
+        self.exact_kernels = exact_kernels_needed() if exact_kernels is None else exact_kernels
         if self.exact_kernels:
             options.add_session_config_entry("session.x64quantprecision", "1")
         self._session = ort.InferenceSession(str(model_path()), options, providers=["CPUExecutionProvider"])

@@ -162,6 +162,11 @@ class PiperTTS:
         self.cache_hits = 0
         self.cache_misses = 0
 
+    def forget_rendered(self) -> None:
+        """Drop every clause kept (the next render of each synthesises it again)."""
+        with self._rendered_lock:
+            self._rendered.clear()
+
     def length_scale_for(self, rate_wps: float | None) -> float:
         """Piper's length_scale that makes this voice speak at ``rate_wps`` (1.0 for None),
         on the grid of ``LENGTH_SCALE_STEP``."""
